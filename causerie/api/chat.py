@@ -1,0 +1,158 @@
+"""``POST /v1/chat/completions``: JSON or Server-Sent Events, shaped exactly like OpenAI's."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from causerie.api.schemas import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    Choice,
+    ChunkChoice,
+    ChunkDelta,
+    PromptTokensDetails,
+    UsageOut,
+)
+from causerie.chat.service import Turn
+from causerie.deps import ChatDep
+from causerie.errors import InvalidRequestError
+from causerie.types import Usage
+
+router = APIRouter()
+
+REQUEST_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": ChatCompletionRequest.model_json_schema()}},
+    }
+}
+
+
+def usage_out(usage: Usage | None) -> UsageOut:
+    usage = usage or Usage(0, 0)
+    return UsageOut(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+        prompt_tokens_details=PromptTokensDetails(cached_tokens=usage.cached_tokens),
+    )
+
+
+async def parse_body(request: Request) -> ChatCompletionRequest:
+    """Decode the body ourselves so bad bytes and bad JSON get precise 400s."""
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError(
+            f"The request body is not valid UTF-8 (byte {exc.start})."
+        ) from exc
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequestError(
+            f"The request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+        ) from exc
+    if not isinstance(payload, dict):
+        raise InvalidRequestError("The request body must be a JSON object.")
+    body = ChatCompletionRequest.model_validate(payload)
+    body.check_supported()
+    return body
+
+
+def sse(chunk: ChatCompletionChunk) -> str:
+    """One event. Like OpenAI, a delta lists only the fields it sets."""
+    data = chunk.model_dump()
+    for choice in data["choices"]:
+        choice["delta"] = {k: v for k, v in choice["delta"].items() if v is not None}
+    return f"data: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+async def event_stream(
+    turn: Turn, completion_id: str, created: int, include_usage: bool
+) -> AsyncIterator[str]:
+    def chunk(delta: ChunkDelta, finish: str | None = None) -> ChatCompletionChunk:
+        return ChatCompletionChunk(
+            id=completion_id,
+            created=created,
+            model=turn.model,
+            choices=[ChunkChoice(delta=delta, finish_reason=finish)],
+        )
+
+    try:
+        yield sse(chunk(ChunkDelta(role="assistant", content="")))
+        async for delta in turn.stream():
+            if delta.text:
+                yield sse(chunk(ChunkDelta(content=delta.text)))
+            if delta.finish_reason is not None:
+                yield sse(chunk(ChunkDelta(), delta.finish_reason))
+        if include_usage:
+            final = ChatCompletionChunk(
+                id=completion_id,
+                created=created,
+                model=turn.model,
+                choices=[],
+                usage=usage_out(turn.usage),
+            )
+            yield sse(final)
+        yield "data: [DONE]\n\n"
+    finally:
+        await turn.aclose()  # a disconnect lands here: generation stops, partial reply saved
+
+
+@router.post(
+    "/v1/chat/completions",
+    response_model=ChatCompletion,
+    openapi_extra=REQUEST_SCHEMA,
+    summary="Create a chat completion",
+)
+async def create_chat_completion(
+    request: Request, chat: ChatDep
+) -> JSONResponse | StreamingResponse:
+    body = await parse_body(request)
+    params = chat.sampling(
+        max_tokens=body.reply_limit(),
+        temperature=body.temperature,
+        top_p=body.top_p,
+        top_k=body.top_k,
+        min_p=body.min_p,
+        repeat_penalty=body.repeat_penalty,
+        presence_penalty=body.presence_penalty,
+        frequency_penalty=body.frequency_penalty,
+        seed=body.seed,
+        stop=body.stop_list() or None,
+    )
+    messages = [message.to_message() for message in body.messages]
+    turn = await chat.complete(body.model, messages, params, store=body.store is not False)
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    headers = {"x-causerie-conversation-id": turn.conversation_id or ""}
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return StreamingResponse(
+            event_stream(turn, completion_id, created, include_usage),
+            media_type="text/event-stream",
+            headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    text = await turn.collect()
+    result = ChatCompletion(
+        id=completion_id,
+        created=created,
+        model=turn.model,
+        choices=[
+            Choice(
+                message=AssistantMessage(content=text),
+                finish_reason=turn.final.finish_reason if turn.final else None,
+            )
+        ],
+        usage=usage_out(turn.usage),
+    )
+    return JSONResponse(result.model_dump(), headers=headers)

@@ -1,0 +1,95 @@
+"""Every error becomes OpenAI's envelope: ``{"error": {"message", "type", "param", "code"}}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from causerie.api.schemas import ErrorBody, ErrorEnvelope
+from causerie.errors import (
+    CauserieError,
+    EngineError,
+    InvalidRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_OF: list[tuple[type[CauserieError], int, str]] = [
+    (InvalidRequestError, 400, "invalid_request_error"),
+    (NotFoundError, 404, "not_found_error"),
+    (PayloadTooLargeError, 413, "invalid_request_error"),
+    (EngineError, 500, "server_error"),
+]
+HTTP_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def error_response(
+    status: int, message: str, type_: str, *, param: str | None = None, code: str | None = None
+) -> JSONResponse:
+    body = ErrorEnvelope(error=ErrorBody(message=message, type=type_, param=param, code=code))
+    return JSONResponse(body.model_dump(), status_code=status)
+
+
+def causerie_error_response(exc: CauserieError) -> JSONResponse:
+    for cls, status, type_ in STATUS_OF:
+        if isinstance(exc, cls):
+            return error_response(status, exc.message, type_, param=exc.param, code=exc.code)
+    return error_response(500, exc.message, "server_error", code=exc.code)
+
+
+def validation_response(errors: list[dict[str, object]]) -> JSONResponse:
+    """A pydantic error list -> one readable 400 naming the first offending parameter."""
+    first = errors[0] if errors else {}
+    context = first.get("ctx")
+    inner = context.get("error") if isinstance(context, dict) else None
+    if isinstance(inner, CauserieError):  # raised by one of our validators
+        return causerie_error_response(inner)
+    location = [str(part) for part in first.get("loc", ()) if part != "body"]  # type: ignore[attr-defined]
+    param = ".".join(location) or None
+    kind = str(first.get("type", ""))
+    if kind in ("json_invalid", "json_type"):
+        return error_response(400, "The request body is not valid JSON.", "invalid_request_error")
+    message = str(first.get("msg", "Invalid request."))
+    if param:
+        message = f"Invalid value for '{param}': {message}"
+    return error_response(400, message, "invalid_request_error", param=param)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CauserieError)
+    async def _causerie(_: Request, exc: CauserieError) -> JSONResponse:
+        return causerie_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_response(list(exc.errors()))
+
+    @app.exception_handler(ValidationError)
+    async def _validation(_: Request, exc: ValidationError) -> JSONResponse:
+        return validation_response(list(exc.errors()))  # type: ignore[arg-type]
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        type_ = HTTP_TYPES.get(exc.status_code, "invalid_request_error")
+        return error_response(exc.status_code, str(exc.detail), type_)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(
+            500, "The server had an error processing your request.", "server_error"
+        )

@@ -1,0 +1,58 @@
+"""``create_app(settings)``: the FastAPI application serving the API and the web chat."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from causerie import __version__
+from causerie.api import chat as chat_api
+from causerie.api import models as models_api
+from causerie.api.errors import install_error_handlers
+from causerie.config import Settings
+from causerie.deps import ServicesDep
+from causerie.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from causerie.services import Services
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app. Services (database, model) are built at start-up unless given."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or Services.build(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.services.close()
+
+    app = FastAPI(title="Causerie", version=__version__, lifespan=lifespan)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.include_router(chat_api.router)
+    app.include_router(models_api.router)
+
+    @app.get("/health", summary="Liveness: the process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", summary="Readiness: the model is loaded and the database answers")
+    async def ready(services: ServicesDep) -> JSONResponse:
+        checks = {
+            "database": services.database.ping(),
+            "model": bool(services.registry.models()),
+        }
+        status = 200 if all(checks.values()) else 503
+        return JSONResponse({"status": "ok" if status == 200 else "unavailable", **checks}, status)
+
+    from causerie.web.routes import mount_web
+
+    mount_web(app)
+    return app

@@ -1,0 +1,1 @@
+"""One chat turn end to end: history, prompt, provider, persistence. No HTTP, no SQL."""

@@ -1,0 +1,200 @@
+"""``ChatService``: a chat turn read top to bottom, for the API, the web page and the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+
+import anyio
+from anyio import to_thread
+
+from causerie.chat.prompt import fit_messages
+from causerie.config import Settings
+from causerie.providers.base import Completion
+from causerie.providers.registry import ProviderRegistry
+from causerie.storage import ConversationStore, MessageDraft
+from causerie.storage.conversations import title_from
+from causerie.types import Delta, Message, SamplingParams, Usage
+
+SaveReply = Callable[[MessageDraft], Awaitable[str]]
+
+
+class Turn:
+    """A reply being streamed. When it ends, or is abandoned, the reply is saved exactly once
+    (marked ``interrupted`` if it did not finish)."""
+
+    def __init__(
+        self,
+        completion: Completion,
+        model: str,
+        save: SaveReply | None,
+        *,
+        conversation_id: str | None = None,
+        user_message_id: str | None = None,
+    ) -> None:
+        self._completion = completion
+        self._save = save
+        self.model = model
+        self.conversation_id = conversation_id
+        self.user_message_id = user_message_id
+        self.prompt_tokens = completion.prompt_tokens
+        self.reply_id: str | None = None
+        self.final: Delta | None = None
+        self._parts: list[str] = []
+        self._closed = False
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    @property
+    def usage(self) -> Usage | None:
+        return self.final.usage if self.final else None
+
+    async def stream(self) -> AsyncIterator[Delta]:
+        async for delta in self._completion:
+            self._parts.append(delta.text)
+            if delta.finish_reason is not None:
+                self.final = delta
+            yield delta
+        await self.aclose()
+
+    async def collect(self) -> str:
+        """Consume the whole reply (for non-streaming callers)."""
+        try:
+            async for _ in self.stream():
+                pass
+        finally:
+            await self.aclose()
+        return self.text
+
+    async def aclose(self) -> None:
+        """Stop generating if unfinished, and save what there is. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.final is None:
+            self._completion.cancel()
+        if self._save is None:
+            return
+        usage = self.usage
+        draft = MessageDraft(
+            role="assistant",
+            content=self.text,
+            status="complete" if self.final else "interrupted",
+            model=self.model,
+            finish_reason=self.final.finish_reason if self.final else None,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=usage.completion_tokens if usage else 0,
+        )
+        with anyio.CancelScope(shield=True):  # a disconnect must not lose the partial reply
+            self.reply_id = await self._save(draft)
+
+
+class ChatService:
+    """Loads history, builds the prompt, streams from the provider and persists both sides."""
+
+    def __init__(
+        self, registry: ProviderRegistry, store: ConversationStore, settings: Settings
+    ) -> None:
+        self._registry = registry
+        self._store = store
+        self._settings = settings
+
+    def sampling(self, **overrides: object) -> SamplingParams:
+        """The server's default sampling parameters with a request's explicit ones on top."""
+        s = self._settings
+        defaults = SamplingParams(
+            temperature=s.temperature,
+            top_p=s.top_p,
+            top_k=s.top_k,
+            min_p=s.min_p,
+            repeat_penalty=s.repeat_penalty,
+        )
+        return replace(defaults, **{k: v for k, v in overrides.items() if v is not None})
+
+    def _saver(self, conversation_id: str, parent_id: str) -> SaveReply:
+        async def save(draft: MessageDraft) -> str:
+            stored = await to_thread.run_sync(
+                self._store.append, conversation_id, parent_id, [draft]
+            )
+            return stored[0].id
+
+        return save
+
+    async def complete(
+        self, model: str, messages: list[Message], params: SamplingParams, *, store: bool = True
+    ) -> Turn:
+        """An OpenAI-style call: the client sends the whole history each time."""
+        provider, model_id = self._registry.resolve(model)
+        completion = await provider.open(model_id, messages, params)
+        if not store:
+            return Turn(completion, model_id, None)
+        try:
+            conversation_id, leaf_id = await to_thread.run_sync(
+                lambda: self._store.attach_history(messages, model=model_id)
+            )
+        except BaseException:
+            completion.cancel()
+            raise
+        return Turn(
+            completion,
+            model_id,
+            self._saver(conversation_id, leaf_id),
+            conversation_id=conversation_id,
+        )
+
+    async def respond(
+        self,
+        conversation_id: str | None,
+        content: str,
+        *,
+        model: str | None = None,
+        params: SamplingParams | None = None,
+        source: str = "web",
+    ) -> Turn:
+        """A turn in a stored conversation (a new one when ``conversation_id`` is None)."""
+        provider, model_id = self._registry.resolve(model or "default")
+        branch = (
+            await to_thread.run_sync(self._store.branch, conversation_id) if conversation_id else []
+        )
+        history = [
+            Message(m.role, m.content) for m in branch if m.role in ("system", "user") or m.content
+        ]  # type: ignore[arg-type]
+        window = next(i.context_window for i in provider.models() if i.id == model_id)
+        params = params or self.sampling()
+        wanted = params.max_tokens or self._settings.default_max_tokens
+        reserve = min(wanted, window // 2)
+        messages = fit_messages(
+            [*history, Message("user", content)],
+            lambda ms: provider.count_tokens(model_id, ms),
+            window,
+            reserve,
+        )
+        room = window - provider.count_tokens(model_id, messages)
+        completion = await provider.open(
+            model_id, messages, replace(params, max_tokens=min(wanted, room))
+        )
+        try:
+            if conversation_id is None:
+                conversation_id = await to_thread.run_sync(
+                    lambda: self._store.create(
+                        title=title_from(content), source=source, model=model_id
+                    )
+                )
+            parent = branch[-1].id if branch else None
+            user = (
+                await to_thread.run_sync(
+                    self._store.append, conversation_id, parent, [MessageDraft("user", content)]
+                )
+            )[0]
+        except BaseException:
+            completion.cancel()
+            raise
+        return Turn(
+            completion,
+            model_id,
+            self._saver(conversation_id, user.id),
+            conversation_id=conversation_id,
+            user_message_id=user.id,
+        )

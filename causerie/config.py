@@ -1,0 +1,79 @@
+"""Settings: environment variables ``CAUSERIE_*`` (and command-line flags that override them).
+
+Everything has an embedded default so that ``causerie serve`` works with no configuration: the
+bundled Gemma 3 270M model, a SQLite database in the XDG data directory, loopback only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def xdg_data_dir() -> Path:
+    """``$XDG_DATA_HOME/causerie`` (``~/.local/share/causerie`` by default)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "causerie"
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (respects affinity masks, unlike ``os.cpu_count``)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class Settings(BaseSettings):
+    """All of Causerie's settings. Each field is also the environment variable ``CAUSERIE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CAUSERIE_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on.")
+    data_dir: Path = Field(
+        default_factory=xdg_data_dir,
+        description="Where the database, models and backups live.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default sqlite:///<data_dir>/causerie.db. "
+        "Use postgresql+psycopg://user:pass@host/db for Postgres.",
+    )
+    model: str | None = Field(
+        None,
+        description="GGUF file path, or a file name in models_dir; default: the bundled Gemma 3 270M.",
+    )
+    models_dir: Path | None = Field(
+        None, description="Directory of GGUF files; default <data_dir>/models."
+    )
+    context_size: int = Field(
+        4096, ge=256, description="Context window in tokens (prompt + reply)."
+    )
+    threads: int = Field(
+        default_factory=usable_cpus, ge=1, description="CPU threads for llama.cpp."
+    )
+    batch_size: int = Field(512, ge=16, description="Prompt tokens evaluated per llama.cpp call.")
+    max_request_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Largest accepted request body; bigger gets 413."
+    )
+    temperature: float = Field(0.7, ge=0, le=2, description="Default sampling temperature.")
+    top_p: float = Field(0.95, gt=0, le=1, description="Default nucleus sampling mass.")
+    top_k: int = Field(40, ge=0, description="Default top-k (0 disables it).")
+    min_p: float = Field(0.05, ge=0, le=1, description="Default min-p.")
+    repeat_penalty: float = Field(1.1, ge=0, description="Default repetition penalty (1 disables).")
+    default_max_tokens: int = Field(
+        512, ge=1, description="Reply length when a request sets none (web and terminal chat)."
+    )
+    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'causerie.db'}"
+
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"

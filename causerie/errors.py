@@ -1,0 +1,61 @@
+"""Causerie's exceptions. Each maps to one OpenAI-style error in ``api/errors.py``.
+
+::
+
+    CauserieError
+    ├── InvalidRequestError            400 invalid_request_error
+    │   ├── ContextLengthExceededError 400 code=context_length_exceeded
+    │   └── UnsupportedParameterError  400 code=unsupported_parameter
+    ├── NotFoundError                  404 not_found_error
+    │   └── ModelNotFoundError         404 code=model_not_found
+    ├── PayloadTooLargeError           413 invalid_request_error
+    ├── EngineError                    500 server_error (the model failed)
+    └── ConfigurationError             raised at start-up, never over HTTP
+"""
+
+from __future__ import annotations
+
+
+class CauserieError(Exception):
+    """Base class. ``param`` and ``code`` follow OpenAI's error object."""
+
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+
+
+class InvalidRequestError(CauserieError):
+    """The request is malformed or asks for something impossible."""
+
+
+class ContextLengthExceededError(InvalidRequestError):
+    code = "context_length_exceeded"
+
+
+class UnsupportedParameterError(InvalidRequestError):
+    code = "unsupported_parameter"
+
+
+class NotFoundError(CauserieError):
+    """The object asked for does not exist (or is not the caller's)."""
+
+
+class ModelNotFoundError(NotFoundError):
+    code = "model_not_found"
+
+
+class PayloadTooLargeError(CauserieError):
+    code = "request_too_large"
+
+
+class EngineError(CauserieError):
+    """The inference engine failed while producing a reply."""
+
+
+class ConfigurationError(CauserieError):
+    """The settings cannot work (missing model file, unusable database URL...)."""

@@ -1,0 +1,1 @@
+"""Where tokens come from: one interface, several backends."""

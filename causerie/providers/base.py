@@ -1,0 +1,34 @@
+"""The provider interface: list models, count a prompt, open a streamed completion."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
+
+from causerie.types import Delta, Message, ModelInfo, SamplingParams
+
+
+class Completion(Protocol):
+    """A reply being produced. Iterate it for deltas; ``cancel`` stops it early."""
+
+    prompt_tokens: int
+
+    def __aiter__(self) -> AsyncIterator[Delta]: ...
+
+    def cancel(self) -> None: ...
+
+
+class Provider(Protocol):
+    """A source of completions. ``open`` validates and starts; errors are raised before streaming."""
+
+    name: str
+
+    def models(self) -> list[ModelInfo]: ...
+
+    def count_tokens(self, model: str, messages: Sequence[Message]) -> int: ...
+
+    async def open(
+        self, model: str, messages: Sequence[Message], params: SamplingParams
+    ) -> Completion: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,268 @@
+"""Conversations as message trees, and the hash chain that maps resent API histories onto them."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+
+from causerie.errors import NotFoundError
+from causerie.storage.db import Database
+from causerie.storage.tables import ConversationRow, MessageRow, utcnow
+from causerie.types import Message
+
+TITLE_LENGTH = 80
+
+
+def chain_hash(parent_hash: str, role: str, content: str) -> str:
+    """The key of a message: the same text after the same history has the same hash."""
+    digest = hashlib.sha256()
+    for part in (parent_hash, role, content):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()
+
+
+def title_from(text: str) -> str:
+    """A first title from a user's message: its first line, cut at a word boundary."""
+    line = " ".join(text.split())
+    if len(line) <= TITLE_LENGTH:
+        return line or "New chat"
+    return line[:TITLE_LENGTH].rsplit(" ", 1)[0] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: str
+    conversation_id: str
+    parent_id: str | None
+    role: str
+    content: str
+    status: str
+    model: str | None
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: MessageRow) -> StoredMessage:
+        return cls(
+            id=row.id,
+            conversation_id=row.conversation_id,
+            parent_id=row.parent_id,
+            role=row.role,
+            content=row.content,
+            status=row.status,
+            model=row.model,
+            finish_reason=row.finish_reason,
+            prompt_tokens=row.prompt_tokens,
+            completion_tokens=row.completion_tokens,
+            created_at=row.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    id: str
+    title: str
+    source: str
+    model: str
+    current_leaf_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: ConversationRow) -> ConversationSummary:
+        return cls(
+            id=row.id,
+            title=row.title,
+            source=row.source,
+            model=row.model,
+            current_leaf_id=row.current_leaf_id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDraft:
+    """A message about to be stored (``append`` fills in ids, hash and time)."""
+
+    role: str
+    content: str
+    status: str = "complete"
+    model: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class ConversationStore:
+    """Intention-revealing operations on conversations; every call is one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(self, *, title: str = "New chat", source: str = "web", model: str = "") -> str:
+        conversation_id = str(uuid.uuid4())
+        now = utcnow()
+        with self._db.session() as session:
+            session.add(
+                ConversationRow(
+                    id=conversation_id,
+                    title=title[:200],
+                    source=source,
+                    model=model,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return conversation_id
+
+    def get(self, conversation_id: str) -> ConversationSummary:
+        with self._db.session() as session:
+            row = session.get(ConversationRow, conversation_id)
+            if row is None:
+                raise NotFoundError(f"conversation {conversation_id} not found")
+            return ConversationSummary.of(row)
+
+    def list_recent(self, limit: int = 50, offset: int = 0) -> list[ConversationSummary]:
+        query = (
+            select(ConversationRow)
+            .order_by(ConversationRow.updated_at.desc(), ConversationRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._db.session() as session:
+            return [ConversationSummary.of(row) for row in session.scalars(query)]
+
+    def count_messages(self, conversation_id: str | None = None) -> int:
+        query = select(func.count()).select_from(MessageRow)
+        if conversation_id is not None:
+            query = query.where(MessageRow.conversation_id == conversation_id)
+        with self._db.session() as session:
+            return int(session.scalar(query) or 0)
+
+    def rename(self, conversation_id: str, title: str) -> None:
+        with self._db.session() as session:
+            row = session.get(ConversationRow, conversation_id)
+            if row is None:
+                raise NotFoundError(f"conversation {conversation_id} not found")
+            row.title = title[:200]
+
+    def delete(self, conversation_id: str) -> None:
+        with self._db.session() as session:
+            row = session.get(ConversationRow, conversation_id)
+            if row is None:
+                raise NotFoundError(f"conversation {conversation_id} not found")
+            session.execute(delete(MessageRow).where(MessageRow.conversation_id == row.id))
+            session.delete(row)
+
+    def append(
+        self, conversation_id: str, parent_id: str | None, drafts: Sequence[MessageDraft]
+    ) -> list[StoredMessage]:
+        """Store a chain of messages under ``parent_id`` and make the last one the current leaf."""
+        stored: list[StoredMessage] = []
+        with self._db.session() as session:
+            conversation = session.get(ConversationRow, conversation_id)
+            if conversation is None:
+                raise NotFoundError(f"conversation {conversation_id} not found")
+            parent_hash = ""
+            if parent_id is not None:
+                parent = session.get(MessageRow, parent_id)
+                if parent is None or parent.conversation_id != conversation_id:
+                    raise NotFoundError(f"message {parent_id} not found")
+                parent_hash = parent.chain_hash
+            now = utcnow()
+            for draft in drafts:
+                row = MessageRow(
+                    id=str(uuid.uuid4()),
+                    conversation_id=conversation_id,
+                    parent_id=parent_id,
+                    role=draft.role,
+                    content=draft.content,
+                    chain_hash=chain_hash(parent_hash, draft.role, draft.content),
+                    status=draft.status,
+                    model=draft.model,
+                    finish_reason=draft.finish_reason,
+                    prompt_tokens=draft.prompt_tokens,
+                    completion_tokens=draft.completion_tokens,
+                    created_at=now,
+                )
+                session.add(row)
+                session.flush()
+                stored.append(StoredMessage.of(row))
+                parent_id, parent_hash = row.id, row.chain_hash
+            conversation.current_leaf_id = parent_id
+            conversation.updated_at = now
+        return stored
+
+    def branch(self, conversation_id: str, leaf_id: str | None = None) -> list[StoredMessage]:
+        """Messages from the root to ``leaf_id`` (default: the conversation's current leaf)."""
+        with self._db.session() as session:
+            conversation = session.get(ConversationRow, conversation_id)
+            if conversation is None:
+                raise NotFoundError(f"conversation {conversation_id} not found")
+            rows = session.scalars(
+                select(MessageRow).where(MessageRow.conversation_id == conversation_id)
+            ).all()
+            by_id = {row.id: row for row in rows}
+            cursor = leaf_id or conversation.current_leaf_id
+            if cursor is not None and cursor not in by_id:
+                raise NotFoundError(f"message {cursor} not found")
+            path: list[StoredMessage] = []
+            while cursor is not None:
+                row = by_id[cursor]
+                path.append(StoredMessage.of(row))
+                cursor = row.parent_id
+            path.reverse()
+            return path
+
+    def attach_history(
+        self, history: Sequence[Message], *, model: str, source: str = "api"
+    ) -> tuple[str, str]:
+        """Map a resent history onto stored rows, store only what is new.
+
+        Returns ``(conversation id, id of the history's last message)``.
+
+        A history continues a stored conversation when a stored message has the same chain hash
+        and the shared part includes an assistant reply; otherwise it starts a new conversation
+        (two API clients that merely share a system prompt do not end up in one tree).
+        """
+        hashes: list[str] = []
+        parent_hash = ""
+        for message in history:
+            parent_hash = chain_hash(parent_hash, message.role, message.content)
+            hashes.append(parent_hash)
+        with self._db.session() as session:
+            rows = session.scalars(
+                select(MessageRow)
+                .where(MessageRow.chain_hash.in_(hashes))
+                .order_by(MessageRow.created_at.desc())
+            ).all()
+        newest: dict[str, MessageRow] = {}
+        for row in rows:
+            newest.setdefault(row.chain_hash, row)
+        seen_assistant = [False] * len(history)
+        for index, message in enumerate(history):
+            previous = seen_assistant[index - 1] if index else False
+            seen_assistant[index] = previous or message.role == "assistant"
+        for index in reversed(range(len(history))):
+            match = newest.get(hashes[index])
+            if match is not None and seen_assistant[index]:
+                rest = history[index + 1 :]
+                if not rest:
+                    return match.conversation_id, match.id
+                drafts = [MessageDraft(role=m.role, content=m.content) for m in rest]
+                return match.conversation_id, self.append(match.conversation_id, match.id, drafts)[
+                    -1
+                ].id
+        first_user = next((m.content for m in history if m.role == "user"), "")
+        conversation_id = self.create(title=title_from(first_user), source=source, model=model)
+        drafts = [MessageDraft(role=m.role, content=m.content) for m in history]
+        return conversation_id, self.append(conversation_id, None, drafts)[-1].id

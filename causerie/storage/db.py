@@ -1,0 +1,100 @@
+"""The database handle: an SQLAlchemy engine for SQLite (WAL) or Postgres, migrated at start-up."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from causerie.errors import ConfigurationError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class Database:
+    """Owns the engine and the session factory; ``migrate()`` brings the schema to head."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            path = self.sqlite_path
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False})
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            try:
+                self.engine = create_engine(url, pool_pre_ping=True)
+            except Exception as exc:  # bad URL or missing driver
+                raise ConfigurationError(f"cannot use database URL {url!r}: {exc}") from exc
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, or None for Postgres and in-memory databases."""
+        database = make_url(self.url).database if self.is_sqlite else None
+        if not database or database == ":memory:":
+            return None
+        return Path(database)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def migrate(self) -> Path | None:
+        """Upgrade to the newest schema; back up a SQLite file first. Returns the backup path."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        head = ScriptDirectory.from_config(config).get_current_head()
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        if current == head:
+            return None
+        backup = self._backup_sqlite() if current is not None else None
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        return backup
+
+    def _backup_sqlite(self) -> Path | None:
+        path = self.sqlite_path
+        if not self.is_sqlite or path is None or not path.exists():
+            return None
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        backup = path.with_name(f"{path.name}.{stamp}.bak")
+        with sqlite3.connect(path) as source, sqlite3.connect(backup) as target:
+            source.backup(target)  # consistent copy even with WAL
+        return backup
+
+    def dispose(self) -> None:
+        self.engine.dispose()

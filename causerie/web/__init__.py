@@ -1,0 +1,1 @@
+"""The browser UI: server-rendered pages, markdown rendered and sanitized on the server."""
