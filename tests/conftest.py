@@ -74,13 +74,13 @@ class Server:
             **self.env_extra,
         }
         self.log_path = self.data_dir / "server.log"
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "causerie", "serve", "--port", str(self.port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "causerie", "serve", "--port", str(self.port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -133,15 +133,36 @@ def postgres_server() -> Iterator[str]:
         as_postgres = ["runuser", "-u", "postgres", "--"]
     port = free_port()
     subprocess.run(
-        [*as_postgres, _pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-         "--no-sync", "-E", "UTF8"],
+        [
+            *as_postgres,
+            _pg_bin("initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
         check=True,
         capture_output=True,
     )
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run(
-        [*as_postgres, _pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l",
-         str(root / "pg.log"), "-w", "start"],
+        [
+            *as_postgres,
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(root / "pg.log"),
+            "-w",
+            "start",
+        ],
         check=True,
         capture_output=True,
     )

@@ -92,22 +92,15 @@ class Generator:
                 log.exception("generation failed")
                 generation.push(EngineError(f"the model failed while generating: {exc}"))
 
-    def _cached_prefix(self, prompt: Sequence[int]) -> int:
-        """How many prompt tokens llama-cpp-python will reuse from the previous request's KV."""
-        llama = self.model.llama
-        held = llama.input_ids[: llama.n_tokens].tolist()
-        shared = 0
-        for held_token, token in zip(held, prompt, strict=False):
-            if held_token != token:
-                break
-            shared += 1
-        return min(shared, len(prompt) - 1)
-
     def _generate(self, generation: Generation) -> None:
         request, params, model = generation.request, generation.request.params, self.model
         llama = model.llama
         llama.set_seed(params.seed if params.seed is not None else random.getrandbits(32))
-        cached = self._cached_prefix(request.prompt)
+        # Evaluate the whole prompt every time: logits of a reused prefix differ in the last
+        # bits from a full evaluation, which would break "same seed, same text". (Prefix reuse
+        # comes back with the batching engine, where it is verified per sequence.)
+        llama.reset()
+        cached = 0
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         stops = StopMatcher(request.stop)
         produced = 0

@@ -47,6 +47,20 @@ def resolve_model_path(model: str | None, models_dir: Path) -> Path:
     )
 
 
+def silence_llama_logs() -> None:
+    """Route llama.cpp's own log lines to nowhere (they bypass ``verbose=False``)."""
+    import llama_cpp
+
+    if getattr(silence_llama_logs, "callback", None) is None:
+
+        @llama_cpp.llama_log_callback  # type: ignore[misc]
+        def discard(level: int, text: bytes, user_data: object) -> None:
+            return None
+
+        silence_llama_logs.callback = discard  # type: ignore[attr-defined]  # keep it alive
+        llama_cpp.llama_log_set(discard, None)
+
+
 class LoadedModel:
     """A GGUF loaded through llama-cpp-python, with its metadata and tokenizer."""
 
@@ -54,6 +68,7 @@ class LoadedModel:
         import llama_cpp
 
         self._llama_cpp = llama_cpp
+        silence_llama_logs()
         self.path = path
         self.id = path.name.removesuffix(".gguf")
         try:

@@ -1,0 +1,44 @@
+# The two commands of the README: `make run` and `make test`. CI runs `make test` (.ci/run).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run install dev system-deps test lint bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# llama-cpp-python compiled once with CPU flags this machine really enables, then cached.
+$(VENV)/.llama-cpp: tools/install_llama_cpp.py | $(BIN)/python
+	$(BIN)/python tools/install_llama_cpp.py
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.llama-cpp
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/causerie serve
+
+dev: $(VENV)/.dev
+
+system-deps:
+	sh tools/install_system_deps.sh
+
+test: dev system-deps
+	$(BIN)/python -m pytest
+
+lint: dev
+	$(BIN)/ruff check causerie tests tools benchmarks
+	$(BIN)/ruff format --check causerie tests tools benchmarks
+	$(BIN)/mypy
+
+bench: dev
+	$(BIN)/python benchmarks/decode.py

@@ -1,0 +1,28 @@
+"""Small helpers shared by tests: a client for a server, and a look into its database."""
+
+from __future__ import annotations
+
+import openai
+
+from causerie.storage import ConversationStore, Database
+
+LONG_COUNT = ", ".join(str(i) for i in range(1, 301))
+
+
+def client_for(server: object) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.api_url, api_key="unused", max_retries=0)  # type: ignore[attr-defined]
+
+
+def store_for(server: object) -> tuple[Database, ConversationStore]:
+    """The server's own database, opened beside it (the schema is already migrated)."""
+    database = Database(server.database_url)  # type: ignore[attr-defined]
+    return database, ConversationStore(database)
+
+
+def long_reply_messages() -> list[dict[str, str]]:
+    """A history that makes the base model copy a ~900-token count (greedy)."""
+    return [
+        {"role": "user", "content": "Count from 1 to 300."},
+        {"role": "assistant", "content": LONG_COUNT},
+        {"role": "user", "content": "Count from 1 to 300 again."},
+    ]

@@ -1,0 +1,131 @@
+"""ConversationStore on a real SQLite file and a real Postgres database."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from causerie.errors import NotFoundError
+from causerie.storage import ConversationStore, Database, MessageDraft
+from causerie.storage.conversations import title_from
+from causerie.types import Message
+from tests.conftest import create_pg_database
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConversationStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = create_pg_database(
+            request.getfixturevalue("postgres_server"), f"s_{uuid.uuid4().hex}"
+        )
+    database = Database(url)
+    database.migrate()
+    yield ConversationStore(database)
+    database.dispose()
+
+
+def test_tree_branches_and_current_leaf(store: ConversationStore) -> None:
+    conversation = store.create(title="Tree")
+    user, first = store.append(
+        conversation, None, [MessageDraft("user", "Q"), MessageDraft("assistant", "A1")]
+    )
+    second = store.append(conversation, user.id, [MessageDraft("assistant", "A2")])[0]
+    assert [m.content for m in store.branch(conversation)] == ["Q", "A2"]  # newest is current
+    assert [m.content for m in store.branch(conversation, first.id)] == ["Q", "A1"]
+    assert second.parent_id == first.parent_id == user.id
+    assert store.count_messages(conversation) == 3
+    assert store.get(conversation).current_leaf_id == second.id
+
+
+def test_unknown_ids_raise_not_found(store: ConversationStore) -> None:
+    with pytest.raises(NotFoundError):
+        store.get("nope")
+    with pytest.raises(NotFoundError):
+        store.branch("nope")
+    conversation = store.create()
+    with pytest.raises(NotFoundError):
+        store.append(conversation, "missing-parent", [MessageDraft("user", "x")])
+    other = store.create()
+    foreign = store.append(other, None, [MessageDraft("user", "y")])[0]
+    with pytest.raises(NotFoundError):  # a parent from another conversation is refused
+        store.append(conversation, foreign.id, [MessageDraft("user", "x")])
+
+
+def test_attach_history_continues_only_after_a_reply(store: ConversationStore) -> None:
+    history = [Message("system", "S"), Message("user", "U1")]
+    conversation, leaf = store.attach_history(history, model="m")
+    store.append(conversation, leaf, [MessageDraft("assistant", "A1")])
+    # same opening, no shared reply: a new conversation
+    again, _ = store.attach_history(history, model="m")
+    assert again != conversation
+    # resent with the reply: continues the first one, adds one row
+    before = store.count_messages(conversation)
+    same, new_leaf = store.attach_history(
+        [*history, Message("assistant", "A1"), Message("user", "U2")], model="m"
+    )
+    assert same == conversation
+    assert store.count_messages(conversation) == before + 1
+    assert [m.content for m in store.branch(conversation, new_leaf)] == ["S", "U1", "A1", "U2"]
+    # an edited earlier turn branches at the last shared reply
+    edited, edited_leaf = store.attach_history(
+        [*history, Message("assistant", "A1"), Message("user", "U2 edited")], model="m"
+    )
+    assert edited == conversation
+    assert store.branch(conversation, edited_leaf)[-2].content == "A1"
+
+
+def test_list_recent_orders_by_activity_and_delete(store: ConversationStore) -> None:
+    old = store.create(title="old")
+    new = store.create(title="new")
+    store.append(old, None, [MessageDraft("user", "bump")])
+    ids = [c.id for c in store.list_recent(limit=10)]
+    assert ids.index(old) < ids.index(new)
+    store.rename(new, "renamed")
+    assert store.get(new).title == "renamed"
+    store.delete(old)
+    with pytest.raises(NotFoundError):
+        store.get(old)
+    assert store.count_messages(old) == 0
+
+
+def test_unicode_round_trip(store: ConversationStore) -> None:
+    conversation = store.create()
+    text = "Zoë says 你好 🌍 — \u2028 tabs\tand \\ back"
+    store.append(conversation, None, [MessageDraft("user", text)])
+    assert store.branch(conversation)[0].content == text
+
+
+def test_titles() -> None:
+    assert title_from("  What is   the capital?\nof France ") == "What is the capital? of France"
+    long = "word " * 40
+    assert len(title_from(long)) <= 81 and title_from(long).endswith("…")
+    assert title_from("") == "New chat"
+
+
+def test_sqlite_is_wal_and_migration_backs_up_an_older_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    database = Database(f"sqlite:///{path}")
+    assert database.migrate() is None  # a new file needs no backup
+    with database.engine.connect() as connection:
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+    assert mode == "wal"
+    ConversationStore(database).create(title="keep me")
+    database.dispose()
+    # pretend the file predates the current schema: its next start backs it up first
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE alembic_version SET version_num = 'older'")
+        raw.execute("CREATE TABLE IF NOT EXISTS dummy (x)")
+    older = Database(f"sqlite:///{path}")
+    with pytest.raises(Exception, match="older"):  # an unknown revision is refused
+        older.migrate()
+    older.dispose()
+    backups = list(tmp_path.glob("c.db.*.bak"))
+    assert len(backups) == 1
+    with sqlite3.connect(backups[0]) as copy:
+        assert copy.execute("SELECT title FROM conversations").fetchone() == ("keep me",)
