@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from typing import Any, cast
 
 import anyio
 from anyio import to_thread
@@ -14,7 +15,7 @@ from causerie.providers.base import Completion
 from causerie.providers.registry import ProviderRegistry
 from causerie.storage import ConversationStore, MessageDraft
 from causerie.storage.conversations import title_from
-from causerie.types import Delta, Message, SamplingParams, Usage
+from causerie.types import Delta, Message, Role, SamplingParams, Usage
 
 SaveReply = Callable[[MessageDraft], Awaitable[str]]
 
@@ -101,7 +102,7 @@ class ChatService:
         self._store = store
         self._settings = settings
 
-    def sampling(self, **overrides: object) -> SamplingParams:
+    def sampling(self, **overrides: Any) -> SamplingParams:
         """The server's default sampling parameters with a request's explicit ones on top."""
         s = self._settings
         defaults = SamplingParams(
@@ -159,8 +160,10 @@ class ChatService:
             await to_thread.run_sync(self._store.branch, conversation_id) if conversation_id else []
         )
         history = [
-            Message(m.role, m.content) for m in branch if m.role in ("system", "user") or m.content
-        ]  # type: ignore[arg-type]
+            Message(cast(Role, m.role), m.content)
+            for m in branch
+            if m.role != "assistant" or m.content  # an empty interrupted reply says nothing
+        ]
         window = next(i.context_window for i in provider.models() if i.id == model_id)
         params = params or self.sampling()
         wanted = params.max_tokens or self._settings.default_max_tokens

@@ -53,7 +53,7 @@ def silence_llama_logs() -> None:
 
     if getattr(silence_llama_logs, "callback", None) is None:
 
-        @llama_cpp.llama_log_callback  # type: ignore[misc]
+        @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
         def discard(level: int, text: bytes, user_data: object) -> None:
             return None
 
