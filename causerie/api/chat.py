@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from causerie.api.errors import causerie_error_response
 from causerie.api.schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -23,7 +24,7 @@ from causerie.api.schemas import (
 )
 from causerie.chat.service import Turn
 from causerie.deps import ChatDep
-from causerie.errors import InvalidRequestError
+from causerie.errors import CauserieError, InvalidRequestError
 from causerie.types import Usage
 
 router = APIRouter()
@@ -89,11 +90,15 @@ async def event_stream(
 
     try:
         yield sse(chunk(ChunkDelta(role="assistant", content="")))
-        async for delta in turn.stream():
-            if delta.text:
-                yield sse(chunk(ChunkDelta(content=delta.text)))
-            if delta.finish_reason is not None:
-                yield sse(chunk(ChunkDelta(), delta.finish_reason))
+        try:
+            async for delta in turn.stream():
+                if delta.text:
+                    yield sse(chunk(ChunkDelta(content=delta.text)))
+                if delta.finish_reason is not None:
+                    yield sse(chunk(ChunkDelta(), delta.finish_reason))
+        except CauserieError as exc:  # headers are sent: report in the stream, as OpenAI does
+            yield f"data: {causerie_error_response(exc).body.decode()}\n\n"
+            return
         if include_usage:
             final = ChatCompletionChunk(
                 id=completion_id,
