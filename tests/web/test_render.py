@@ -1,0 +1,179 @@
+"""Markdown -> sanitized HTML: hostile input comes out inert, ordinary markdown looks right."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from causerie.web.render import pygments_css, render_markdown
+
+STATIC = Path(__file__).resolve().parents[2] / "causerie" / "web" / "static"
+
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    "<SCRIPT SRC=//evil.example/x.js></SCRIPT>",
+    "<img src=x onerror=alert(1)>",
+    "<svg onload=alert(1)>",
+    "<svg><script>alert(1)</script></svg>",
+    "<iframe src='javascript:alert(1)'></iframe>",
+    "<iframe srcdoc='<script>alert(1)</script>'></iframe>",
+    "<object data='data:text/html,<script>alert(1)</script>'></object>",
+    "<embed src='javascript:alert(1)'>",
+    '<a href="javascript:alert(1)">x</a>',
+    "<a href='jav&#x09;ascript:alert(1)'>x</a>",
+    "<div onclick=alert(1) onmouseover=alert(1)>x</div>",
+    "<style>body{display:none}</style>",
+    "<link rel=stylesheet href=//evil.example/x.css>",
+    "<meta http-equiv=refresh content='0;url=javascript:alert(1)'>",
+    "<form action=//evil.example><input autofocus onfocus=alert(1)></form>",
+    "<details open ontoggle=alert(1)>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    "[x](javascript:alert(1))",
+    "[x](JaVaScRiPt:alert(1))",
+    "[x](&#106;avascript:alert(1))",
+    "[x](&#x6A;avascript&colon;alert(1))",
+    "[x](java\\script:alert(1))",
+    "[x]( javascript:alert(1) )",
+    "[x](vbscript:msgbox(1))",
+    "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "[x](file:///etc/passwd)",
+    "[x][ref]\n\n[ref]: javascript:alert(1)",
+    "<javascript:alert(1)>",
+    "![i](http://evil.example/x.png)",
+    "![i](data:image/png;base64,iVBORw0KGgo=)",
+    "![i](x onerror=alert(1))",
+    "![<img src=x onerror=alert(1)>](http://evil.example/x.png)",
+    '[x](https://ok.example/" onmouseover="alert(1))',
+    "`<script>alert(1)</script>`",
+    "```\n<script>alert(1)</script>\n```",
+    "```html\n<img src=x onerror=alert(1)>\n```",
+    '```" onmouseover=alert(1) x="\nbody\n```',
+    "&lt;script&gt;alert(1)&lt;/script&gt;",
+    "&#60;script&#62;alert(1)&#60;/script&#62;",
+    "<<script>script>alert(1)<</script>/script>",
+    "| a |\n|---|\n| <script>alert(1)</script> |",
+]
+
+ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
+
+
+class Collect(HTMLParser):
+    """Every start tag and attribute of a fragment, as a browser's tokenizer would see them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attributes: list[tuple[str, str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes.extend((tag, name, value or "") for name, value in attrs)
+
+
+def parse(html: str) -> Collect:
+    collector = Collect()
+    collector.feed(html)
+    collector.close()
+    return collector
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_hostile_markdown_is_inert(payload: str) -> None:
+    html = render_markdown(payload)
+    found = parse(html)
+    dangerous = {"script", "img", "iframe", "svg", "math", "object", "embed", "style", "link"}
+    assert not dangerous & set(found.tags), html
+    assert not {"meta", "form", "input", "details", "div", "base"} & set(found.tags), html
+    for _tag, name, value in found.attributes:
+        assert not name.startswith("on"), html
+        assert name not in ("style", "src", "srcdoc", "action", "formaction"), html
+        if name == "href":
+            assert value.startswith(ALLOWED_SCHEMES), html
+
+
+def test_raw_html_is_shown_as_text() -> None:
+    html = render_markdown("<script>alert(1)</script> and <b>bold</b>")
+    assert html == "<p>&lt;script&gt;alert(1)&lt;/script&gt; and &lt;b&gt;bold&lt;/b&gt;</p>\n"
+
+
+def test_images_become_links_that_load_nothing() -> None:
+    html = render_markdown("![a cat](https://example.org/cat.png)")
+    assert "<img" not in html
+    assert 'class="image-link"' in html
+    assert 'href="https://example.org/cat.png"' in html
+    assert ">a cat</a>" in html
+
+
+def test_links_open_in_a_new_tab_without_referrer() -> None:
+    html = render_markdown("[docs](https://example.org/docs) and https://example.org/bare")
+    found = parse(html)
+    assert found.tags.count("a") == 2
+    assert 'href="https://example.org/bare"' in html  # bare URLs are linked too
+    link_attributes = [(name, value) for tag, name, value in found.attributes if tag == "a"]
+    assert link_attributes.count(("rel", "noopener noreferrer nofollow")) == 2
+    assert link_attributes.count(("target", "_blank")) == 2
+
+
+def test_relative_and_unknown_scheme_links_lose_their_href() -> None:
+    for source in ("[x](/admin)", "[x](//evil.example/x)", "[x](ftp://example.org/f)"):
+        found = parse(render_markdown(source))
+        assert found.tags == ["p", "a"]
+        assert "href" not in {name for _, name, _ in found.attributes}, source
+
+
+def test_code_fences_are_highlighted_with_classes() -> None:
+    html = render_markdown('```python\ndef greet(name):\n    return f"hi {name}"\n```')
+    assert html.startswith('<pre class="highlight"><code>')
+    assert '<span class="k">def</span>' in html
+    assert '<span class="nf">greet</span>' in html
+    assert "style=" not in html
+
+
+def test_unknown_language_and_plain_fences_are_escaped_code() -> None:
+    html = render_markdown("```no-such-language\n<b>x</b>\n```")
+    assert html == '<pre class="highlight"><code>&lt;b&gt;x&lt;/b&gt;\n</code></pre>\n'
+    assert render_markdown("    indented <i>\n") == "<pre><code>indented &lt;i&gt;\n</code></pre>\n"
+
+
+def test_tables_render_with_alignment_classes() -> None:
+    html = render_markdown("| left | right |\n|:-----|------:|\n| a | 1 |\n| b | 2 |")
+    found = parse(html)
+    assert found.tags[:4] == ["table", "thead", "tr", "th"]
+    assert found.tags.count("td") == 4
+    assert '<th class="align-left">left</th>' in html
+    assert '<td class="align-right">2</td>' in html
+    assert "style" not in html
+
+
+def test_common_markdown() -> None:
+    html = render_markdown(
+        "# Title\n\nSome **bold**, *italic*, ~~gone~~ and `code`.\n\n"
+        "1. one\n2. two\n\n- a\n- b\n\n> quoted\n\n---\n"
+    )
+    for fragment in (
+        "<h1>Title</h1>",
+        "<strong>bold</strong>",
+        "<em>italic</em>",
+        "<s>gone</s>",
+        "<code>code</code>",
+        "<ol>",
+        "<ul>",
+        "<blockquote>",
+        "<hr>",
+    ):
+        assert fragment in html
+
+
+def test_unfinished_markdown_renders_while_streaming() -> None:
+    assert "<pre" in render_markdown("Here:\n\n```python\nprint(1")
+    assert render_markdown("") == ""
+    assert render_markdown("**half") == "<p>**half</p>\n"
+
+
+def test_shipped_pygments_stylesheet_matches_the_formatter() -> None:
+    shipped = (STATIC / "pygments.css").read_text()
+    assert pygments_css() in shipped
+    assert re.search(r"^\.highlight \.k \{", shipped, re.MULTILINE)
