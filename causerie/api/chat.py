@@ -97,7 +97,7 @@ async def event_stream(
                 if delta.finish_reason is not None:
                     yield sse(chunk(ChunkDelta(), delta.finish_reason))
         except CauserieError as exc:  # headers are sent: report in the stream, as OpenAI does
-            yield f"data: {causerie_error_response(exc).body.decode()}\n\n"
+            yield f"data: {bytes(causerie_error_response(exc).body).decode()}\n\n"
             return
         if include_usage:
             final = ChatCompletionChunk(
