@@ -69,45 +69,67 @@ async def parse_body(request: Request) -> ChatCompletionRequest:
     return body
 
 
-def sse(chunk: ChatCompletionChunk) -> str:
-    """One event. Like OpenAI, a delta lists only the fields it sets."""
-    data = chunk.model_dump()
-    for choice in data["choices"]:
-        choice["delta"] = {k: v for k, v in choice["delta"].items() if v is not None}
-    return f"data: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+class ChunkEncoder:
+    """Encodes one stream's events. The envelope is the same for every chunk, so it is serialized
+    once; each content delta then costs one ``json.dumps`` of its text."""
+
+    def __init__(self, completion_id: str, created: int, model: str) -> None:
+        self._template = ChatCompletionChunk(
+            id=completion_id, created=created, model=model, choices=[]
+        )
+        head = json.dumps(
+            {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        self._content_head = f'data: {head[:-1]},"choices":[{{"index":0,"delta":{{"content":'
+        self._content_tail = (
+            '},"finish_reason":null,"logprobs":null}],"usage":null,"system_fingerprint":null}\n\n'
+        )
+
+    def content(self, text: str) -> str:
+        return f"{self._content_head}{json.dumps(text, ensure_ascii=False)}{self._content_tail}"
+
+    def event(self, delta: ChunkDelta, finish: str | None = None) -> str:
+        chunk = self._template.model_copy(
+            update={"choices": [ChunkChoice(delta=delta, finish_reason=finish)]}
+        )
+        return self.encode(chunk)
+
+    def usage(self, usage: Usage | None) -> str:
+        return self.encode(self._template.model_copy(update={"usage": usage_out(usage)}))
+
+    @staticmethod
+    def encode(chunk: ChatCompletionChunk) -> str:
+        """Like OpenAI, a delta lists only the fields it sets."""
+        data = chunk.model_dump()
+        for choice in data["choices"]:
+            choice["delta"] = {k: v for k, v in choice["delta"].items() if v is not None}
+        return f"data: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
 
 
 async def event_stream(
     turn: Turn, completion_id: str, created: int, include_usage: bool
 ) -> AsyncIterator[str]:
-    def chunk(delta: ChunkDelta, finish: str | None = None) -> ChatCompletionChunk:
-        return ChatCompletionChunk(
-            id=completion_id,
-            created=created,
-            model=turn.model,
-            choices=[ChunkChoice(delta=delta, finish_reason=finish)],
-        )
-
+    encoder = ChunkEncoder(completion_id, created, turn.model)
     try:
-        yield sse(chunk(ChunkDelta(role="assistant", content="")))
+        yield encoder.event(ChunkDelta(role="assistant", content=""))
         try:
             async for delta in turn.stream():
                 if delta.text:
-                    yield sse(chunk(ChunkDelta(content=delta.text)))
+                    yield encoder.content(delta.text)
                 if delta.finish_reason is not None:
-                    yield sse(chunk(ChunkDelta(), delta.finish_reason))
+                    yield encoder.event(ChunkDelta(), delta.finish_reason)
         except CauserieError as exc:  # headers are sent: report in the stream, as OpenAI does
             yield f"data: {bytes(causerie_error_response(exc).body).decode()}\n\n"
             return
         if include_usage:
-            final = ChatCompletionChunk(
-                id=completion_id,
-                created=created,
-                model=turn.model,
-                choices=[],
-                usage=usage_out(turn.usage),
-            )
-            yield sse(final)
+            yield encoder.usage(turn.usage)
         yield "data: [DONE]\n\n"
     finally:
         await turn.aclose()  # a disconnect lands here: generation stops, partial reply saved
