@@ -92,3 +92,20 @@ def test_settings_table_is_generated_from_the_code() -> None:
     spec.loader.exec_module(module)
     text = module.DOC.read_text()
     assert module.refreshed(text) == text, "run: python tools/settings_doc.py --write"
+
+
+def test_any_gguf_by_path_or_by_name_in_the_models_dir(tmp_path: Path, model_dir: Path) -> None:
+    gguf = next(model_dir.glob("*.gguf"))
+    runner = CliRunner()
+    by_path = runner.invoke(
+        main, ["models", "--model", str(gguf)], env={"CAUSERIE_DATA_DIR": str(tmp_path)}
+    )
+    assert by_path.exit_code == 0, by_path.output
+    assert by_path.output.startswith(f"{gguf.stem}\tcontext 4096\t{gguf}")
+    by_name = runner.invoke(
+        main,
+        ["models", "--model", gguf.stem],
+        env={"CAUSERIE_DATA_DIR": str(tmp_path), "CAUSERIE_MODELS_DIR": str(model_dir)},
+    )
+    assert by_name.exit_code == 0, by_name.output
+    assert str(gguf) in by_name.output

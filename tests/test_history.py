@@ -139,3 +139,39 @@ def test_disconnect_stops_generation_and_saves_partial_reply(server: Server) -> 
         model="default", messages=[{"role": "user", "content": "Hi"}], max_tokens=2
     )
     assert time.monotonic() - started < 10
+
+
+def test_a_crash_mid_reply_loses_only_the_unfinished_reply(own_server: Server) -> None:
+    client = client_for(own_server)
+    kept = client.chat.completions.with_raw_response.create(
+        model="default", messages=[{"role": "user", "content": "Hi"}], max_tokens=4
+    )
+    kept_id = conversation_id(kept)
+    body = {
+        "model": "default",
+        "messages": long_reply_messages(),
+        "max_tokens": 1500,
+        "temperature": 0,
+        "stream": True,
+    }
+    with httpx.stream(
+        "POST", f"{own_server.url}/v1/chat/completions", json=body, timeout=60
+    ) as response:
+        crashed_id = response.headers["x-causerie-conversation-id"]
+        for line in response.iter_lines():
+            if '"content":"' in line:
+                assert own_server.process is not None
+                own_server.process.kill()  # SIGKILL: no cleanup code runs
+                own_server.process.wait()
+                break
+    own_server.start()
+    database, store = store_for(own_server)
+    assert [m.role for m in store.branch(kept_id)] == ["user", "assistant"]
+    crashed = store.branch(crashed_id)
+    assert [m.role for m in crashed] == ["user", "assistant", "user"]  # the history is intact
+    database.dispose()
+    # and the conversation goes on
+    again = client.chat.completions.create(
+        model="default", messages=long_reply_messages()[:1], max_tokens=3
+    )
+    assert again.choices[0].finish_reason in ("stop", "length")
