@@ -30,6 +30,15 @@ def own_server(request: pytest.FixtureRequest, tmp_path: Path, model_dir: Path) 
     server.stop()
 
 
+LONG_STREAM = {
+    "model": "default",
+    "messages": long_reply_messages(),
+    "max_tokens": 1500,
+    "temperature": 0,
+    "stream": True,
+}
+
+
 def conversation_id(raw: object) -> str:
     value = raw.headers["x-causerie-conversation-id"]  # type: ignore[attr-defined]
     assert value
@@ -37,7 +46,8 @@ def conversation_id(raw: object) -> str:
 
 
 def test_resent_history_adds_only_new_rows_and_survives_restart(own_server: Server) -> None:
-    client = client_for(own_server).chat.completions.with_raw_response
+    openai_client = client_for(own_server)
+    client = openai_client.chat.completions.with_raw_response
     database, store = store_for(own_server)
     history = [
         {"role": "system", "content": "You are brief."},
@@ -66,6 +76,7 @@ def test_resent_history_adds_only_new_rows_and_survives_restart(own_server: Serv
     assert branch[-1].content == raw.parse().choices[0].message.content
     assert branch[-1].status == "complete" and branch[-1].completion_tokens > 0
     database.dispose()
+    openai_client.close()  # its pooled connection went stale with the restart
 
 
 def test_shared_system_prompt_does_not_merge_conversations(server: Server) -> None:
@@ -114,16 +125,9 @@ def wait_for_interrupted(database_url: str, conversation: str, timeout: float = 
 
 
 def test_disconnect_stops_generation_and_saves_partial_reply(server: Server) -> None:
-    body = {
-        "model": "default",
-        "messages": long_reply_messages(),
-        "max_tokens": 1500,
-        "temperature": 0,
-        "stream": True,
-    }
     seen = ""
     with httpx.stream(
-        "POST", f"{server.url}/v1/chat/completions", json=body, timeout=60
+        "POST", f"{server.url}/v1/chat/completions", json=LONG_STREAM, timeout=60
     ) as response:
         conversation = response.headers["x-causerie-conversation-id"]
         for line in response.iter_lines():
@@ -142,20 +146,13 @@ def test_disconnect_stops_generation_and_saves_partial_reply(server: Server) -> 
 
 
 def test_a_crash_mid_reply_loses_only_the_unfinished_reply(own_server: Server) -> None:
-    client = client_for(own_server)
-    kept = client.chat.completions.with_raw_response.create(
-        model="default", messages=[{"role": "user", "content": "Hi"}], max_tokens=4
-    )
+    with client_for(own_server) as client:
+        kept = client.chat.completions.with_raw_response.create(
+            model="default", messages=[{"role": "user", "content": "Hi"}], max_tokens=4
+        )
     kept_id = conversation_id(kept)
-    body = {
-        "model": "default",
-        "messages": long_reply_messages(),
-        "max_tokens": 1500,
-        "temperature": 0,
-        "stream": True,
-    }
     with httpx.stream(
-        "POST", f"{own_server.url}/v1/chat/completions", json=body, timeout=60
+        "POST", f"{own_server.url}/v1/chat/completions", json=LONG_STREAM, timeout=60
     ) as response:
         crashed_id = response.headers["x-causerie-conversation-id"]
         for line in response.iter_lines():
@@ -170,8 +167,9 @@ def test_a_crash_mid_reply_loses_only_the_unfinished_reply(own_server: Server) -
     crashed = store.branch(crashed_id)
     assert [m.role for m in crashed] == ["user", "assistant", "user"]  # the history is intact
     database.dispose()
-    # and the conversation goes on
-    again = client.chat.completions.create(
-        model="default", messages=long_reply_messages()[:1], max_tokens=3
-    )
+    # and the server goes on
+    with client_for(own_server) as client:
+        again = client.chat.completions.create(
+            model="default", messages=long_reply_messages()[:1], max_tokens=3
+        )
     assert again.choices[0].finish_reason in ("stop", "length")
