@@ -48,6 +48,8 @@ class StoredMessage:
     prompt_tokens: int
     completion_tokens: int
     created_at: datetime
+    rating: int | None = None  # 1 thumbs up, -1 thumbs down
+    feedback_comment: str | None = None
 
     @classmethod
     def of(cls, row: MessageRow) -> StoredMessage:
@@ -63,6 +65,8 @@ class StoredMessage:
             prompt_tokens=row.prompt_tokens,
             completion_tokens=row.completion_tokens,
             created_at=row.created_at,
+            rating=row.rating,
+            feedback_comment=row.feedback_comment,
         )
 
 
@@ -75,6 +79,8 @@ class ConversationSummary:
     current_leaf_id: str | None
     created_at: datetime
     updated_at: datetime
+    pinned: bool = False
+    archived: bool = False
 
     @classmethod
     def of(cls, row: ConversationRow) -> ConversationSummary:
@@ -86,6 +92,8 @@ class ConversationSummary:
             current_leaf_id=row.current_leaf_id,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            pinned=bool(row.pinned),
+            archived=bool(row.archived),
         )
 
 
