@@ -69,6 +69,14 @@ class Settings(BaseSettings):
         512, ge=1, description="Reply length when a request sets none (web and terminal chat)."
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    providers_file: Path | None = Field(
+        None,
+        description="TOML file of remote providers and model aliases (docs/providers.md); "
+        "default <data_dir>/providers.toml when it exists.",
+    )
+    local_only: bool = Field(
+        False, description="Refuse every provider whose privacy class is external."
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

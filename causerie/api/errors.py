@@ -17,6 +17,9 @@ from causerie.errors import (
     InvalidRequestError,
     NotFoundError,
     PayloadTooLargeError,
+    ProviderError,
+    ProviderUnavailableError,
+    RateLimitedError,
 )
 
 log = logging.getLogger(__name__)
@@ -25,6 +28,9 @@ STATUS_OF: list[tuple[type[CauserieError], int, str]] = [
     (InvalidRequestError, 400, "invalid_request_error"),
     (NotFoundError, 404, "not_found_error"),
     (PayloadTooLargeError, 413, "invalid_request_error"),
+    (RateLimitedError, 429, "rate_limit_error"),
+    (ProviderUnavailableError, 503, "server_error"),
+    (ProviderError, 502, "server_error"),
     (EngineError, 500, "server_error"),
 ]
 HTTP_TYPES = {

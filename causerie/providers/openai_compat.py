@@ -1,0 +1,375 @@
+"""Any OpenAI-compatible upstream: vLLM, llama-server, Ollama, OpenAI, xAI, Mistral, Groq, ...
+
+``open`` sends the request and waits for the upstream's first token: everything that can fail
+before it (connection, timeout, 5xx, 429) raises ``ProviderUnavailableError`` and a route may
+try another target. After that, a broken stream raises ``ProviderError`` inside the iteration and
+is never replayed elsewhere. Tool calls are not passed through yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from causerie.errors import (
+    CauserieError,
+    ContextLengthExceededError,
+    InvalidRequestError,
+    ModelNotFoundError,
+    ProviderError,
+    ProviderUnavailableError,
+    RateLimitedError,
+)
+from causerie.providers.config import ProviderConfig
+from causerie.types import Delta, FinishReason, Message, ModelInfo, SamplingParams, Usage
+
+log = logging.getLogger(__name__)
+
+FINISH_REASONS: dict[str, FinishReason] = {"stop": "stop", "length": "length"}
+
+
+def estimate_tokens(messages: Sequence[Message]) -> int:
+    """No tokenizer for a remote model: about 3 characters a token, plus the framing."""
+    return sum(math.ceil(len(m.content) / 3) + 4 for m in messages) + 2
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header (seconds or an HTTP date) in seconds."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def upstream_message(response: httpx.Response) -> tuple[str, str | None, str | None]:
+    """(message, code, param) from an OpenAI error envelope, or the start of the body."""
+    try:
+        error = response.json().get("error")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        error = None
+    if isinstance(error, dict):
+        return str(error.get("message") or ""), error.get("code"), error.get("param")
+    if isinstance(error, str):
+        return error, None, None
+    return response.text[:300].strip(), None, None
+
+
+class UpstreamCompletion:
+    """A reply streaming from an upstream; its first delta was already received by ``open``."""
+
+    def __init__(
+        self,
+        provider: OpenAICompatProvider,
+        model: str,
+        response: httpx.Response,
+        events: AsyncGenerator[Delta, None],
+        first: Delta,
+        prompt_tokens: int,
+    ) -> None:
+        self._provider = provider
+        self._response = response
+        self._events = events
+        self._first: Delta | None = first
+        self.prompt_tokens = prompt_tokens
+        self.served_by = f"{provider.name}/{model}"
+        self._done = False
+
+    async def __aiter__(self) -> AsyncIterator[Delta]:
+        try:
+            if self._first is not None:
+                first, self._first = self._first, None
+                yield first
+                if first.finish_reason is not None:
+                    return
+            async for delta in self._events:
+                yield delta
+        except httpx.HTTPError as exc:
+            raise ProviderError(
+                f"The upstream `{self._provider.name}` failed in the middle of the reply "
+                f"({type(exc).__name__})."
+            ) from exc
+        finally:
+            await self._finish()
+
+    async def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._provider._release()
+        try:
+            await self._events.aclose()
+        except RuntimeError:  # still running in a cancelled consumer; closing the response ends it
+            pass
+        await self._response.aclose()
+
+    def cancel(self) -> None:
+        if not self._done:
+            self._provider._background(self._finish())
+
+
+class OpenAICompatProvider:
+    """One upstream speaking the OpenAI chat completions API over HTTP(S)."""
+
+    def __init__(self, config: ProviderConfig, models: list[str] | None = None) -> None:
+        self.config = config
+        self.name = config.name
+        self.privacy = config.privacy
+        self._model_ids = list(config.models if config.models is not None else models or [])
+        self._windows: dict[str, int] = {}
+        self._created = int(time.time())
+        self._slots = asyncio.Semaphore(config.max_concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._client = httpx.AsyncClient(
+            base_url=config.base_url,
+            headers=self.headers(),
+            timeout=httpx.Timeout(
+                config.read_timeout,
+                connect=config.connect_timeout,
+                pool=config.connect_timeout,
+            ),
+            limits=httpx.Limits(max_connections=config.max_concurrency),
+        )
+
+    def headers(self) -> dict[str, str]:
+        headers = dict(self.config.headers)
+        key = self.config.api_key()
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    # -- models --------------------------------------------------------------------------------
+
+    def discover(self) -> list[str]:
+        """Fetch the upstream's ``/models`` (blocking; at start-up and for ``providers check``)."""
+        response = httpx.get(
+            f"{self.config.base_url}/models",
+            headers=self.headers(),
+            timeout=self.config.connect_timeout,
+        )
+        response.raise_for_status()
+        ids = []
+        for entry in response.json().get("data") or []:
+            if isinstance(entry, dict) and entry.get("id"):
+                ids.append(str(entry["id"]))
+                window = entry.get("max_model_len") or entry.get("context_length")
+                if isinstance(window, int) and window > 0:
+                    self._windows[str(entry["id"])] = window
+        if self.config.models is None:
+            self._model_ids = ids
+        return ids
+
+    def models(self) -> list[ModelInfo]:
+        return [
+            ModelInfo(
+                id=model,
+                owned_by=self.name,
+                context_window=self.context_window(model),
+                created=self._created,
+            )
+            for model in self._model_ids
+        ]
+
+    def context_window(self, model: str) -> int:
+        return self._windows.get(model, self.config.context_window)
+
+    def count_tokens(self, model: str, messages: Sequence[Message]) -> int:
+        return estimate_tokens(messages)
+
+    # -- completions ---------------------------------------------------------------------------
+
+    def body(
+        self, model: str, messages: Sequence[Message], params: SamplingParams
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+        }
+        if params.max_tokens is not None:
+            body[self.config.max_tokens_field] = params.max_tokens
+        if params.presence_penalty:
+            body["presence_penalty"] = params.presence_penalty
+        if params.frequency_penalty:
+            body["frequency_penalty"] = params.frequency_penalty
+        if params.seed is not None:
+            body["seed"] = params.seed
+        if params.stop:
+            body["stop"] = list(params.stop)
+        if self.config.extra_sampling:
+            body.update(
+                top_k=params.top_k, min_p=params.min_p, repeat_penalty=params.repeat_penalty
+            )
+        return body
+
+    async def open(
+        self, model: str, messages: Sequence[Message], params: SamplingParams
+    ) -> UpstreamCompletion:
+        if not messages:
+            raise InvalidRequestError("messages must not be empty", param="messages")
+        await self._acquire()
+        try:
+            return await self._start(model, messages, params)
+        except BaseException:
+            self._release()
+            raise
+
+    async def _start(
+        self, model: str, messages: Sequence[Message], params: SamplingParams
+    ) -> UpstreamCompletion:
+        request = self._client.build_request(
+            "POST", "chat/completions", json=self.body(model, messages, params)
+        )
+        response: httpx.Response | None = None
+        events: AsyncGenerator[Delta, None] | None = None
+        try:
+            async with asyncio.timeout(self.config.first_token_timeout):
+                response = await self._client.send(request, stream=True)
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise self.error_for(response)
+                events = self._deltas(response)
+                first = await anext(events)
+        except BaseException as exc:
+            if events is not None:
+                await events.aclose()
+            if response is not None:
+                await response.aclose()
+            converted = self._before_first_token(exc)
+            if converted is exc:
+                raise
+            raise converted from exc
+        return UpstreamCompletion(self, model, response, events, first, estimate_tokens(messages))
+
+    def _before_first_token(self, exc: BaseException) -> BaseException:
+        """What a failure before the first token means for the caller (and for failover)."""
+        name = self.name
+        if isinstance(exc, CauserieError) and type(exc) is not ProviderError:
+            return exc
+        if isinstance(exc, ProviderError):
+            return ProviderUnavailableError(exc.message)
+        if isinstance(exc, TimeoutError | httpx.TimeoutException):
+            return ProviderUnavailableError(
+                f"The upstream `{name}` sent no token within {self.config.first_token_timeout:g} s."
+            )
+        if isinstance(exc, httpx.HTTPError):
+            log.warning("provider %s unreachable: %s", name, type(exc).__name__)
+            return ProviderUnavailableError(
+                f"The upstream `{name}` could not be reached ({type(exc).__name__})."
+            )
+        return exc
+
+    def error_for(self, response: httpx.Response) -> CauserieError:
+        """An upstream error status -> the CauserieError it means for our caller."""
+        status = response.status_code
+        message, code, param = upstream_message(response)
+        log.warning("provider %s answered %d", self.name, status)
+        prefix = f"The upstream `{self.name}` answered {status}"
+        if status == 429:
+            retry_after = retry_after_seconds(response.headers.get("retry-after"))
+            return RateLimitedError(f"{prefix}: {message}", retry_after=retry_after)
+        if status == 404:
+            return ModelNotFoundError(f"{prefix}: {message}", param="model")
+        if status in (400, 413, 422):
+            if code == "context_length_exceeded" or "context length" in message.lower():
+                return ContextLengthExceededError(message, param=param)
+            return InvalidRequestError(message, param=param, code=code)
+        if status in (401, 403):
+            return ProviderUnavailableError(f"{prefix} (check its API key): {message}")
+        return ProviderUnavailableError(f"{prefix}: {message}")
+
+    async def _deltas(self, response: httpx.Response) -> AsyncGenerator[Delta, None]:
+        """Parse the upstream's SSE into deltas; the last carries finish_reason and usage."""
+        finish: FinishReason | None = None
+        usage: Usage | None = None
+        completion_chunks = 0
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            try:
+                event = json.loads(data)
+            except json.JSONDecodeError as exc:
+                raise ProviderError(f"The upstream `{self.name}` sent invalid JSON.") from exc
+            if not isinstance(event, dict):
+                continue
+            if event.get("error"):
+                error = event["error"]
+                text = error.get("message") if isinstance(error, dict) else str(error)
+                raise ProviderError(f"The upstream `{self.name}` reported an error: {text}")
+            if isinstance(event.get("usage"), dict):
+                usage = self._usage(event["usage"])
+            for choice in event.get("choices") or []:
+                if choice.get("index", 0) != 0:
+                    continue
+                text = (choice.get("delta") or {}).get("content")
+                if text:
+                    completion_chunks += 1
+                    yield Delta(text)
+                if choice.get("finish_reason"):
+                    finish = FINISH_REASONS.get(choice["finish_reason"], "stop")
+        if finish is None:
+            raise ProviderError(f"The upstream `{self.name}` ended the reply without finishing it.")
+        yield Delta(finish_reason=finish, usage=usage or Usage(0, completion_chunks))
+
+    @staticmethod
+    def _usage(data: dict[str, Any]) -> Usage:
+        details = data.get("prompt_tokens_details") or {}
+        return Usage(
+            prompt_tokens=int(data.get("prompt_tokens") or 0),
+            completion_tokens=int(data.get("completion_tokens") or 0),
+            cached_tokens=int(details.get("cached_tokens") or 0),
+        )
+
+    # -- concurrency and lifetime --------------------------------------------------------------
+
+    async def _acquire(self) -> None:
+        try:
+            async with asyncio.timeout(self.config.connect_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise RateLimitedError(
+                f"The upstream `{self.name}` is at its concurrency limit "
+                f"({self.config.max_concurrency})."
+            ) from None
+
+    def _release(self) -> None:
+        self._slots.release()
+
+    def _background(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def probe(self) -> list[str]:
+        """Ask the upstream for its models; raises ProviderUnavailableError when unreachable."""
+        try:
+            response = await self._client.get("models", timeout=self.config.connect_timeout)
+        except httpx.HTTPError as exc:
+            raise self._before_first_token(exc) from exc
+        if response.status_code >= 400:
+            raise self.error_for(response)
+        return [str(e["id"]) for e in response.json().get("data") or [] if isinstance(e, dict)]
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._client.aclose()
