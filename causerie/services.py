@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from causerie.chat.service import ChatService
 from causerie.config import Settings
+from causerie.providers.config import load_providers
 from causerie.providers.local import LocalProvider
 from causerie.providers.registry import ProviderRegistry
 from causerie.storage import ConversationStore, Database
@@ -32,6 +33,7 @@ class Services:
         conversations = ConversationStore(database)
         registry = ProviderRegistry()
         registry.add(LocalProvider.from_settings(settings))
+        registry.configure(load_providers(settings), local_only=settings.local_only)
         chat = ChatService(registry, conversations, settings)
         return cls(settings, database, conversations, registry, chat)
 

@@ -214,9 +214,14 @@ def parse_providers(
         if price:
             merged["price"] = price
         table[name] = merged
+    where = f"Invalid providers configuration{f' in {source}' if source else ''}"
+    try:
+        providers = [_provider(name, dict(raw)) for name, raw in table.items()]
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{where}: {exc.message}") from exc
     try:
         return ProvidersConfig(
-            providers=[_provider(name, dict(raw)) for name, raw in table.items()],
+            providers=providers,
             aliases={**(data.get("aliases") or {}), **env_aliases},
             routing=data.get("routing") or {},
             privacy=data.get("privacy") or {},
@@ -224,11 +229,11 @@ def parse_providers(
         )
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigurationError(
-            f"Invalid providers configuration{f' in {source}' if source else ''}: "
-            f"{where}: {first['msg']}"
-        ) from exc
+        loc = list(first["loc"])
+        if loc[:1] == ["providers"] and len(loc) > 1 and isinstance(loc[1], int):
+            loc[1] = providers[loc[1]]["name"]  # name the provider, not its position
+        field = ".".join(str(part) for part in loc)
+        raise ConfigurationError(f"{where}: {field}: {first['msg']}") from exc
 
 
 def providers_path(settings: Settings) -> Path | None:

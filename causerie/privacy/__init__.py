@@ -1,0 +1,1 @@
+"""The privacy firewall: personal data is replaced before a request reaches an external provider."""
