@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from causerie import __version__
 from causerie.api import chat as chat_api
@@ -51,6 +52,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         }
         status = 200 if all(checks.values()) else 503
         return JSONResponse({"status": "ok" if status == 200 else "unavailable", **checks}, status)
+
+    @app.get("/metrics", summary="Prometheus metrics of the engine", include_in_schema=False)
+    async def metrics(services: ServicesDep) -> Response:
+        return Response(generate_latest(services.metrics), media_type=CONTENT_TYPE_LATEST)
 
     from causerie.web.routes import mount_web
 

@@ -56,7 +56,20 @@ class Settings(BaseSettings):
     threads: int = Field(
         default_factory=usable_cpus, ge=1, description="CPU threads for llama.cpp."
     )
-    batch_size: int = Field(512, ge=16, description="Prompt tokens evaluated per llama.cpp call.")
+    batch_size: int = Field(512, ge=16, description="Tokens per llama.cpp decode step.")
+    parallel: int = Field(
+        4, ge=1, le=64, description="Sequences the engine decodes together (continuous batching)."
+    )
+    prefill_chunk: int = Field(
+        128,
+        ge=1,
+        description="Prompt tokens evaluated per step while other replies stream (chunked prefill).",
+    )
+    max_waiting: int = Field(
+        64,
+        ge=0,
+        description="Requests that may wait for a sequence; beyond it the API answers 429.",
+    )
     max_request_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="Largest accepted request body; bigger gets 413."
     )

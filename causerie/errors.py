@@ -13,6 +13,7 @@
     ├── ProviderError                  502 server_error (an upstream failed mid-reply)
     │   └── ProviderUnavailableError   503 (failed before its first token: fail over)
     │       └── RateLimitedError       429 rate_limit_error (upstream 429, with retry_after)
+    ├── OverloadedError                429 rate_limit_error, with Retry-After
     ├── EngineError                    500 server_error (the model failed)
     └── ConfigurationError             raised at start-up, never over HTTP
 """
@@ -81,6 +82,16 @@ class RateLimitedError(ProviderUnavailableError):
     code = "rate_limit_exceeded"
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OverloadedError(CauserieError):
+    """Too many requests are waiting; try again after ``retry_after`` seconds."""
+
+    code = "server_overloaded"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry
+
 from causerie.chat.service import ChatService
 from causerie.config import Settings
 from causerie.providers.config import load_providers
@@ -22,6 +24,7 @@ class Services:
     conversations: ConversationStore
     registry: ProviderRegistry
     chat: ChatService
+    metrics: CollectorRegistry
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -32,10 +35,11 @@ class Services:
             log.info("database migrated; backup of the previous file at %s", backup)
         conversations = ConversationStore(database)
         registry = ProviderRegistry()
-        registry.add(LocalProvider.from_settings(settings))
+        local = LocalProvider.from_settings(settings)
+        registry.add(local)
         registry.configure(load_providers(settings), local_only=settings.local_only)
         chat = ChatService(registry, conversations, settings)
-        return cls(settings, database, conversations, registry, chat)
+        return cls(settings, database, conversations, registry, chat, local.metrics.registry)
 
     async def close(self) -> None:
         await self.registry.close()

@@ -5,10 +5,15 @@ This module imports nothing from Causerie, so any package may depend on it.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal
 
 Role = Literal["system", "user", "assistant"]
+
+# Who is asking, for fair scheduling (a user, an API key, a client address). Set per request by
+# the chat service, read by the engine: request identity without threading it through every call.
+CALLER: ContextVar[str] = ContextVar("causerie_caller", default="anonymous")
 FinishReason = Literal["stop", "length"]
 
 

@@ -158,7 +158,10 @@ async def create_chat_completion(
         stop=body.stop_list() or None,
     )
     messages = [message.to_message() for message in body.messages]
-    turn = await chat.complete(body.model, messages, params, store=body.store is not False)
+    caller = body.user or (request.client.host if request.client else "anonymous")
+    turn = await chat.complete(
+        body.model, messages, params, store=body.store is not False, caller=f"api:{caller}"
+    )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     headers = {"x-causerie-conversation-id": turn.conversation_id or ""}

@@ -16,6 +16,7 @@ from causerie.errors import (
     EngineError,
     InvalidRequestError,
     NotFoundError,
+    OverloadedError,
     PayloadTooLargeError,
     ProviderError,
     ProviderUnavailableError,
@@ -31,6 +32,7 @@ STATUS_OF: list[tuple[type[CauserieError], int, str]] = [
     (RateLimitedError, 429, "rate_limit_error"),
     (ProviderUnavailableError, 503, "server_error"),
     (ProviderError, 502, "server_error"),
+    (OverloadedError, 429, "rate_limit_error"),
     (EngineError, 500, "server_error"),
 ]
 HTTP_TYPES = {
@@ -53,7 +55,10 @@ def error_response(
 def causerie_error_response(exc: CauserieError) -> JSONResponse:
     for cls, status, type_ in STATUS_OF:
         if isinstance(exc, cls):
-            return error_response(status, exc.message, type_, param=exc.param, code=exc.code)
+            response = error_response(status, exc.message, type_, param=exc.param, code=exc.code)
+            if isinstance(exc, OverloadedError):
+                response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+            return response
     return error_response(500, exc.message, "server_error", code=exc.code)
 
 

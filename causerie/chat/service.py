@@ -4,20 +4,28 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import Any, cast
+from enum import Enum
+from typing import Any, Literal, cast
 
 import anyio
 from anyio import to_thread
 
 from causerie.chat.prompt import fit_messages
 from causerie.config import Settings
+from causerie.errors import InvalidRequestError
 from causerie.providers.base import Completion
 from causerie.providers.registry import ProviderRegistry
 from causerie.storage import ConversationStore, MessageDraft
 from causerie.storage.conversations import title_from
-from causerie.types import Delta, Message, Role, SamplingParams, Usage
+from causerie.types import CALLER, Delta, Message, Role, SamplingParams, Usage
 
 SaveReply = Callable[[MessageDraft], Awaitable[str]]
+
+
+class Leaf(Enum):
+    """``respond(parent_id=Leaf.CURRENT)``: answer under the conversation's current leaf."""
+
+    CURRENT = "current"
 
 
 class Turn:
@@ -124,9 +132,16 @@ class ChatService:
         return save
 
     async def complete(
-        self, model: str, messages: list[Message], params: SamplingParams, *, store: bool = True
+        self,
+        model: str,
+        messages: list[Message],
+        params: SamplingParams,
+        *,
+        store: bool = True,
+        caller: str = "anonymous",
     ) -> Turn:
         """An OpenAI-style call: the client sends the whole history each time."""
+        CALLER.set(caller)  # the engine serves callers fairly
         provider, model_id = self._registry.resolve(model)
         completion = await provider.open(model_id, messages, params)
         if not store:
@@ -148,17 +163,30 @@ class ChatService:
     async def respond(
         self,
         conversation_id: str | None,
-        content: str,
+        content: str | None,
         *,
         model: str | None = None,
         params: SamplingParams | None = None,
         source: str = "web",
+        caller: str | None = None,
+        parent_id: str | None | Literal[Leaf.CURRENT] = Leaf.CURRENT,
     ) -> Turn:
-        """A turn in a stored conversation (a new one when ``conversation_id`` is None)."""
+        """A turn in a stored conversation (a new one when ``conversation_id`` is None).
+
+        ``parent_id`` is the message the turn goes under: by default the current leaf; another
+        message to branch there (an edited question becomes a sibling of the original); None for
+        a new first message. ``content=None`` stores no question and answers the branch ending
+        at ``parent_id`` again (regenerate: the reply becomes a sibling of the earlier ones).
+        """
+        CALLER.set(caller or source)
         provider, model_id = self._registry.resolve(model or "default")
-        branch = (
-            await to_thread.run_sync(self._store.branch, conversation_id) if conversation_id else []
-        )
+        if conversation_id is None or parent_id is None:
+            branch = []
+        else:
+            leaf = None if parent_id is Leaf.CURRENT else parent_id
+            branch = await to_thread.run_sync(self._store.branch, conversation_id, leaf)
+        if content is None and (not branch or branch[-1].role != "user"):
+            raise InvalidRequestError("Only a question can be answered again.", param="parent_id")
         history = [
             Message(cast(Role, m.role), m.content)
             for m in branch
@@ -168,8 +196,9 @@ class ChatService:
         params = params or self.sampling()
         wanted = params.max_tokens or self._settings.default_max_tokens
         reserve = min(wanted, window // 2)
+        question = [] if content is None else [Message("user", content)]
         messages = fit_messages(
-            [*history, Message("user", content)],
+            [*history, *question],
             lambda ms: provider.count_tokens(model_id, ms),
             window,
             reserve,
@@ -180,24 +209,25 @@ class ChatService:
         )
         try:
             if conversation_id is None:
+                title = title_from(content or "")
                 conversation_id = await to_thread.run_sync(
-                    lambda: self._store.create(
-                        title=title_from(content), source=source, model=model_id
-                    )
+                    lambda: self._store.create(title=title, source=source, model=model_id)
                 )
             parent = branch[-1].id if branch else None
-            user = (
-                await to_thread.run_sync(
-                    self._store.append, conversation_id, parent, [MessageDraft("user", content)]
+            if content is not None:
+                drafts = [MessageDraft("user", content)]
+                stored = await to_thread.run_sync(
+                    self._store.append, conversation_id, parent, drafts
                 )
-            )[0]
+                parent = stored[0].id
         except BaseException:
             completion.cancel()
             raise
+        assert parent is not None  # a question was stored, or the branch ends with one
         return Turn(
             completion,
             model_id,
-            self._saver(conversation_id, user.id),
+            self._saver(conversation_id, parent),
             conversation_id=conversation_id,
-            user_message_id=user.id,
+            user_message_id=parent,
         )

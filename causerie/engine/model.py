@@ -9,6 +9,7 @@ from typing import Any
 from causerie.errors import ConfigurationError
 
 BUNDLED_MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
+TOKENIZER_CONTEXT = 64
 
 
 def bundled_model_path(models_dir: Path) -> Path:
@@ -72,19 +73,24 @@ class LoadedModel:
         self.path = path
         self.id = path.name.removesuffix(".gguf")
         try:
+            # The high-level object gives the weights, vocabulary and metadata; its own tiny
+            # context is unused: the engine creates the real one on ``pointer``.
             self.llama: Any = llama_cpp.Llama(
                 model_path=str(path),
-                n_ctx=context_size,
-                n_batch=min(batch_size, context_size),
-                n_threads=threads,
-                n_threads_batch=threads,
+                n_ctx=TOKENIZER_CONTEXT,
+                n_batch=TOKENIZER_CONTEXT,
+                n_threads=1,
                 verbose=False,
             )
         except Exception as exc:  # llama.cpp reports a bad file as a ValueError
             raise ConfigurationError(f"cannot load model {path}: {exc}") from exc
-        self.context_size = int(self.llama.n_ctx())
+        self.context_size = context_size
+        self.threads = threads
+        self.batch_size = batch_size
         self.metadata: dict[str, str] = dict(self.llama.metadata)
         self._vocab = self.llama._model.vocab
+        self.pointer: Any = self.llama._model.model
+        self.vocab: Any = self._vocab
 
     def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
         """Tokens of ``text``; special markers such as ``<start_of_turn>`` become special tokens."""

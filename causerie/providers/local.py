@@ -1,4 +1,4 @@
-"""The in-process model: chat template -> tokens -> the engine's generator."""
+"""The in-process model: chat template -> tokens -> the continuous-batching engine."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 from causerie.config import Settings
-from causerie.engine.generator import Generation, GenerationRequest, Generator
+from causerie.engine.metrics import EngineMetrics
 from causerie.engine.model import LoadedModel, resolve_model_path
+from causerie.engine.requests import Generation, GenerationRequest
+from causerie.engine.scheduler import EngineConfig, Scheduler
 from causerie.engine.templates import ChatTemplate, resolve_template
 from causerie.errors import ContextLengthExceededError, InvalidRequestError
-from causerie.types import Delta, Message, ModelInfo, SamplingParams
+from causerie.types import CALLER, Delta, Message, ModelInfo, SamplingParams
 
 
 class LocalCompletion:
@@ -30,10 +32,11 @@ class LocalProvider:
 
     name = "local"
 
-    def __init__(self, model: LoadedModel, template: ChatTemplate) -> None:
+    def __init__(self, model: LoadedModel, template: ChatTemplate, engine: EngineConfig) -> None:
         self.model = model
         self.template = template
-        self._generator = Generator(model)
+        self.metrics = EngineMetrics()
+        self.scheduler = Scheduler(model, engine, self.metrics)
         self._created = int(time.time())
 
     @classmethod
@@ -46,7 +49,15 @@ class LocalProvider:
             batch_size=settings.batch_size,
         )
         template = resolve_template(model.metadata, bos=model.bos_text, eos=model.eos_text)
-        return cls(model, template)
+        engine = EngineConfig(
+            context_size=settings.context_size,
+            parallel=settings.parallel,
+            batch_size=settings.batch_size,
+            prefill_chunk=settings.prefill_chunk,
+            threads=settings.threads,
+            max_waiting=settings.max_waiting,
+        )
+        return cls(model, template, engine)
 
     def models(self) -> list[ModelInfo]:
         return [
@@ -90,9 +101,14 @@ class LocalProvider:
                 param="max_tokens",
             )
         stop = tuple(dict.fromkeys(self.template.stop + params.stop))
-        generation = self._generator.submit(GenerationRequest(prompt, params, max_tokens, stop))
+        request = GenerationRequest(prompt, params, max_tokens, stop)
+        generation = self.scheduler.submit(request, caller=CALLER.get())
         return LocalCompletion(generation, len(prompt))
 
+    async def close_engine(self) -> None:
+        """Stop the engine but keep the model loaded (tests start several engines on one)."""
+        self.scheduler.close()
+
     async def close(self) -> None:
-        self._generator.close()
+        self.scheduler.close()
         self.model.close()

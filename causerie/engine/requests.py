@@ -1,0 +1,59 @@
+"""A generation request and the asyncio-side handle its caller iterates."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from causerie.types import Delta, SamplingParams
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: Sequence[int]
+    params: SamplingParams
+    max_tokens: int
+    stop: tuple[str, ...]
+
+
+class Generation:
+    """One request's stream of deltas; the last one has ``finish_reason`` and ``usage``.
+
+    The engine thread ``push``es; the asyncio side iterates. ``cancel`` may come from either.
+    """
+
+    def __init__(self, request: GenerationRequest, loop: asyncio.AbstractEventLoop) -> None:
+        self.request = request
+        self.submitted_at = time.monotonic()
+        self._loop = loop
+        self._deltas: asyncio.Queue[Delta | BaseException] = asyncio.Queue()
+        self._cancelled = threading.Event()
+        self._finished = False
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def cancel(self) -> None:
+        """Stop generating; the engine frees the sequence at its next step."""
+        self._cancelled.set()
+
+    def push(self, item: Delta | BaseException) -> None:
+        """Called from the engine thread."""
+        try:
+            self._loop.call_soon_threadsafe(self._deltas.put_nowait, item)
+        except RuntimeError:  # the caller's event loop is gone: nobody is listening
+            self.cancel()
+
+    async def __aiter__(self) -> AsyncIterator[Delta]:
+        while not self._finished:
+            item = await self._deltas.get()
+            if isinstance(item, BaseException):
+                self._finished = True
+                raise item
+            if item.finish_reason is not None:
+                self._finished = True
+            yield item

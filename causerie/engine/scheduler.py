@@ -1,0 +1,308 @@
+"""Continuous batching over one llama.cpp context: many sequences, one ``llama_decode`` a step.
+
+One thread owns the context and loops: admit waiting requests into idle sequences (fairly across
+callers, reusing the longest cached prefix), build a batch with one token for every generating
+sequence plus a budget of prompt tokens (chunked prefill, so long prompts never stall running
+streams for long), decode, sample each sequence with its own sampler chain, stream the text out.
+Requests join and leave between steps; a cancelled request frees its sequence at the next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import llama_cpp as L
+
+from causerie.engine.kvcache import Slot, choose_slot
+from causerie.engine.metrics import EngineMetrics
+from causerie.engine.model import LoadedModel
+from causerie.engine.queue import FairQueue
+from causerie.engine.requests import Generation, GenerationRequest
+from causerie.engine.sampling import SamplerChain
+from causerie.engine.text import ReplyText
+from causerie.errors import ConfigurationError, EngineError, OverloadedError
+from causerie.types import Delta, FinishReason, Usage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    context_size: int  # per sequence
+    parallel: int  # sequences decoded together
+    batch_size: int  # tokens per llama_decode call
+    prefill_chunk: int  # prompt tokens per step while other sequences generate
+    threads: int
+    max_waiting: int  # admission queue bound; beyond it: 429
+
+
+@dataclass(eq=False)
+class Running:
+    """A request bound to a slot: its progress through prefill and generation."""
+
+    generation: Generation
+    sampler: SamplerChain
+    text: ReplyText
+    cached: int
+    produced: int = 0
+    batch_index: int = -1  # where its logits are in the current batch, -1 if none
+    next_token: int = -1  # sampled, not yet decoded
+    last_token_at: float = 0.0
+
+
+class Scheduler:
+    """The engine. ``submit`` from asyncio; everything llama.cpp happens on the engine thread."""
+
+    def __init__(self, model: LoadedModel, config: EngineConfig, metrics: EngineMetrics) -> None:
+        self.model = model
+        self.config = config
+        self.metrics = metrics
+        params = L.llama_context_default_params()
+        params.n_ctx = config.context_size * config.parallel
+        params.n_batch = params.n_ubatch = config.batch_size
+        params.n_seq_max = config.parallel
+        params.n_threads = params.n_threads_batch = config.threads
+        params.kv_unified = (
+            True  # every sequence may use the whole pool; mixed batches split simply
+        )
+        params.swa_full = (
+            False  # small sliding-window cache; prefix reuse checks what it still holds
+        )
+        params.no_perf = True
+        self._ctx: Any = L.llama_init_from_model(model.pointer, params)
+        if not self._ctx:
+            raise ConfigurationError("llama.cpp could not create a context for the model")
+        self._memory = L.llama_get_memory(self._ctx)
+        self._batch = L.llama_batch_init(config.batch_size, 0, 1)
+        self._n_swa = int(L.llama_model_n_swa(model.pointer))
+        self._n_vocab = int(L.llama_vocab_n_tokens(model.vocab))
+        self._slots = [Slot(seq_id) for seq_id in range(config.parallel)]
+        self._waiting: FairQueue[Generation] = FairQueue()
+        self._in_flight = 0  # admitted or waiting; guarded by _wake
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="causerie-engine", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ asyncio side
+
+    def submit(self, request: GenerationRequest, caller: str) -> Generation:
+        """Queue a request. Raises ``OverloadedError`` at once when the queue is full."""
+        generation = Generation(request, asyncio.get_running_loop())
+        with self._wake:
+            if self._in_flight >= self.config.parallel + self.config.max_waiting:
+                self.metrics.rejected_requests.inc()
+                waiting = len(self._waiting)
+                retry_after = float(max(1, math.ceil((waiting + 1) / self.config.parallel)))
+                raise OverloadedError(
+                    f"The server is busy: every sequence is in use and {waiting} requests are "
+                    f"waiting. Retry in {retry_after:.0f} s.",
+                    retry_after=retry_after,
+                )
+            self._in_flight += 1
+            self._waiting.push(caller, generation)
+            self.metrics.queue_depth.set(len(self._waiting))
+            self._wake.notify()
+        return generation
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join(timeout=30)
+        for slot in self._slots:
+            if slot.running is not None:
+                slot.running.sampler.close()
+        L.llama_batch_free(self._batch)
+        L.llama_free(self._ctx)
+
+    # ------------------------------------------------------------------ engine thread
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._closed and not len(self._waiting) and self._all_idle():
+                    self._wake.wait()
+                if self._closed:
+                    return
+                self._admit()
+                self.metrics.queue_depth.set(len(self._waiting))
+            try:
+                self._step()
+            except Exception as exc:  # never let the engine thread die silently
+                log.exception("engine step failed")
+                self._fail_all(EngineError(f"the model failed while generating: {exc}"))
+
+    def _all_idle(self) -> bool:
+        return all(slot.idle for slot in self._slots)
+
+    def _admit(self) -> None:
+        """Give idle slots to waiting requests, fairly, reusing cached prefixes."""
+        while True:
+            idle = [slot for slot in self._slots if slot.idle]
+            if not idle:
+                return
+            generation = self._waiting.pop(skip=lambda g: g.cancelled, dropped=self._forget)
+            if generation is None:
+                return
+            request = generation.request
+            prompt = request.prompt
+            slot, shared = choose_slot(idle, prompt)
+            if request.params.seed is not None:
+                # A seed asks for a reproducible reply: evaluate the prompt the same way every
+                # time (a reused prefix changes the last bits of the logits, and the draw).
+                shared = 0
+            keep = self._reuse_prefix(slot, min(shared, len(prompt) - 1))
+            slot.running = Running(
+                generation=generation,
+                sampler=SamplerChain(request.params, self._n_vocab),
+                text=ReplyText(request.stop),
+                cached=keep,
+            )
+            self.metrics.prompt_tokens.inc(len(prompt))
+            self.metrics.cached_prompt_tokens.inc(keep)
+
+    def _reuse_prefix(self, slot: Slot, keep: int) -> int:
+        """Cut the slot's cache back to ``keep`` tokens; return how many really stay usable."""
+        if keep > 0:
+            # Sliding-window layers only remember the sequence's last n_swa or so positions: a
+            # prefix is usable only if the window before its end is still held (ask before
+            # trimming: once the later cells are gone, the cache cannot tell what it lost).
+            pos_min = int(L.llama_memory_seq_pos_min(self._memory, slot.seq_id))
+            if pos_min > max(0, keep - self._n_swa):
+                keep = 0
+        if keep > 0:
+            L.llama_memory_seq_rm(self._memory, slot.seq_id, keep, -1)
+        else:
+            L.llama_memory_seq_rm(self._memory, slot.seq_id, -1, -1)
+        del slot.tokens[keep:]
+        return keep
+
+    def _step(self) -> None:
+        batch, n = self._batch, 0
+        active: list[Slot] = []
+        for slot in self._slots:
+            running = slot.running
+            if running is None:
+                continue
+            if running.generation.cancelled:
+                self._release(slot)
+                continue
+            running.batch_index = -1
+            active.append(slot)
+        self.metrics.active_sequences.set(len(active))
+        if not active:
+            return
+
+        def add(slot: Slot, token: int, logits: bool) -> None:
+            nonlocal n
+            batch.token[n] = token
+            batch.pos[n] = len(slot.tokens)
+            batch.n_seq_id[n] = 1
+            batch.seq_id[n][0] = slot.seq_id
+            batch.logits[n] = logits
+            slot.tokens.append(token)
+            n += 1
+
+        generating = [s for s in active if s.running and s.running.next_token >= 0]
+        for slot in generating:
+            assert slot.running is not None
+            add(slot, slot.running.next_token, True)
+            slot.running.batch_index = n - 1
+            slot.running.next_token = -1
+        budget = self.config.prefill_chunk if generating else self.config.batch_size
+        budget = min(budget, self.config.batch_size - n)
+        prefilling = [s for s in active if s.running is not None and s not in generating]
+        prefilling.sort(key=lambda s: s.running.generation.submitted_at if s.running else 0.0)
+        for slot in prefilling:
+            running = slot.running
+            if running is None or budget <= 0:
+                continue
+            prompt = running.generation.request.prompt
+            start = len(slot.tokens)
+            take = min(len(prompt) - start, budget)
+            for position in range(start, start + take):
+                add(slot, prompt[position], position == len(prompt) - 1)
+            budget -= take
+            if len(slot.tokens) == len(prompt):
+                running.batch_index = n - 1
+        batch.n_tokens = n
+        if not self._decode():
+            return
+        now = time.monotonic()
+        for slot in active:
+            if slot.running is not None and slot.running.batch_index >= 0:
+                self._sample(slot, now)
+
+    def _decode(self) -> bool:
+        status = L.llama_decode(self._ctx, self._batch)
+        if status == 1:  # no room in the KV cache: drop idle caches and try once more
+            for slot in self._slots:
+                if slot.idle and slot.tokens:
+                    L.llama_memory_seq_rm(self._memory, slot.seq_id, -1, -1)
+                    slot.tokens.clear()
+            status = L.llama_decode(self._ctx, self._batch)
+        if status != 0:
+            self._fail_all(EngineError(f"llama_decode failed with status {status}"))
+            return False
+        return True
+
+    def _sample(self, slot: Slot, now: float) -> None:
+        running = slot.running
+        assert running is not None
+        request = running.generation.request
+        token = running.sampler.sample(self._ctx, running.batch_index)
+        if self.model.is_end_of_generation(token):
+            self._finish(slot, "stop")
+            return
+        running.produced += 1
+        self.metrics.generated_tokens.inc()
+        if running.produced == 1:
+            self.metrics.time_to_first_token.observe(now - running.generation.submitted_at)
+        else:
+            self.metrics.inter_token_latency.observe(now - running.last_token_at)
+        running.last_token_at = now
+        text = running.text.feed(self.model.piece(token))
+        if text:
+            running.generation.push(Delta(text))
+        if running.text.stopped:
+            self._finish(slot, "stop")
+        elif running.produced >= request.max_tokens or len(slot.tokens) >= self.config.context_size:
+            self._finish(slot, "length")
+        else:
+            running.next_token = token
+
+    def _finish(self, slot: Slot, reason: FinishReason) -> None:
+        running = slot.running
+        assert running is not None
+        usage = Usage(len(running.generation.request.prompt), running.produced, running.cached)
+        final = Delta(running.text.finish(), finish_reason=reason, usage=usage)
+        self._release(slot)  # before the caller hears of it: its next request may come at once
+        running.generation.push(final)
+
+    def _release(self, slot: Slot) -> None:
+        """The slot becomes idle; its cache stays for the conversation's next turn."""
+        if slot.running is not None:
+            slot.running.sampler.close()
+            self._forget(slot.running.generation)
+        slot.running = None
+        slot.last_used = time.monotonic()
+
+    def _forget(self, _: Generation) -> None:
+        """A request left the engine (finished, failed, or cancelled while waiting)."""
+        with self._wake:
+            self._in_flight -= 1
+
+    def _fail_all(self, error: EngineError) -> None:
+        for slot in self._slots:
+            if slot.running is not None:
+                slot.running.generation.push(error)
+                self._release(slot)
+            L.llama_memory_seq_rm(self._memory, slot.seq_id, -1, -1)
+            slot.tokens.clear()
