@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
@@ -24,24 +25,48 @@ PARTIAL_PLACEHOLDER = re.compile(r"\[(?:[A-Z]{1,5}(?:_\d{0,6})?)?$")
 EMAIL = re.compile(
     r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])"
 )
-IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,32}")
-CARD_CANDIDATE = re.compile(r"(?<![\d.])\d(?:[ -]?\d){12,24}(?![\d])")
+IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,}")
+CARD_CANDIDATE = re.compile(r"(?<![\d.])\d(?:[ -]?\d){12,}(?![\d])")
 IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
 IPV6_CANDIDATE = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
-PHONE_CANDIDATE = re.compile(r"(?<![\w+.-])(?:\+|\()?\d[\d .()-]{5,24}\d(?!\w)")
+CARD_SHAPE = re.compile(
+    r"\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,4}(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{4,5}"
+)
+PHONE_CANDIDATE = re.compile(r"(?<![\w+.-])(?:\+|\()?\d[\d .()-]{5,}\d(?!\w)")
 PHONE_SHAPE = re.compile(r"\+?(?:\d{1,4}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,12}(?:[ .-]\d{1,6})*")
 
 Span = tuple[int, int, str]
+MASK = "\x00"  # hides what an earlier detector found from the later ones
+
+
+IBAN_LENGTHS = dict(
+    (entry[:2], int(entry[2:]))
+    for entry in (
+        "AD24 AE23 AL28 AT20 AZ28 BA20 BE16 BG22 BH22 BR29 CH21 CR22 CY28 CZ24 DE22 DK18 DO28 "
+        "EE20 EG29 ES24 FI18 FO18 FR27 GB22 GE22 GI23 GL18 GR27 GT28 HR21 HU28 IE22 IL23 IQ23 "
+        "IS26 IT27 JO30 KW30 KZ20 LB28 LC32 LI21 LT20 LU20 LV21 MC27 MD24 ME22 MK19 MR27 MT31 "
+        "MU30 NL18 NO15 PK24 PL28 PS29 PT25 QA29 RO24 RS22 SA24 SC31 SE24 SI19 SK24 SM27 ST25 "
+        "SV28 TL23 TN24 TR26 UA29 VA22 VG24 XK20"
+    ).split()
+)
 
 
 def iban_valid(candidate: str) -> bool:
+    """The country's length (where known, else 15 to 34) and the ISO 13616 mod-97 check."""
     compact = candidate.replace(" ", "")
     if not 15 <= len(compact) <= 34 or not compact.isalnum():
+        return False
+    if len(compact) != IBAN_LENGTHS.get(compact[:2], len(compact)):
         return False
     if not (compact[:2].isalpha() and compact[2:4].isdigit()):
         return False
     rearranged = compact[4:] + compact[:4]
     return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
+
+
+def card_valid(candidate: str) -> bool:
+    """Written as cards are (one run, or groups of four, or 4-6-5) and Luhn-checked."""
+    return bool(CARD_SHAPE.fullmatch(candidate)) and luhn_valid(candidate)
 
 
 def luhn_valid(candidate: str) -> bool:
@@ -77,17 +102,18 @@ def ipv6_valid(candidate: str) -> bool:
 
 
 def _boundaries(text: str, start: int, end: int) -> list[int]:
-    """Positions inside ``text[start:end]`` where an alphanumeric run begins or ends."""
+    """Positions inside ``text[start:end]`` where an alphanumeric run begins or ends, or a
+    ``+`` or ``(`` (which may open a phone number) stands."""
     cuts = [start]
     for index in range(start + 1, end):
-        if text[index - 1].isalnum() != text[index].isalnum():
+        if text[index - 1].isalnum() != text[index].isalnum() or text[index] in "+(":
             cuts.append(index)
     cuts.append(end)
     return cuts
 
 
 def _longest_valid(
-    text: str, match: re.Match[str], kind: str, valid: Callable[[str], bool]
+    text: str, match: re.Match[str], kind: str, valid: Callable[[str], bool], longest: int
 ) -> list[Span]:
     """Within a greedy candidate, the longest valid pieces cut at alphanumeric run boundaries,
     left to right (a card number followed by a year, a phone number ending a sentence...)."""
@@ -98,10 +124,9 @@ def _longest_valid(
     for begin in starts:
         if begin < floor:
             continue
-        for finish in reversed(cuts):
-            if finish <= begin or not text[finish - 1].isalnum():
-                continue
-            if valid(text[begin:finish]):
+        last = bisect_right(cuts, begin + longest)
+        for finish in reversed(cuts[bisect_right(cuts, begin) : last]):
+            if text[finish - 1].isalnum() and valid(text[begin:finish]):
                 spans.append((begin, finish, kind))
                 floor = finish
                 break
@@ -123,31 +148,65 @@ class Detector:
         )
 
     def spans(self, text: str) -> list[Span]:
-        found: list[Span] = [(m.start(), m.end(), "email") for m in EMAIL.finditer(text)]
+        """Each detector in priority order sees the text with earlier finds masked out."""
+        taken: list[Span] = []
+        for detect in (
+            self._emails,
+            self._ibans,
+            self._cards,
+            self._ips,
+            self._phones,
+            self._names_in,
+        ):
+            masked = text
+            for start, end, _ in taken:
+                masked = masked[:start] + MASK * (end - start) + masked[end:]
+            taken += detect(masked)
+        return sorted(taken)
+
+    @staticmethod
+    def _emails(text: str) -> list[Span]:
+        return [(m.start(), m.end(), "email") for m in EMAIL.finditer(text)]
+
+    @staticmethod
+    def _ibans(text: str) -> list[Span]:
+        found: list[Span] = []
         for match in IBAN_CANDIDATE.finditer(text):
-            found += _longest_valid(text, match, "iban", iban_valid)
+            found += _longest_valid(text, match, "iban", iban_valid, 42)
+        return found
+
+    @staticmethod
+    def _cards(text: str) -> list[Span]:
+        found: list[Span] = []
         for match in CARD_CANDIDATE.finditer(text):
-            found += _longest_valid(text, match, "card", luhn_valid)
+            found += _longest_valid(text, match, "card", card_valid, 40)
+        return found
+
+    @staticmethod
+    def _ips(text: str) -> list[Span]:
+        found: list[Span] = []
         for match in IPV4.finditer(text):
             try:
                 ipaddress.IPv4Address(match.group())
             except ValueError:
                 continue
             found.append((match.start(), match.end(), "ip"))
-        found += [
-            (m.start(), m.end(), "ip")
-            for m in IPV6_CANDIDATE.finditer(text)
-            if ipv6_valid(m.group())
-        ]
+        for match in IPV6_CANDIDATE.finditer(text):
+            if ipv6_valid(match.group()):
+                found.append((match.start(), match.end(), "ip"))
+        return found
+
+    @staticmethod
+    def _phones(text: str) -> list[Span]:
+        found: list[Span] = []
         for match in PHONE_CANDIDATE.finditer(text):
-            found += _longest_valid(text, match, "phone", phone_valid)
-        if self._names is not None:
-            found += [(m.start(), m.end(), "name") for m in self._names.finditer(text)]
-        taken: list[Span] = []
-        for span in found:  # already in priority order
-            if all(span[1] <= other[0] or span[0] >= other[1] for other in taken):
-                taken.append(span)
-        return sorted(taken)
+            found += _longest_valid(text, match, "phone", phone_valid, 32)
+        return found
+
+    def _names_in(self, text: str) -> list[Span]:
+        if self._names is None:
+            return []
+        return [(m.start(), m.end(), "name") for m in self._names.finditer(text)]
 
 
 class Redactor:
