@@ -6,7 +6,10 @@ Three layers, each enough on its own against the usual tricks:
    validator drops ``javascript:``/``vbscript:``/``file:``/``data:`` destinations.
 2. Our renderer rules: images become plain links (no remote image ever loads), table alignment
    becomes a class (the CSP forbids inline styles), code fences are highlighted by Pygments with
-   CSS classes.
+   CSS classes under a header naming the language, task-list checkboxes become ☐/☑ text, and
+   LaTeX math (``$...$``, ``$$...$$``) becomes MathML: latex2mathml's
+   output is parsed as XML, checked against a MathML allow-list and serialized again, or the
+   formula is shown as code.
 3. nh3 (ammonia) keeps only an allow-list of tags, attributes, classes and URL schemes
    (http, https, mailto; relative URLs are dropped) and sets ``rel``/``target`` on every link.
 """
@@ -14,15 +17,20 @@ Three layers, each enough on its own against the usual tricks:
 from __future__ import annotations
 
 import html
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from functools import cache
 
 import nh3
+from latex2mathml.converter import convert as latex_to_mathml
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import unescapeAll
 from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.gfm_autolink import gfm_autolink_plugin
+from mdit_py_plugins.tasklists import tasklists_plugin
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
@@ -31,19 +39,39 @@ from pygments.util import ClassNotFound
 
 __all__ = ["pygments_css", "render_markdown"]
 
-ALLOWED_TAGS = {
-    "a", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
-    "li", "ol", "p", "pre", "s", "span", "strong", "table", "tbody", "td", "th", "thead", "tr",
-    "ul",
+MATH_TAGS = {
+    "math", "menclose", "merror", "mfrac", "mi", "mmultiscripts", "mn", "mo", "mover",
+    "mpadded", "mphantom", "mprescripts", "mroot", "mrow", "ms", "mspace", "msqrt", "mstyle",
+    "msub", "msubsup", "msup", "mtable", "mtd", "mtext", "mtr", "munder", "munderover", "none",
 }  # fmt: skip
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
+MATH_ATTRIBUTES = {
+    "accent", "accentunder", "align", "columnalign", "columnlines", "columnspacing", "depth",
+    "display", "displaystyle", "fence", "form", "frame", "height", "largeop", "linethickness",
+    "lspace", "mathsize", "mathvariant", "maxsize", "minsize", "movablelimits", "notation",
+    "rowalign", "rowlines", "rowspacing", "rspace", "scriptlevel", "separator", "stretchy",
+    "symmetric", "width",
+}  # fmt: skip
+ALLOWED_TAGS = {
+    "a", "blockquote", "br", "code", "del", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+    "hr", "li", "ol", "p", "pre", "s", "span", "strong", "table", "tbody", "td", "th", "thead",
+    "tr", "ul",
+} | MATH_TAGS  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "ol": {"start"},
+    **{tag: MATH_ATTRIBUTES for tag in MATH_TAGS},
+}
 ALIGN_CLASSES = {"align-left", "align-center", "align-right"}
 ALLOWED_CLASSES = {
     "a": {"image-link"},
+    "code": {"math-source"},
+    "div": {"code-block", "code-header", "math-block"},
+    "li": {"task-list-item"},
     "pre": {"highlight"},
-    "span": {name for name in STANDARD_TYPES.values() if name},  # Pygments token classes
+    "span": {"code-lang", "task-box", *(name for name in STANDARD_TYPES.values() if name)},
     "td": ALIGN_CLASSES,
     "th": ALIGN_CLASSES,
+    "ul": {"contains-task-list"},
 }
 URL_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "noopener noreferrer nofollow"
@@ -55,6 +83,7 @@ def render_markdown(text: str) -> str:
     parser = _parser()
     tokens = parser.parse(text)
     _alignment_to_classes(tokens)
+    _task_boxes(tokens)
     return _cleaner().clean(parser.renderer.render(tokens, parser.options, {}))
 
 
@@ -74,6 +103,56 @@ def highlight_code(code: str, lang: str, _attrs: str) -> str:
         else:
             body = highlight(code, lexer, HtmlFormatter(nowrap=True))
     return f'<pre class="{HIGHLIGHT_CLASS}"><code>{body}</code></pre>'
+
+
+def _fence(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    info = unescapeAll(token.info).strip()
+    lang = info.split(maxsplit=1)[0][:40] if info else ""
+    label = html.escape(lang or "text")
+    code = highlight_code(token.content, lang, "")
+    return (
+        f'<div class="code-block"><div class="code-header"><span class="code-lang">{label}</span>'
+        f"</div>{code}</div>\n"
+    )
+
+
+def render_math(latex: str, *, display: bool) -> str:
+    """LaTeX as MathML that holds only allow-listed elements and attributes, else as code."""
+    try:
+        mathml = latex_to_mathml(latex, display="block" if display else "inline")
+        root = ElementTree.fromstring(mathml)
+        for element in root.iter():
+            element.tag = str(element.tag).rpartition("}")[2]
+            if element.tag not in MATH_TAGS or not set(element.attrib) <= MATH_ATTRIBUTES:
+                raise ValueError(f"unexpected MathML: {element.tag}")
+        result = ElementTree.tostring(root, encoding="unicode")
+    except Exception:  # latex2mathml raises many kinds on bad input; show the source
+        result = f'<code class="math-source">{html.escape(latex)}</code>'
+    return f'<div class="math-block">{result}</div>\n' if display else result
+
+
+def _math_inline(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    return render_math(tokens[idx].content, display=False)
+
+
+def _math_block(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    return render_math(tokens[idx].content, display=True)
+
+
+def _task_boxes(tokens: list[Token]) -> None:
+    """The tasklists plugin's ``<input type=checkbox>`` (never allowed through) as ☐/☑ text."""
+    for token in tokens:
+        for child in token.children or []:
+            if child.type == "html_inline" and "task-list-item-checkbox" in child.content:
+                done = 'checked="checked"' in child.content
+                child.content = f'<span class="task-box">{"☑" if done else "☐"}</span>'
 
 
 def _image_as_link(
@@ -101,7 +180,14 @@ def _parser() -> MarkdownIt:
     parser = MarkdownIt("commonmark", {"html": False, "highlight": highlight_code})
     parser.enable(["table", "strikethrough"])
     parser.use(gfm_autolink_plugin)
+    parser.use(tasklists_plugin)
+    parser.use(dollarmath_plugin, allow_space=False, allow_digits=False, double_inline=True)
     parser.add_render_rule("image", _image_as_link)
+    parser.add_render_rule("fence", _fence)
+    for name in ("math_inline", "math_inline_double"):
+        parser.add_render_rule(name, _math_inline)
+    for name in ("math_block", "math_block_label"):
+        parser.add_render_rule(name, _math_block)
     return parser
 
 

@@ -2,11 +2,16 @@
 
 ``POST /c/send`` answers ``text/event-stream`` with, in order:
 
-- ``meta``: ``{"conversation_id", "user_message_id", "title"}``
+- ``meta``: ``{"conversation_id", "user_message_id", "title"}`` (ids null for a temporary chat)
 - ``html`` (repeated, at most every ``HTML_INTERVAL`` seconds, always the last one):
   ``{"html": <the whole reply so far, rendered and sanitized>}``
-- ``done``: ``{"reply_id", "finish_reason", "interrupted"}``, or ``error``: ``{"error": {...}}``
-  if the model fails mid-reply.
+- ``done``: ``{"reply_id", "finish_reason", "interrupted"}`` (plus ``"text"``, the raw reply, for
+  a temporary chat, whose history the page keeps), or ``error``: ``{"error": {...}}`` if the
+  model fails mid-reply.
+
+The body says where the turn goes: ``parent_id`` (absent: the current leaf; null: a new first
+message), ``content`` (null: answer ``parent_id`` again, i.e. regenerate). A temporary chat
+(``temporary: true``) sends its ``history`` and stores nothing.
 
 Errors before the stream starts (unknown conversation, empty message...) are the usual JSON
 error envelope with a 4xx status. A client that goes away (the page's Stop button aborts its
@@ -19,10 +24,10 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Literal
 
 import jinja2
 from anyio import to_thread
@@ -30,28 +35,45 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
 from causerie import __version__
 from causerie.api.errors import causerie_error_response
-from causerie.chat.service import Turn
-from causerie.deps import ChatDep, ConversationsDep
+from causerie.chat.service import Leaf, Turn
+from causerie.deps import ChatDep, ConversationsDep, ListingDep, SearchDep, TreeDep
 from causerie.errors import CauserieError, InvalidRequestError, NotFoundError
 from causerie.storage import ConversationStore
-from causerie.storage.conversations import ConversationSummary, StoredMessage
+from causerie.storage.conversations import ConversationSummary
+from causerie.types import Message
+from causerie.web import actions
+from causerie.web.i18n import catalogue, pick_language
 from causerie.web.render import render_markdown
+from causerie.web.views import (
+    ARCHIVE_PAGE,
+    SearchResult,
+    Sidebar,
+    SidebarItem,
+    load_sidebar,
+    load_thread,
+)
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-SIDEBAR_LIMIT = 100
 HTML_INTERVAL = 0.05  # seconds between two html events of one reply
 PAGE_HEADERS = {"Cache-Control": "no-store"}
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+SEARCH_LIMIT = 20
 
 router = APIRouter(include_in_schema=False)
+
+
+class HistoryItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str
 
 
 class SendRequest(BaseModel):
@@ -60,55 +82,94 @@ class SendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     conversation_id: str | None = None
-    content: str
-
-
-@dataclass(frozen=True, slots=True)
-class MessageView:
-    """A stored message as the page shows it: assistant markdown rendered, user text escaped."""
-
-    id: str
-    role: str
-    html: Markup
-    interrupted: bool
-
-    @classmethod
-    def of(cls, message: StoredMessage) -> MessageView:
-        if message.role == "assistant":
-            html = Markup(render_markdown(message.content))
-        else:
-            html = Markup.escape(message.content)  # shown with white-space: pre-wrap
-        return cls(message.id, message.role, html, message.status == "interrupted")
-
-
-@dataclass(frozen=True, slots=True)
-class PageData:
-    sidebar: list[ConversationSummary]
-    conversation: ConversationSummary | None = None
-    messages: tuple[MessageView, ...] = ()
+    content: str | None
+    parent_id: str | None = None  # absent: the current leaf
+    temporary: bool = False
+    history: list[HistoryItem] = Field(default_factory=list, max_length=1000)
+    max_tokens: int | None = Field(None, ge=1, le=8192)
 
 
 def mount_web(app: FastAPI) -> None:
     app.include_router(router)
+    app.include_router(actions.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 
 @router.get("/", response_class=HTMLResponse)
-async def new_chat(request: Request, conversations: ConversationsDep) -> HTMLResponse:
-    sidebar = await to_thread.run_sync(conversations.list_recent, SIDEBAR_LIMIT)
-    return page(request, "chat.html", PageData(sidebar))
+async def new_chat(request: Request, listing: ListingDep, temporary: bool = False) -> HTMLResponse:
+    sidebar = await to_thread.run_sync(load_sidebar, listing)
+    return page(request, "chat.html", sidebar=sidebar, temporary=temporary)
 
 
 @router.get("/c/{conversation_id}", response_class=HTMLResponse)
 async def conversation_page(
-    request: Request, conversation_id: str, conversations: ConversationsDep
+    request: Request,
+    conversation_id: str,
+    conversations: ConversationsDep,
+    listing: ListingDep,
+    tree: TreeDep,
+    m: str | None = None,
 ) -> HTMLResponse:
+    def load() -> dict[str, Any]:
+        conversation = conversations.get(conversation_id)
+        try:
+            messages = load_thread(tree, conversation_id, m)
+        except NotFoundError:  # a stale link to a deleted message: show the current branch
+            messages = load_thread(tree, conversation_id)
+        return {
+            "conversation": conversation,
+            "messages": messages,
+            "sidebar": load_sidebar(listing),
+        }
+
     try:
-        data = await to_thread.run_sync(load_conversation, conversations, conversation_id)
+        data = await to_thread.run_sync(load)
     except NotFoundError:
-        sidebar = await to_thread.run_sync(conversations.list_recent, SIDEBAR_LIMIT)
-        return page(request, "not_found.html", PageData(sidebar), status_code=404)
-    return page(request, "chat.html", data)
+        sidebar = await to_thread.run_sync(load_sidebar, listing)
+        return page(request, "not_found.html", sidebar=sidebar, status_code=404)
+    return page(request, "chat.html", **data)
+
+
+@router.get("/c/{conversation_id}/thread", response_class=HTMLResponse)
+async def thread_fragment(
+    request: Request, conversation_id: str, tree: TreeDep, m: str | None = None
+) -> HTMLResponse:
+    """The messages of the shown branch, for the page to swap in after a change."""
+    messages = await to_thread.run_sync(load_thread, tree, conversation_id, m)
+    return fragment(request, "_thread.html", messages=messages)
+
+
+@router.get("/sidebar", response_class=HTMLResponse)
+async def sidebar_page(request: Request, listing: ListingDep, cursor: str) -> HTMLResponse:
+    """The next page of the conversation list ("Load more")."""
+    sidebar = await to_thread.run_sync(load_sidebar, listing, cursor)
+    return fragment(
+        request,
+        "_sidebar_items.html",
+        items=sidebar.recent,
+        next_cursor=sidebar.next_cursor,
+        conversation=None,
+    )
+
+
+@router.get("/archive", response_class=HTMLResponse)
+async def archive_page(
+    request: Request, listing: ListingDep, cursor: str | None = None
+) -> HTMLResponse:
+    def load() -> tuple[Sidebar, list[SidebarItem], str | None]:
+        archived = listing.page(archived=True, cursor=cursor, limit=ARCHIVE_PAGE)
+        items = [SidebarItem.of(c) for c in archived.items]
+        return load_sidebar(listing), items, archived.next_cursor
+
+    sidebar, items, next_cursor = await to_thread.run_sync(load)
+    return page(request, "archive.html", sidebar=sidebar, archived=items, next_cursor=next_cursor)
+
+
+@router.get("/search", response_class=HTMLResponse)
+async def search_results(request: Request, search: SearchDep, q: str = "") -> HTMLResponse:
+    hits = await to_thread.run_sync(search.search, q[:200], SEARCH_LIMIT)
+    results = [SearchResult.of(hit) for hit in hits]
+    return fragment(request, "_search_results.html", results=results, query=q)
 
 
 @router.post("/c/send")
@@ -116,7 +177,21 @@ async def send(
     request: Request, chat: ChatDep, conversations: ConversationsDep
 ) -> StreamingResponse:
     body = await read_send_request(request)
-    turn = await chat.respond(body.conversation_id, body.content, source="web")
+    params = chat.sampling(max_tokens=body.max_tokens)
+    if body.temporary:
+        if body.content is None:
+            raise InvalidRequestError("The message is empty.", param="content")
+        history = [Message(item.role, item.content) for item in body.history]
+        turn = await chat.complete(
+            "default", [*history, Message("user", body.content)], params, store=False
+        )
+    else:
+        parent = body.parent_id if "parent_id" in body.model_fields_set else Leaf.CURRENT
+        if body.conversation_id is None and parent is not Leaf.CURRENT:
+            parent = Leaf.CURRENT  # a new conversation has nothing to branch from
+        turn = await chat.respond(
+            body.conversation_id, body.content, source="web", parent_id=parent, params=params
+        )
     return StreamingResponse(
         reply_events(turn, conversations),
         media_type="text/event-stream",
@@ -127,21 +202,9 @@ async def send(
     )
 
 
-def load_conversation(store: ConversationStore, conversation_id: str) -> PageData:
-    """Everything a conversation page shows (runs in a worker thread: SQL and rendering)."""
-    conversation = store.get(conversation_id)
-    messages = tuple(
-        MessageView.of(m) for m in store.branch(conversation_id) if m.role in ("user", "assistant")
-    )
-    return PageData(store.list_recent(SIDEBAR_LIMIT), conversation, messages)
-
-
 async def read_send_request(request: Request) -> SendRequest:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json":  # also keeps cross-site HTML forms out
-        raise InvalidRequestError("The request body must be JSON (Content-Type: application/json).")
-    body = SendRequest.model_validate_json(await request.body())
-    if not body.content.strip():
+    body = SendRequest.model_validate_json(await actions.json_body(request))
+    if body.content is not None and not body.content.strip():
         raise InvalidRequestError("The message is empty.", param="content")
     return body
 
@@ -149,14 +212,16 @@ async def read_send_request(request: Request) -> SendRequest:
 async def reply_events(turn: Turn, conversations: ConversationStore) -> AsyncIterator[str]:
     """The SSE body of one reply. Whatever happens, the turn is closed (and the reply saved)."""
     try:
-        conversation_id = turn.conversation_id or ""  # respond() always stores the turn
-        summary = await to_thread.run_sync(conversations.get, conversation_id)
+        title = None
+        if turn.conversation_id is not None:
+            summary = await to_thread.run_sync(conversations.get, turn.conversation_id)
+            title = summary.title
         yield sse(
             "meta",
             {
-                "conversation_id": conversation_id,
+                "conversation_id": turn.conversation_id,
                 "user_message_id": turn.user_message_id,
-                "title": summary.title,
+                "title": title,
             },
         )
         sent_at = 0.0
@@ -170,14 +235,14 @@ async def reply_events(turn: Turn, conversations: ConversationStore) -> AsyncIte
         if unsent:
             yield sse("html", {"html": render_markdown(turn.text)})
         await turn.aclose()
-        yield sse(
-            "done",
-            {
-                "reply_id": turn.reply_id,
-                "finish_reason": turn.final.finish_reason if turn.final else None,
-                "interrupted": turn.final is None,
-            },
-        )
+        done: dict[str, Any] = {
+            "reply_id": turn.reply_id,
+            "finish_reason": turn.final.finish_reason if turn.final else None,
+            "interrupted": turn.final is None,
+        }
+        if turn.conversation_id is None:
+            done["text"] = turn.text
+        yield sse("done", done)
     except CauserieError as exc:
         log.warning("web reply failed: %s", exc.message)
         yield sse("error", json.loads(bytes(causerie_error_response(exc).body)))
@@ -191,17 +256,44 @@ def sse(event: str, data: object) -> str:
     )
 
 
-def page(request: Request, name: str, data: PageData, *, status_code: int = 200) -> HTMLResponse:
-    root = str(request.scope.get("root_path", "")).rstrip("/")
+def page(
+    request: Request,
+    name: str,
+    *,
+    sidebar: Sidebar,
+    conversation: ConversationSummary | None = None,
+    status_code: int = 200,
+    **extra: Any,
+) -> HTMLResponse:
     context: dict[str, Any] = {
-        "root": root,
-        "version": __version__,
-        "sidebar": data.sidebar,
-        "conversation": data.conversation,
-        "messages": data.messages,
+        "sidebar": sidebar,
+        "conversation": conversation,
+        "messages": (),
+        "temporary": False,
+        **extra,
     }
+    return fragment(request, name, status_code=status_code, **context)
+
+
+def fragment(
+    request: Request, name: str, *, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    lang = pick_language(request.headers.get("accept-language", ""), request.cookies.get("lang"))
+    strings = catalogue(lang)
     return templates().TemplateResponse(
-        request, name, context, status_code=status_code, headers=PAGE_HEADERS
+        request,
+        name,
+        {
+            "root": root,
+            "version": __version__,
+            "lang": lang,
+            "t": SimpleNamespace(**strings),  # t.copy must not be dict.copy
+            "strings": strings,
+            **context,
+        },
+        status_code=status_code,
+        headers=PAGE_HEADERS,
     )
 
 

@@ -58,6 +58,10 @@ PAYLOADS = [
 ]
 
 ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
+WRAPPERS = {("class", "code-block"), ("class", "code-header"), ("class", "math-block")}
+CODE_HEADER = (
+    '<div class="code-block"><div class="code-header"><span class="code-lang">{}</span></div>'
+)
 
 
 class Collect(HTMLParser):
@@ -86,8 +90,10 @@ def test_hostile_markdown_is_inert(payload: str) -> None:
     found = parse(html)
     dangerous = {"script", "img", "iframe", "svg", "math", "object", "embed", "style", "link"}
     assert not dangerous & set(found.tags), html
-    assert not {"meta", "form", "input", "details", "div", "base"} & set(found.tags), html
-    for _tag, name, value in found.attributes:
+    assert not {"meta", "form", "input", "details", "base", "button"} & set(found.tags), html
+    for tag, name, value in found.attributes:
+        if tag == "div":  # only our own wrappers
+            assert (name, value) in WRAPPERS, html
         assert not name.startswith("on"), html
         assert name not in ("style", "src", "srcdoc", "action", "formaction"), html
         if name == "href":
@@ -126,7 +132,7 @@ def test_relative_and_unknown_scheme_links_lose_their_href() -> None:
 
 def test_code_fences_are_highlighted_with_classes() -> None:
     html = render_markdown('```python\ndef greet(name):\n    return f"hi {name}"\n```')
-    assert html.startswith('<pre class="highlight"><code>')
+    assert html.startswith(CODE_HEADER.format("python") + '<pre class="highlight"><code>')
     assert '<span class="k">def</span>' in html
     assert '<span class="nf">greet</span>' in html
     assert "style=" not in html
@@ -134,7 +140,13 @@ def test_code_fences_are_highlighted_with_classes() -> None:
 
 def test_unknown_language_and_plain_fences_are_escaped_code() -> None:
     html = render_markdown("```no-such-language\n<b>x</b>\n```")
-    assert html == '<pre class="highlight"><code>&lt;b&gt;x&lt;/b&gt;\n</code></pre>\n'
+    assert html == (
+        CODE_HEADER.format("no-such-language")
+        + '<pre class="highlight"><code>&lt;b&gt;x&lt;/b&gt;\n</code></pre></div>\n'
+    )
+    assert CODE_HEADER.format("text") in render_markdown("```\nplain\n```")
+    hostile = render_markdown("```<img src=x onerror=alert(1)>\nx\n```")
+    assert "<img" not in hostile and "&lt;img" in hostile
     assert render_markdown("    indented <i>\n") == "<pre><code>indented &lt;i&gt;\n</code></pre>\n"
 
 
@@ -177,3 +189,45 @@ def test_shipped_pygments_stylesheet_matches_the_formatter() -> None:
     shipped = (STATIC / "pygments.css").read_text()
     assert pygments_css() in shipped
     assert re.search(r"^\.highlight \.k \{", shipped, re.MULTILINE)
+
+
+def test_task_lists_render_as_boxes_without_inputs() -> None:
+    html = render_markdown("- [x] done\n- [ ] todo <b>x</b>\n- plain")
+    found = parse(html)
+    assert "input" not in found.tags
+    assert '<li class="task-list-item"><span class="task-box">☑</span> done</li>' in html
+    assert '<span class="task-box">☐</span> todo &lt;b&gt;x&lt;/b&gt;' in html
+    assert '<ul class="contains-task-list">' in html
+
+
+def test_latex_math_becomes_mathml() -> None:
+    html = render_markdown("Euler: $e^{i\\pi}+1=0$\n\n$$\\frac{a}{b}$$")
+    found = parse(html)
+    assert found.tags.count("math") == 2
+    assert '<math display="inline"><mrow><msup><mi>e</mi>' in html
+    assert '<div class="math-block"><math display="block"><mrow><mfrac>' in html
+    assert "xmlns" not in html
+    assert render_markdown("It costs $5 and $10 today.") == "<p>It costs $5 and $10 today.</p>\n"
+
+
+MATH_PAYLOADS = [
+    "$\\text{<img src=x onerror=alert(1)>}$",
+    "$\\text{<script>alert(1)</script>}$",
+    "$$\\text{</math><img src=x onerror=alert(1)>}$$",
+    "$\\href{javascript:alert(1)}{x}$",
+    "$\\style{background:url(http://evil.example)}{x}$",
+    "$\\color{red}{x}$",
+    "$\\unknowncommand{<b>}$",
+    "$x</mi><mtext><img src=x onerror=alert(1)></mtext>$",
+    "$$\\begin{array}{c} <svg onload=alert(1)> \\end{array}$$",
+]
+
+
+@pytest.mark.parametrize("payload", MATH_PAYLOADS)
+def test_hostile_math_is_inert(payload: str) -> None:
+    html = render_markdown(payload)
+    found = parse(html)
+    assert not {"script", "img", "svg", "iframe", "style", "a", "b", "mglyph"} & set(found.tags)
+    for _tag, name, value in found.attributes:
+        assert not name.startswith("on") and name not in ("href", "src", "style"), html
+        assert "javascript" not in value and "evil" not in value, html

@@ -1,18 +1,26 @@
-// The chat page: send a message, stream the reply, stop it.
+// The chat page: send a message, stream the reply, stop it; edit, regenerate and continue.
 // The server renders and sanitizes every reply; this script only inserts that HTML,
 // and never turns model text into HTML itself.
 
+import { decorateCode, errorText, getHTML, postJSON, root, t } from "./api.js";
+import { setupSearch } from "./search.js";
 import { readEvents } from "./sse.js";
-import { setupDrawer, showCurrent } from "./sidebar.js";
+import { setTitle, setupDrawer, setupSidebar, showCurrent } from "./sidebar.js";
+import { setupThreadActions } from "./thread.js";
 
 const STICK_DISTANCE = 80; // px from the bottom within which the thread follows the reply
 
-const root = document.body.dataset.root || "";
 const app = document.querySelector("[data-testid=app]");
 const thread = document.querySelector("[data-testid=thread]");
 const form = document.querySelector("[data-testid=composer]");
+const nav = document.querySelector("[data-testid=conversations]");
 
 setupDrawer(app);
+setupSidebar(nav);
+setupSearch();
+setupSettings();
+setupShortcuts();
+setupArchive();
 if (thread && form) setupChat();
 
 function setupChat() {
@@ -21,12 +29,14 @@ function setupChat() {
   const sendButton = form.querySelector("[data-testid=send]");
   const stopButton = form.querySelector("[data-testid=stop]");
   const errorBox = document.querySelector("[data-testid=error]");
-  const nav = document.querySelector("[data-testid=conversations]");
   const heading = document.querySelector("[data-testid=title]");
   const template = document.getElementById("message-template");
+  const temporary = thread.dataset.temporary === "true";
+  const temporaryHistory = []; // a temporary chat's turns live only in this page
 
   let conversationId = thread.dataset.conversationId || null;
   let controller = null;
+  const draftKey = () => `causerie:draft:${temporary ? "temporary" : conversationId || "new"}`;
 
   const autosize = CSS.supports("field-sizing", "content")
     ? () => {}
@@ -37,10 +47,27 @@ function setupChat() {
   const updateSend = () => {
     sendButton.disabled = controller !== null || input.value.trim() === "";
   };
+  const saveDraft = () => {
+    try {
+      if (input.value) localStorage.setItem(draftKey(), input.value);
+      else localStorage.removeItem(draftKey());
+    } catch {
+      // storage full or disabled: drafts are a nicety
+    }
+  };
+
+  try {
+    const draft = localStorage.getItem(draftKey());
+    if (draft && !input.value) input.value = draft;
+  } catch {
+    // no storage
+  }
+  autosize();
 
   input.addEventListener("input", () => {
     autosize();
     updateSend();
+    saveDraft();
   });
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -50,16 +77,56 @@ function setupChat() {
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    send();
+    const content = input.value;
+    if (controller !== null || content.trim() === "") return;
+    const last = messages.querySelector("[data-testid=message]:last-of-type");
+    turn({ content, parentId: last?.dataset.id, fromComposer: true });
   });
   stopButton.addEventListener("click", () => controller?.abort());
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && controller && !document.querySelector("dialog[open]")) {
+      controller.abort();
+    }
+  });
+  setupThreadActions(messages, {
+    conversationId: () => conversationId,
+    refresh,
+    edit(message, content) {
+      const parentId = message.dataset.parentId || null;
+      removeFrom(message);
+      turn({ content, parentId });
+    },
+    regenerate(reply) {
+      const parentId = reply.dataset.parentId;
+      removeFrom(reply);
+      turn({ content: null, parentId });
+    },
+    continueReply(reply) {
+      turn({ content: t.continue, parentId: reply.dataset.id });
+    },
+  });
   updateSend();
-  scrollToEnd();
+  decorateCode(messages);
+  const target = location.hash && document.getElementById(location.hash.slice(1));
+  if (target) target.scrollIntoView({ block: "center" });
+  else scrollToEnd();
+
+  function removeFrom(message) {
+    while (message.nextElementSibling) message.nextElementSibling.remove();
+    message.remove();
+  }
+
+  async function refresh() {
+    if (!conversationId) return;
+    messages.innerHTML = await getHTML(`/c/${encodeURIComponent(conversationId)}/thread`);
+    decorateCode(messages);
+  }
 
   function setStreaming(streaming) {
     sendButton.hidden = streaming;
     stopButton.hidden = !streaming;
     form.classList.toggle("streaming", streaming);
+    thread.setAttribute("aria-busy", String(streaming));
     updateSend();
     if (!streaming) input.focus();
   }
@@ -79,7 +146,7 @@ function setupChat() {
     const marker = document.createElement("p");
     marker.className = "marker";
     marker.dataset.testid = "interrupted";
-    marker.textContent = "interrupted";
+    marker.textContent = t.interrupted;
     element.append(marker);
   }
 
@@ -97,6 +164,7 @@ function setupChat() {
   }
 
   function onMeta(meta) {
+    if (temporary) return;
     const isNew = conversationId === null;
     conversationId = meta.conversation_id;
     thread.dataset.conversationId = conversationId;
@@ -105,21 +173,36 @@ function setupChat() {
       heading.textContent = meta.title;
       document.title = `${meta.title} · Causerie`;
     }
-    showCurrent(nav, root, conversationId, meta.title);
+    showCurrent(nav, conversationId, meta.title);
   }
 
-  async function send() {
-    const content = input.value;
-    if (controller !== null || content.trim() === "") return;
-    errorBox.hidden = true;
+  function requestBody(content, parentId) {
+    const body = { content };
+    const maxTokens = Number(localStorage.getItem("causerie:max-tokens")) || null;
+    if (maxTokens) body.max_tokens = maxTokens;
+    if (temporary) return { ...body, temporary: true, history: temporaryHistory };
+    body.conversation_id = conversationId;
+    if (conversationId && parentId !== undefined) body.parent_id = parentId;
+    return body;
+  }
 
-    const question = addMessage("user");
-    question.querySelector(".content").textContent = content;
+  async function turn({ content, parentId, fromComposer = false }) {
+    if (controller !== null) return;
+    errorBox.hidden = true;
+    const isFirst = conversationId === null && !temporary;
+
+    let question = null;
+    if (content !== null) {
+      question = addMessage("user");
+      question.querySelector(".content").textContent = content;
+    }
     const reply = addMessage("assistant");
     reply.classList.add("pending");
     const replyContent = reply.querySelector(".content");
-    input.value = "";
-    autosize();
+    if (fromComposer) {
+      input.value = "";
+      autosize();
+    }
     scrollToEnd();
 
     controller = new AbortController();
@@ -128,33 +211,36 @@ function setupChat() {
     let finished = null;
     let failure = null;
     let stopped = false;
+    const body = requestBody(content, parentId);
     try {
       const response = await fetch(`${root}/c/send`, {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-        body: JSON.stringify({ conversation_id: conversationId, content }),
+        body: JSON.stringify(body),
         signal: controller.signal,
       });
       if (!response.ok) throw new Error(await errorText(response));
       for await (const { event, data } of readEvents(response.body)) {
         if (event === "meta") {
           started = true;
+          if (fromComposer) saveDraft();
           onMeta(data);
         } else if (event === "html") {
           const follow = nearEnd();
           reply.classList.remove("pending");
           replyContent.innerHTML = data.html; // sanitized on the server (causerie/web/render.py)
+          decorateCode(replyContent);
           if (follow) scrollToEnd();
         } else if (event === "done") {
           finished = data;
         } else if (event === "error") {
-          failure = data.error?.message || "The model failed while replying.";
+          failure = data.error?.message || t.error_model;
         }
       }
-      if (!finished && !failure) failure = "The connection closed before the reply finished.";
+      if (!finished && !failure) failure = t.error_closed;
     } catch (error) {
       if (error.name === "AbortError") stopped = true;
-      else failure = error instanceof TypeError ? "Could not reach the server." : error.message;
+      else failure = error instanceof TypeError ? t.error_unreachable : error.message;
     } finally {
       controller = null;
       reply.classList.remove("pending");
@@ -163,25 +249,85 @@ function setupChat() {
 
     if (!started && !stopped) {
       // Nothing was stored: take the message back so it can be sent again.
-      question.remove();
+      question?.remove();
       reply.remove();
-      input.value = content;
-      autosize();
-      updateSend();
+      if (fromComposer) {
+        input.value = content;
+        autosize();
+        updateSend();
+      }
     } else {
       if (finished?.reply_id) reply.dataset.id = finished.reply_id;
       if (stopped || failure || finished?.interrupted) markInterrupted(reply);
+      if (temporary && finished) {
+        temporaryHistory.push({ role: "user", content }, { role: "assistant", content: finished.text });
+      }
+      if (finished && !temporary) {
+        await refresh(); // the stored branch, with ids, siblings and actions
+        if (isFirst) autoTitle();
+      }
     }
     if (failure) showError(failure);
   }
+
+  async function autoTitle() {
+    const id = conversationId;
+    try {
+      const result = await postJSON(`/c/${encodeURIComponent(id)}/title`);
+      if (result.generated) setTitle(id, result.title);
+    } catch {
+      // the first message stays the title
+    }
+  }
 }
 
-async function errorText(response) {
-  try {
-    const body = await response.json();
-    if (body?.error?.message) return body.error.message;
-  } catch {
-    // not JSON: fall through
-  }
-  return `The server answered ${response.status} ${response.statusText}.`.trim();
+function setupSettings() {
+  const theme = document.querySelector("[data-testid=theme]");
+  theme.value = document.documentElement.dataset.theme || "system";
+  theme.addEventListener("change", () => {
+    document.documentElement.dataset.theme = theme.value;
+    try {
+      localStorage.setItem("causerie:theme", theme.value);
+    } catch {
+      // not remembered
+    }
+  });
+  const language = document.querySelector("[data-testid=language]");
+  language.addEventListener("change", () => {
+    document.cookie = `lang=${language.value}; path=/; max-age=31536000; samesite=lax`;
+    location.reload();
+  });
+}
+
+function setupShortcuts() {
+  const dialog = document.querySelector("[data-testid=shortcuts-dialog]");
+  const open = () => dialog.open || dialog.showModal();
+  document.querySelector("[data-testid=open-shortcuts]").addEventListener("click", open);
+  document.addEventListener("keydown", (event) => {
+    if ((event.ctrlKey || event.metaKey) && event.key === "/") {
+      event.preventDefault();
+      open();
+    } else if ((event.ctrlKey || event.metaKey) && event.shiftKey && event.key.toLowerCase() === "o") {
+      event.preventDefault();
+      location.assign(`${root}/`);
+    }
+  });
+}
+
+function setupArchive() {
+  const archive = document.querySelector("[data-testid=archive]");
+  if (!archive) return;
+  archive.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const item = button.closest("li");
+    const id = encodeURIComponent(item.dataset.id);
+    if (button.dataset.action === "restore") {
+      await postJSON(`/c/${id}/archive`, { value: false });
+    } else {
+      if (!confirm(t.confirm_delete)) return;
+      await postJSON(`/c/${id}/delete`);
+    }
+    location.reload();
+  });
 }

@@ -1,0 +1,128 @@
+"""The page's small JSON actions on a conversation: rename, delete, pin, archive, choose a
+branch, rate a reply, and let the model title a new conversation.
+
+Every action is a ``POST`` with a JSON body (``Content-Type: application/json`` keeps cross-site
+HTML forms out) and answers JSON; errors are the usual error envelope.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from causerie.chat.titles import write_title
+from causerie.deps import ConversationsDep, ListingDep, RegistryDep, TreeDep
+from causerie.errors import InvalidRequestError
+from causerie.storage.conversations import title_from
+
+router = APIRouter(include_in_schema=False)
+
+
+class Rename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(max_length=200)
+
+
+class Flag(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: bool
+
+
+class Select(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message_id: str
+
+
+class Feedback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message_id: str
+    rating: int | None
+    comment: str | None = Field(None, max_length=2000)
+
+
+async def json_body(request: Request) -> bytes:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":  # also keeps cross-site HTML forms out
+        raise InvalidRequestError("The request body must be JSON (Content-Type: application/json).")
+    return await request.body()
+
+
+@router.post("/c/{conversation_id}/rename")
+async def rename(
+    request: Request, conversation_id: str, conversations: ConversationsDep
+) -> dict[str, Any]:
+    body = Rename.model_validate_json(await json_body(request))
+    title = " ".join(body.title.split())
+    if not title:
+        raise InvalidRequestError("The title is empty.", param="title")
+    await to_thread.run_sync(conversations.rename, conversation_id, title)
+    return {"id": conversation_id, "title": title}
+
+
+@router.post("/c/{conversation_id}/delete")
+async def delete(
+    request: Request, conversation_id: str, conversations: ConversationsDep
+) -> dict[str, Any]:
+    await json_body(request)
+    await to_thread.run_sync(conversations.delete, conversation_id)
+    return {"id": conversation_id, "deleted": True}
+
+
+@router.post("/c/{conversation_id}/pin")
+async def pin(request: Request, conversation_id: str, listing: ListingDep) -> dict[str, Any]:
+    body = Flag.model_validate_json(await json_body(request))
+    await to_thread.run_sync(listing.set_pinned, conversation_id, body.value)
+    return {"id": conversation_id, "pinned": body.value}
+
+
+@router.post("/c/{conversation_id}/archive")
+async def archive(request: Request, conversation_id: str, listing: ListingDep) -> dict[str, Any]:
+    body = Flag.model_validate_json(await json_body(request))
+    await to_thread.run_sync(listing.set_archived, conversation_id, body.value)
+    return {"id": conversation_id, "archived": body.value}
+
+
+@router.post("/c/{conversation_id}/select")
+async def select(request: Request, conversation_id: str, tree: TreeDep) -> dict[str, Any]:
+    body = Select.model_validate_json(await json_body(request))
+    leaf = await to_thread.run_sync(tree.select, conversation_id, body.message_id)
+    return {"id": conversation_id, "leaf_id": leaf}
+
+
+@router.post("/c/{conversation_id}/feedback")
+async def feedback(request: Request, conversation_id: str, tree: TreeDep) -> dict[str, Any]:
+    body = Feedback.model_validate_json(await json_body(request))
+    stored = await to_thread.run_sync(
+        tree.set_feedback, conversation_id, body.message_id, body.rating, body.comment
+    )
+    return {"message_id": stored.id, "rating": stored.rating, "comment": stored.feedback_comment}
+
+
+@router.post("/c/{conversation_id}/title")
+async def auto_title(
+    request: Request,
+    conversation_id: str,
+    conversations: ConversationsDep,
+    tree: TreeDep,
+    registry: RegistryDep,
+) -> dict[str, Any]:
+    """After the first reply: the model's title, unless the user already named the chat."""
+    await json_body(request)
+
+    def first_turn() -> tuple[str, str, str | None]:
+        summary = conversations.get(conversation_id)
+        thread = tree.thread(conversation_id)
+        first = next((t.message.content for t in thread if t.message.role == "user"), None)
+        return summary.title, summary.model, first
+
+    current, model, first = await to_thread.run_sync(first_turn)
+    if first is None or current != title_from(first):  # renamed by hand: keep it
+        return {"id": conversation_id, "title": current, "generated": False}
+    title = await write_title(registry, model, first)
+    if title is None:
+        return {"id": conversation_id, "title": current, "generated": False}
+    await to_thread.run_sync(conversations.rename, conversation_id, title)
+    return {"id": conversation_id, "title": title, "generated": True}

@@ -1,0 +1,57 @@
+// Small helpers shared by the page's modules: strings, JSON POSTs, error messages.
+
+const stringsElement = document.getElementById("strings");
+export const t = stringsElement ? JSON.parse(stringsElement.textContent) : {};
+export const root = document.body.dataset.root || "";
+
+export async function postJSON(path, body = {}) {
+  const response = await fetch(`${root}${path}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(await errorText(response));
+  return response.json();
+}
+
+export async function getHTML(path) {
+  const response = await fetch(`${root}${path}`, { headers: { Accept: "text/html" } });
+  if (!response.ok) throw new Error(await errorText(response));
+  return response.text();
+}
+
+export async function errorText(response) {
+  try {
+    const body = await response.json();
+    if (body?.error?.message) return body.error.message;
+  } catch {
+    // not JSON: fall through
+  }
+  return `The server answered ${response.status} ${response.statusText}.`.trim();
+}
+
+// Adds the copy button to every code block's header (the server renders the header and label).
+export function decorateCode(container) {
+  for (const header of container.querySelectorAll(".code-header")) {
+    if (header.querySelector(".copy-code")) continue;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "copy-code";
+    button.dataset.testid = "copy-code";
+    button.textContent = t.copy || "Copy";
+    header.append(button);
+  }
+}
+
+export async function copyText(text, button) {
+  await navigator.clipboard.writeText(text);
+  const label = button.getAttribute("aria-label");
+  button.classList.add("copied");
+  if (label !== null) button.setAttribute("aria-label", t.copied || "Copied");
+  else button.textContent = t.copied || "Copied";
+  setTimeout(() => {
+    button.classList.remove("copied");
+    if (label !== null) button.setAttribute("aria-label", label);
+    else button.textContent = t.copy || "Copy";
+  }, 1500);
+}

@@ -1,0 +1,121 @@
+"""What the templates show: stored rows turned into view objects (SQL and rendering happen here,
+in a worker thread, never in the event loop)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from markupsafe import Markup
+
+from causerie.storage.conversations import ConversationSummary
+from causerie.storage.listing import ConversationListing, as_utc
+from causerie.storage.search import MARK_END, MARK_START, SearchHit
+from causerie.storage.tree import MessageTree, ThreadMessage
+from causerie.web.render import render_markdown
+
+SIDEBAR_PAGE = 50
+ARCHIVE_PAGE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    """A message on the shown branch: assistant markdown rendered, user text escaped."""
+
+    id: str
+    role: str
+    html: Markup
+    source: str  # the raw text, for Copy and Edit
+    parent_id: str | None
+    interrupted: bool
+    truncated: bool  # cut by the length limit: can be continued
+    rating: int | None
+    comment: str
+    position: int  # 1-based among its siblings
+    siblings: tuple[str, ...]
+
+    @classmethod
+    def of(cls, item: ThreadMessage) -> MessageView:
+        message = item.message
+        if message.role == "assistant":
+            html = Markup(render_markdown(message.content))
+        else:
+            html = Markup.escape(message.content)  # shown with white-space: pre-wrap
+        return cls(
+            id=message.id,
+            role=message.role,
+            html=html,
+            source=message.content,
+            parent_id=message.parent_id,
+            interrupted=message.status == "interrupted",
+            truncated=message.finish_reason == "length",
+            rating=message.rating,
+            comment=message.feedback_comment or "",
+            position=item.position,
+            siblings=item.siblings,
+        )
+
+    @property
+    def previous_sibling(self) -> str | None:
+        return self.siblings[self.position - 2] if self.position > 1 else None
+
+    @property
+    def next_sibling(self) -> str | None:
+        return self.siblings[self.position] if self.position < len(self.siblings) else None
+
+
+@dataclass(frozen=True, slots=True)
+class SidebarItem:
+    id: str
+    title: str
+    updated_at: str  # ISO 8601 UTC; the browser groups by its own calendar
+    pinned: bool
+
+    @classmethod
+    def of(cls, summary: ConversationSummary) -> SidebarItem:
+        stamp = as_utc(summary.updated_at).isoformat()
+        return cls(summary.id, summary.title, stamp, summary.pinned)
+
+
+@dataclass(frozen=True, slots=True)
+class Sidebar:
+    pinned: list[SidebarItem] = field(default_factory=list)
+    recent: list[SidebarItem] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    conversation_id: str
+    title: str
+    message_id: str | None
+    snippet: Markup
+
+    @classmethod
+    def of(cls, hit: SearchHit) -> SearchResult:
+        return cls(hit.conversation_id, hit.title, hit.message_id, highlight(hit.snippet))
+
+
+def highlight(snippet: str) -> Markup:
+    """A search snippet as HTML: the text escaped, then the match markers made ``<mark>``."""
+    escaped = str(Markup.escape(" ".join(snippet.split())))
+    return Markup(escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
+
+
+def load_sidebar(listing: ConversationListing, cursor: str | None = None) -> Sidebar:
+    page = listing.page(cursor=cursor, limit=SIDEBAR_PAGE)
+    pinned = listing.pinned() if cursor is None else []
+    return Sidebar(
+        [SidebarItem.of(c) for c in pinned],
+        [SidebarItem.of(c) for c in page.items],
+        page.next_cursor,
+    )
+
+
+def load_thread(
+    tree: MessageTree, conversation_id: str, through: str | None = None
+) -> tuple[MessageView, ...]:
+    return tuple(
+        MessageView.of(item)
+        for item in tree.thread(conversation_id, through)
+        if item.message.role in ("user", "assistant")
+    )
