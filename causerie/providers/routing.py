@@ -119,7 +119,11 @@ class Route:
                         target,
                         ProviderUnavailableError(
                             f"`{target.label}` is skipped for {target.breaker.wait():.0f} s "
-                            f"after failing."
+                            + (
+                                "(rate-limited)."
+                                if target.breaker.state == "held"
+                                else "after failing."
+                            )
                         ),
                     )
                 )

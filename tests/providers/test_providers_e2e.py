@@ -1,0 +1,280 @@
+"""A real `causerie serve` configured with a providers file, driven by the official `openai`
+client. Its upstreams are real: a second `causerie serve` (behind a Relay that records what
+reaches it), a third one that is stopped mid-test, and a closed port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import Server, free_port
+from tests.helpers import client_for, store_for
+from tests.providers.conftest import start_server
+from tests.providers.relay import Relay
+
+MODEL = "gemma-3-270m-q4_k_m"
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+def echo(text: str) -> list[dict[str, str]]:
+    """A few-shot history the small base model answers by copying ``text`` (greedy)."""
+    return [
+        {"role": "user", "content": "Repeat exactly: hello world"},
+        {"role": "assistant", "content": "hello world"},
+        {"role": "user", "content": "Repeat exactly: blue [NAME_7] sky"},
+        {"role": "assistant", "content": "blue [NAME_7] sky"},
+        {"role": "user", "content": f"Repeat exactly: {text}"},
+    ]
+
+
+def providers_file(path: Path, relay: Relay, upstream: Server, doomed: Server) -> Path:
+    path.write_text(
+        f"""
+[routing]
+max_retry_wait = 2
+
+[privacy]
+names = ["Alice Martin"]
+
+[aliases]
+default = ["up/{MODEL}", "local"]
+failover = ["dead/{MODEL}", "strict/{MODEL}"]
+sturdy = ["doomed/{MODEL}", "local"]
+
+[providers.up]
+base_url = "{relay.api_url}"
+privacy = "external"
+
+[providers.strict]
+base_url = "{upstream.api_url}"
+privacy = "external"
+policy = "block"
+models = ["{MODEL}"]
+
+[providers.dead]
+base_url = "http://127.0.0.1:{free_port()}/v1"
+privacy = "trusted"
+models = ["{MODEL}"]
+
+[providers.doomed]
+base_url = "{doomed.api_url}"
+privacy = "trusted"
+"""
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def module_relay(upstream: Server) -> Iterator[Relay]:
+    relay = Relay(upstream.api_url).start()
+    try:
+        yield relay
+    finally:
+        relay.stop()
+
+
+@pytest.fixture(scope="module")
+def doomed(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Server]:
+    server = start_server(tmp_path_factory.mktemp("doomed"), model_dir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy(
+    tmp_path_factory: pytest.TempPathFactory,
+    model_dir: Path,
+    module_relay: Relay,
+    upstream: Server,
+    doomed: Server,
+) -> Iterator[Server]:
+    data = tmp_path_factory.mktemp("proxy")
+    path = providers_file(data / "providers.toml", module_relay, upstream, doomed)
+    server = start_server(data, model_dir, CAUSERIE_PROVIDERS_FILE=str(path))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def client(proxy: Server) -> Iterator[openai.OpenAI]:
+    with client_for(proxy) as client:
+        yield client
+
+
+def test_models_lists_local_upstream_models_and_aliases(client: openai.OpenAI) -> None:
+    ids = [model.id for model in client.models.list().data]
+    assert ids[0] == MODEL  # the local model still comes first
+    assert {f"up/{MODEL}", f"strict/{MODEL}", f"doomed/{MODEL}"} <= set(ids)
+    assert {"default", "failover", "sturdy"} <= set(ids)
+
+
+def test_alias_streams_from_the_upstream_with_usage(
+    client: openai.OpenAI, module_relay: Relay
+) -> None:
+    before = module_relay.calls
+    chunks = list(
+        client.chat.completions.create(
+            model="default",
+            messages=QUESTION,  # type: ignore[arg-type]
+            max_tokens=6,
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert module_relay.calls == before + 1
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text and chunks[0].model == "default"
+    finishes = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
+    assert finishes in (["stop"], ["length"])
+    usage = chunks[-1].usage
+    assert usage is not None and usage.prompt_tokens > 10 and 0 < usage.completion_tokens <= 6
+
+
+def test_personal_data_is_redacted_for_the_upstream_and_restored_in_the_reply(
+    client: openai.OpenAI, module_relay: Relay, upstream: Server
+) -> None:
+    messages = echo("write to alice@example.com and Alice Martin today")
+    stream = client.chat.completions.create(
+        model=f"up/{MODEL}",
+        messages=messages,  # type: ignore[arg-type]
+        max_tokens=24,
+        temperature=0,
+        stream=True,
+    )
+    reply = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert reply == "write to alice@example.com and Alice Martin today"
+    sent = module_relay.bodies[-1]["messages"]
+    assert sent[-1]["content"] == "Repeat exactly: write to [EMAIL_1] and [NAME_1] today"
+    assert sent[2]["content"] == "Repeat exactly: blue [NAME_7] sky"  # literal, untouched
+    assert "alice@example.com" not in str(module_relay.bodies[-1])
+    # the upstream really split the placeholder across stream chunks
+    with client_for(upstream) as direct:
+        pieces = [
+            c.choices[0].delta.content or ""
+            for c in direct.chat.completions.create(
+                model=MODEL, messages=sent, max_tokens=24, temperature=0, stream=True
+            )
+            if c.choices
+        ]
+    assert "[EMAIL_1]" in "".join(pieces)
+    assert not any("[EMAIL_1]" in piece for piece in pieces)
+
+
+def test_block_policy_refuses_personal_data_with_a_clear_400(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model=f"strict/{MODEL}",
+            messages=[{"role": "user", "content": "My card is 4111 1111 1111 1111."}],
+            max_tokens=4,
+        )
+    error = refused.value.body
+    assert isinstance(error, dict) and error["code"] == "privacy_blocked"
+    assert "1 card" in error["message"] and "4111" not in error["message"]
+    answer = client.chat.completions.create(
+        model=f"strict/{MODEL}",
+        messages=QUESTION,
+        max_tokens=4,  # type: ignore[arg-type]
+    )
+    assert answer.choices[0].finish_reason in ("stop", "length")
+
+
+def test_upstream_errors_reach_the_client_as_openai_errors(
+    client: openai.OpenAI, module_relay: Relay
+) -> None:
+    with pytest.raises(openai.BadRequestError) as overflow:
+        client.chat.completions.create(
+            model=f"up/{MODEL}",
+            messages=QUESTION,
+            max_tokens=1_000_000,  # type: ignore[arg-type]
+        )
+    assert overflow.value.code == "context_length_exceeded"
+    assert "maximum context length" in overflow.value.message
+    module_relay.force(429, retry_after="30")
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(
+            model=f"up/{MODEL}",
+            messages=QUESTION,
+            max_tokens=4,  # type: ignore[arg-type]
+        )
+
+
+def test_fails_over_past_a_closed_port(client: openai.OpenAI) -> None:
+    answer = client.chat.completions.create(
+        model="failover",
+        messages=QUESTION,
+        max_tokens=4,
+        temperature=0,  # type: ignore[arg-type]
+    )
+    assert answer.model == "failover"
+    assert answer.choices[0].finish_reason in ("stop", "length")
+
+
+def test_fails_over_when_the_upstream_is_stopped_mid_test(
+    client: openai.OpenAI, doomed: Server
+) -> None:
+    database, store = store_for(doomed)
+    try:
+        before = store.count_messages()
+        first = client.chat.completions.create(
+            model="sturdy",
+            messages=QUESTION,
+            max_tokens=4,
+            temperature=0,  # type: ignore[arg-type]
+        )
+        assert store.count_messages() > before  # the doomed upstream served (and stored) it
+    finally:
+        database.dispose()
+    doomed.stop()
+    second = client.chat.completions.create(
+        model="sturdy",
+        messages=QUESTION,
+        max_tokens=4,
+        temperature=0,  # type: ignore[arg-type]
+    )
+    assert second.choices[0].message.content == first.choices[0].message.content  # same model
+    assert second.model == "sturdy"
+
+
+def test_local_only_mode_forbids_external_providers(
+    tmp_path: Path, model_dir: Path, module_relay: Relay, upstream: Server
+) -> None:
+    path = tmp_path / "providers.toml"
+    path.write_text(
+        f'[aliases]\ndefault = ["up/{MODEL}", "local"]\n\n'
+        f'[providers.up]\nbase_url = "{module_relay.api_url}"\nprivacy = "external"\npolicy = "allow"\n'
+        f'models = ["{MODEL}"]\n'
+    )
+    (tmp_path / "data").mkdir()
+    server = start_server(
+        tmp_path / "data", model_dir, CAUSERIE_PROVIDERS_FILE=str(path), CAUSERIE_LOCAL_ONLY="1"
+    )
+    try:
+        before = module_relay.calls
+        with client_for(server) as client:
+            answer = client.chat.completions.create(
+                model="default",
+                messages=QUESTION,
+                max_tokens=4,  # type: ignore[arg-type]
+            )
+            assert answer.choices[0].finish_reason in ("stop", "length")  # served locally
+            with pytest.raises(openai.BadRequestError, match="Local-only mode"):
+                client.chat.completions.create(
+                    model=f"up/{MODEL}",
+                    messages=QUESTION,
+                    max_tokens=4,  # type: ignore[arg-type]
+                )
+        assert module_relay.calls == before
+        assert httpx.get(f"{server.url}/ready").status_code == 200
+    finally:
+        server.stop()
