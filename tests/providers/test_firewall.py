@@ -1,0 +1,73 @@
+"""``RedactingProvider`` around a real upstream: what it sends, what it reports, what it refuses."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from causerie.errors import PrivacyBlockedError
+from causerie.providers.config import ProviderConfig
+from causerie.providers.openai_compat import OpenAICompatProvider
+from causerie.providers.redacting import RedactingProvider
+from causerie.types import Message, SamplingParams
+from tests.providers.relay import Relay
+
+MODEL = "gemma-3-270m-q4_k_m"
+ECHO = [
+    Message("user", "Repeat exactly: hello world"),
+    Message("assistant", "hello world"),
+    Message("user", "Repeat exactly: call +33 6 12 34 56 78 or mail bob@example.org now"),
+]
+
+
+def firewall(relay: Relay, **options: Any) -> RedactingProvider:
+    config = ProviderConfig(name="cloud", base_url=relay.api_url, privacy="external")
+    return RedactingProvider(OpenAICompatProvider(config), privacy="external", **options)
+
+
+def test_redacts_reports_counts_and_restores(relay: Relay) -> None:
+    provider = firewall(relay, policy="redact")
+
+    async def main() -> tuple[str, dict[str, int]]:
+        try:
+            completion = await provider.open(
+                MODEL, ECHO, SamplingParams(max_tokens=24, temperature=0)
+            )
+            text = "".join([delta.text async for delta in completion])
+            return text, completion.redactions  # type: ignore[attr-defined]
+        finally:
+            await provider.close()
+
+    text, redactions = asyncio.run(main())
+    assert redactions == {"email": 1, "phone": 1}
+    assert "+33 6 12 34 56 78" in text and "bob@example.org" in text
+    sent = relay.bodies[-1]["messages"][-1]["content"]
+    assert sent == "Repeat exactly: call [PHONE_1] or mail [EMAIL_1] now"
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ({"policy": "block"}, "contains personal data (1 email, 1 phone)"),
+        ({"policy": "allow", "local_only": True}, "Local-only mode"),
+        ({"policy": "redact", "local_only": True}, "Local-only mode"),
+    ],
+)
+def test_refuses_before_anything_is_sent(
+    relay: Relay, options: dict[str, Any], fragment: str
+) -> None:
+    provider = firewall(relay, **options)
+
+    async def main() -> None:
+        try:
+            await provider.open(MODEL, ECHO, SamplingParams(max_tokens=4))
+        finally:
+            await provider.close()
+
+    with pytest.raises(PrivacyBlockedError) as refused:
+        asyncio.run(main())
+    assert fragment in refused.value.message
+    assert "bob@example.org" not in refused.value.message
+    assert relay.calls == 0
