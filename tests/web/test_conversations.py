@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.sync_api import Dialog, Locator, Page, expect
+from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 from sqlalchemy import update
 
 from causerie.storage import ConversationStore, Database, MessageDraft
@@ -241,3 +241,31 @@ def test_first_reply_gets_a_title_from_the_model(page: Page, sqlite_server: Serv
     wait_until_idle(page)
     page.reload()
     expect(heading).to_have_text(title)
+
+
+def test_interface_in_french_from_the_browser_language(
+    browser: Browser, sqlite_server: Server, database: Database
+) -> None:
+    seed(database, "Une discussion", 0)
+    context = browser.new_context(locale="fr-FR")
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(sqlite_server.url + "/")
+        expect(page.locator("html")).to_have_attribute("lang", "fr")
+        expect(page.locator("textarea[name=content]")).to_have_attribute(
+            "placeholder", "Écrire à Causerie"
+        )
+        expect(page.locator("[data-testid=new-chat]")).to_have_text("Nouvelle discussion")
+        headings = page.locator("[data-testid=group-heading]")
+        expect(headings.first).to_have_text("Aujourd’hui")
+        page.keyboard.press("Control+/")
+        expect(page.locator("[data-testid=shortcuts-dialog]")).to_contain_text("Raccourcis clavier")
+        page.keyboard.press("Escape")
+        page.locator("[data-testid=language]").select_option("en")
+        expect(page.locator("[data-testid=new-chat]")).to_have_text("New chat")
+        expect(headings.first).to_have_text("Today")
+        assert errors == []
+    finally:
+        context.close()

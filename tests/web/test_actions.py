@@ -1,0 +1,193 @@
+"""The page's JSON actions, the fragments and the send options over HTTP against a real server;
+the string catalogues and the language choice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from causerie.storage import ConversationStore, Database, MessageDraft
+from causerie.web.i18n import LANGUAGES, catalogue, pick_language
+from tests.conftest import Server
+
+MISSING = "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.fixture
+def http(sqlite_server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sqlite_server.url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def store(sqlite_server: Server) -> Iterator[ConversationStore]:
+    database = Database(sqlite_server.database_url)
+    yield ConversationStore(database)
+    database.dispose()
+
+
+@pytest.mark.parametrize(
+    "action, body",
+    [
+        ("rename", {"title": "x"}),
+        ("delete", {}),
+        ("pin", {"value": True}),
+        ("archive", {"value": True}),
+        ("select", {"message_id": MISSING}),
+        ("feedback", {"message_id": MISSING, "rating": 1}),
+        ("title", {}),
+    ],
+)
+def test_actions_need_json_and_a_known_conversation(
+    http: httpx.Client, action: str, body: dict[str, object]
+) -> None:
+    form = http.post(f"/c/{MISSING}/{action}", data={"title": "x"})
+    assert form.status_code == 400  # a cross-site HTML form cannot post JSON
+    response = http.post(f"/c/{MISSING}/{action}", json=body)
+    assert response.status_code == 404
+    assert response.json()["error"]["message"]
+
+
+def test_actions_validate_their_bodies(http: httpx.Client, store: ConversationStore) -> None:
+    conversation = store.create(title="Valid")
+    question, answer = store.append(
+        conversation, None, [MessageDraft("user", "Q"), MessageDraft("assistant", "A")]
+    )
+    base = f"/c/{conversation}"
+    assert http.post(f"{base}/rename", json={"title": "   "}).status_code == 400
+    assert http.post(f"{base}/rename", json={"title": "x" * 201}).status_code == 400
+    assert http.post(f"{base}/pin", json={"value": "yes please"}).status_code == 400
+    bad_rating = {"message_id": answer.id, "rating": 3}
+    assert http.post(f"{base}/feedback", json=bad_rating).status_code == 400
+    on_question = {"message_id": question.id, "rating": 1}
+    assert http.post(f"{base}/feedback", json=on_question).status_code == 400
+    renamed = http.post(f"{base}/rename", json={"title": "  New   name "})
+    assert renamed.json() == {"id": conversation, "title": "New name"}
+    titled = http.post(f"{base}/title", json={})  # renamed by hand: the model is not asked
+    assert titled.json() == {"id": conversation, "title": "New name", "generated": False}
+
+
+def test_send_refuses_bad_branches(http: httpx.Client, store: ConversationStore) -> None:
+    conversation = store.create(title="Branches")
+    _, answer = store.append(
+        conversation, None, [MessageDraft("user", "Q"), MessageDraft("assistant", "A")]
+    )
+    unknown = http.post(
+        "/c/send", json={"conversation_id": conversation, "content": "x", "parent_id": MISSING}
+    )
+    assert unknown.status_code == 404
+    regenerate_a_reply = http.post(
+        "/c/send", json={"conversation_id": conversation, "content": None, "parent_id": answer.id}
+    )
+    assert regenerate_a_reply.status_code == 400
+    assert regenerate_a_reply.json()["error"]["param"] == "parent_id"
+    assert store.count_messages(conversation) == 2
+
+
+def test_regenerate_and_edit_add_siblings_over_http(
+    http: httpx.Client, store: ConversationStore
+) -> None:
+    conversation = store.create(title="Siblings")
+    question, _ = store.append(
+        conversation, None, [MessageDraft("user", "Hi"), MessageDraft("assistant", "Hello")]
+    )
+    regenerated = http.post(
+        "/c/send",
+        json={
+            "conversation_id": conversation,
+            "content": None,
+            "parent_id": question.id,
+            "max_tokens": 4,
+        },
+    )
+    assert regenerated.status_code == 200 and "event: done" in regenerated.text
+    edited = http.post(
+        "/c/send",
+        json={
+            "conversation_id": conversation,
+            "content": "Hey",
+            "parent_id": None,
+            "max_tokens": 4,
+        },
+    )
+    assert edited.status_code == 200 and "event: done" in edited.text
+    page = http.get(f"/c/{conversation}/thread").text
+    assert page.count('data-testid="message"') == 2
+    assert '<span class="sibling-position" data-testid="sibling-position">2/2</span>' in page
+    older = http.get(f"/c/{conversation}/thread", params={"m": question.id}).text
+    assert ">Hi</div>" in older and "2/2" in older  # the first question, its second reply
+
+
+def test_temporary_send_stores_nothing(http: httpx.Client, store: ConversationStore) -> None:
+    before = store.count_messages()
+    response = http.post(
+        "/c/send",
+        json={
+            "content": "And then?",
+            "temporary": True,
+            "history": [
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello"},
+            ],
+            "max_tokens": 4,
+        },
+    )
+    assert response.status_code == 200
+    blocks = [b for b in response.text.split("\n\n") if b.strip()]
+    meta = json.loads(blocks[0].split("data: ", 1)[1])
+    done = json.loads(blocks[-1].split("data: ", 1)[1])
+    assert meta == {"conversation_id": None, "user_message_id": None, "title": None}
+    assert "text" in done and done["reply_id"] is None
+    assert store.count_messages() == before
+
+
+def test_search_fragment_escapes_and_marks(http: httpx.Client, store: ConversationStore) -> None:
+    conversation = store.create(title="<script>alert(1)</script> wombatfragment")
+    store.append(conversation, None, [MessageDraft("user", "<b>wombatfragment</b> & more")])
+    html = http.get("/search", params={"q": "wombatfragment"}).text
+    assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
+    assert "<mark>wombatfragment</mark>" in html
+    assert "<b>" not in html
+    assert http.get("/search", params={"q": ""}).text.strip() == ""
+    assert 'data-testid="search-empty"' in http.get("/search", params={"q": "zzqqxxnothing"}).text
+
+
+def test_sidebar_pages_and_archive_page(http: httpx.Client) -> None:
+    assert http.get("/sidebar", params={"cursor": "garbage"}).status_code == 400
+    assert http.get("/archive").status_code == 200
+    assert 'data-testid="archive"' in http.get("/archive").text
+
+
+def test_language_from_the_browser_or_the_cookie(http: httpx.Client) -> None:
+    french = http.get("/", headers={"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.8"}).text
+    assert '<html lang="fr">' in french and "Nouvelle discussion" in french
+    english = http.get("/", headers={"Accept-Language": "de-DE,en;q=0.5"}).text
+    assert '<html lang="en">' in english and "New chat" in english
+    chosen = http.get("/", headers={"Accept-Language": "fr", "Cookie": "lang=en"}).text
+    assert '<html lang="en">' in chosen
+
+
+def test_catalogues_have_the_same_keys() -> None:
+    keys = {language: set(catalogue(language)) for language in LANGUAGES}
+    assert all(k == keys["en"] for k in keys.values()), keys
+    assert all(value.strip() for language in LANGUAGES for value in catalogue(language).values())
+
+
+@pytest.mark.parametrize(
+    "header, cookie, expected",
+    [
+        ("", None, "en"),
+        ("fr", None, "fr"),
+        ("en-US,fr;q=0.9", None, "en"),
+        ("de, fr;q=0.2, en;q=0.1", None, "fr"),
+        ("fr;q=0", None, "en"),
+        ("fr;q=bad", None, "en"),
+        ("fr", "en", "en"),
+        ("en", "xx", "en"),
+    ],
+)
+def test_pick_language(header: str, cookie: str | None, expected: str) -> None:
+    assert pick_language(header, cookie) == expected

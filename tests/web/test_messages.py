@@ -1,0 +1,236 @@
+"""Message actions in chromium against a real server and model: regenerate, edit, sibling
+navigation, continue, copy (messages and code blocks), feedback; and the composer's niceties."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from causerie.storage import ConversationStore, Database, MessageDraft
+from causerie.storage.tree import MessageTree
+from tests.conftest import Server
+
+pytestmark = pytest.mark.browser
+
+CONVERSATION_URL = re.compile(r"/c/([0-9a-f-]{36})$")
+SHORT_REPLIES = "localStorage.setItem('causerie:max-tokens', '16')"
+RICH_REPLY = """\
+Here is the plan:
+
+- [x] write the code
+- [ ] test it
+
+```python
+def area(r):
+    return 3.14159 * r ** 2
+```
+
+Euler: $e^{i\\pi} + 1 = 0$
+
+$$\\frac{a}{b}$$
+"""
+
+
+@pytest.fixture
+def database(sqlite_server: Server) -> Iterator[Database]:
+    database = Database(sqlite_server.database_url)
+    yield database
+    database.dispose()
+
+
+def ask(page: Page, question: str) -> None:
+    box = page.locator("textarea[name=content]")
+    box.fill(question)
+    box.press("Enter")
+
+
+def wait_until_idle(page: Page) -> None:
+    expect(page.locator("button[data-testid=send]")).to_be_visible(timeout=60_000)
+    expect(page.locator("button[data-testid=stop]")).to_be_hidden()
+    page.wait_for_load_state("networkidle")  # the thread refresh after the reply
+
+
+def seeded(database: Database, reply: str = RICH_REPLY) -> tuple[str, str]:
+    store = ConversationStore(database)
+    conversation = store.create(title="Seeded")
+    _, answer = store.append(
+        conversation, None, [MessageDraft("user", "Plan it"), MessageDraft("assistant", reply)]
+    )
+    return conversation, answer.id
+
+
+def test_regenerate_edit_and_navigate_siblings(
+    page: Page, sqlite_server: Server, database: Database
+) -> None:
+    page.context.add_init_script(SHORT_REPLIES)
+    page.goto(sqlite_server.url + "/")
+    ask(page, "Name a color.")
+    wait_until_idle(page)
+    match = CONVERSATION_URL.search(page.url)
+    assert match, page.url
+    conversation = match.group(1)
+    reply = page.locator(".message.assistant")
+    first_id = reply.get_attribute("data-id")
+    first_answer = reply.locator(".content").inner_text()
+    expect(reply.locator("[data-testid=siblings]")).to_have_count(0)
+
+    reply.locator("[data-testid=regenerate]").click()
+    wait_until_idle(page)
+    expect(page.locator(".message.user")).to_have_count(1)
+    expect(reply).to_have_count(1)
+    expect(reply.locator("[data-testid=sibling-position]")).to_have_text("2/2")
+    second_id = reply.get_attribute("data-id")
+    assert second_id != first_id
+    expect(reply.locator("[data-testid=next-sibling]")).to_be_disabled()
+
+    reply.locator("[data-testid=previous-sibling]").click()
+    expect(reply.locator("[data-testid=sibling-position]")).to_have_text("1/2")
+    expect(reply).to_have_attribute("data-id", str(first_id))
+    expect(reply.locator(".content")).to_have_text(first_answer)
+    page.reload()  # the choice is stored: the conversation's current leaf moved
+    expect(reply.locator("[data-testid=sibling-position]")).to_have_text("1/2")
+
+    question = page.locator(".message.user")
+    question.locator("[data-testid=edit]").click()
+    editor = question.locator("[data-testid=edit-input]")
+    expect(editor).to_have_value("Name a color.")
+    editor.fill("Name a fruit.")
+    editor.press("Enter")
+    wait_until_idle(page)
+    expect(question.locator(".content")).to_have_text("Name a fruit.")
+    expect(question.locator("[data-testid=sibling-position]")).to_have_text("2/2")
+    expect(reply).to_have_count(1)
+    expect(reply.locator("[data-testid=siblings]")).to_have_count(0)
+
+    question.locator("[data-testid=previous-sibling]").click()
+    expect(question.locator(".content")).to_have_text("Name a color.")
+    expect(question.locator("[data-testid=sibling-position]")).to_have_text("1/2")
+    expect(reply.locator("[data-testid=sibling-position]")).to_have_text(re.compile(r"[12]/2"))
+    question.locator("[data-testid=next-sibling]").click()
+    expect(question.locator(".content")).to_have_text("Name a fruit.")
+
+    thread = MessageTree(database).thread(conversation)
+    assert [t.message.role for t in thread] == ["user", "assistant"]
+    assert thread[0].message.content == "Name a fruit." and thread[0].position == 2
+    assert ConversationStore(database).count_messages(conversation) == 5  # 2 questions, 3 replies
+
+
+def test_continue_a_reply_cut_by_the_length_limit(page: Page, sqlite_server: Server) -> None:
+    page.context.add_init_script("localStorage.setItem('causerie:max-tokens', '6')")
+    page.goto(sqlite_server.url + "/")
+    ask(page, "Count from 1 to 40, separated by commas.")
+    wait_until_idle(page)
+    cut = page.locator(".message.assistant").last
+    expect(cut.locator("[data-testid=continue]")).to_be_visible()
+    cut.locator("[data-testid=continue]").click()
+    wait_until_idle(page)
+    expect(page.locator(".message.assistant")).to_have_count(2)
+    expect(page.locator(".message.user").last.locator(".content")).to_have_text("Continue")
+    expect(page.locator("[data-testid=error]")).to_be_hidden()
+
+
+def test_copy_a_message_and_a_code_block(
+    page: Page, sqlite_server: Server, database: Database
+) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=sqlite_server.url)
+    conversation, answer = seeded(database)
+    page.goto(f"{sqlite_server.url}/c/{conversation}")
+    reply = page.locator(f'.message[data-id="{answer}"]')
+    block = reply.locator(".code-block")
+    expect(block.locator(".code-lang")).to_have_text("python")
+    block.locator("[data-testid=copy-code]").click()
+    expect(block.locator("[data-testid=copy-code]")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == (
+        "def area(r):\n    return 3.14159 * r ** 2\n"
+    )
+    reply.locator("[data-testid=copy]").click()
+    assert page.evaluate("navigator.clipboard.readText()") == RICH_REPLY
+    page.locator(".message.user [data-testid=copy]").click()
+    assert page.evaluate("navigator.clipboard.readText()") == "Plan it"
+
+    # task lists and math, rendered on the server
+    expect(reply.locator(".task-box")).to_have_text(["☑", "☐"])
+    expect(reply.locator(".content input")).to_have_count(0)
+    expect(reply.locator("math")).to_have_count(2)
+    expect(reply.locator(".math-block math[display=block] mfrac")).to_have_count(1)
+    width = reply.locator(".math-block math").evaluate("(m) => m.getBoundingClientRect().width")
+    assert width > 0  # chromium lays MathML out
+
+
+def test_thumbs_and_comment_are_stored(
+    page: Page, sqlite_server: Server, database: Database
+) -> None:
+    conversation, answer = seeded(database, "A short reply.")
+    page.goto(f"{sqlite_server.url}/c/{conversation}")
+    reply = page.locator(f'.message[data-id="{answer}"]')
+    form = reply.locator("[data-testid=feedback-form]")
+    expect(form).to_be_hidden()
+    reply.locator("[data-testid=thumbs-down]").click()
+    expect(reply.locator("[data-testid=thumbs-down]")).to_have_attribute("aria-pressed", "true")
+    expect(form).to_be_visible()
+    reply.locator("[data-testid=feedback-comment]").fill("Too short <b>really</b>")
+    reply.locator("[data-testid=feedback-submit]").click()
+    expect(reply.locator("[data-testid=feedback-status]")).to_have_text("Thanks for the feedback.")
+    stored = MessageTree(database).thread(conversation)[1].message
+    assert (stored.rating, stored.feedback_comment) == (-1, "Too short <b>really</b>")
+
+    page.reload()
+    expect(reply.locator("[data-testid=thumbs-down]")).to_have_attribute("aria-pressed", "true")
+    expect(reply.locator("[data-testid=feedback-comment]")).to_have_value("Too short <b>really</b>")
+    reply.locator("[data-testid=thumbs-up]").click()
+    expect(reply.locator("[data-testid=thumbs-up]")).to_have_attribute("aria-pressed", "true")
+    expect(reply.locator("[data-testid=thumbs-down]")).to_have_attribute("aria-pressed", "false")
+    reply.locator("[data-testid=thumbs-up]").click()  # pressing again takes it back
+    expect(form).to_be_hidden()
+    page.wait_for_load_state("networkidle")
+    assert MessageTree(database).thread(conversation)[1].message.rating is None
+
+
+def test_drafts_survive_a_reload_and_the_box_grows(page: Page, sqlite_server: Server) -> None:
+    page.goto(sqlite_server.url + "/")
+    box = page.locator("textarea[name=content]")
+    height = box.evaluate("(b) => b.getBoundingClientRect().height")
+    box.press_sequentially("first line")
+    for _ in range(4):
+        box.press("Shift+Enter")
+    box.press_sequentially("draft")
+    assert box.evaluate("(b) => b.getBoundingClientRect().height") > height * 2
+    page.reload()
+    expect(box).to_have_value("first line\n\n\n\ndraft")
+    box.fill("")
+    page.reload()
+    expect(box).to_have_value("")
+
+
+def test_theme_choice_and_shortcuts_dialog(page: Page, sqlite_server: Server) -> None:
+    page.goto(sqlite_server.url + "/")
+    html = page.locator("html")
+    expect(html).to_have_attribute("data-theme", "system")
+    background = "() => getComputedStyle(document.body).backgroundColor"
+    assert page.evaluate(background) == "rgb(255, 255, 255)"
+    page.locator("[data-testid=theme]").select_option("dark")
+    expect(html).to_have_attribute("data-theme", "dark")
+    assert page.evaluate(background) == "rgb(22, 23, 27)"
+    page.reload()
+    expect(html).to_have_attribute("data-theme", "dark")
+    expect(page.locator("[data-testid=theme]")).to_have_value("dark")
+    page.emulate_media(color_scheme="dark")
+    page.locator("[data-testid=theme]").select_option("system")
+    assert page.evaluate(background) == "rgb(22, 23, 27)"  # follows the system
+    page.emulate_media(color_scheme="light")
+    assert page.evaluate(background) == "rgb(255, 255, 255)"
+
+    page.locator("textarea[name=content]").focus()
+    page.keyboard.press("Control+/")
+    dialog = page.locator("[data-testid=shortcuts-dialog]")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Search chats")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.locator("[data-testid=open-shortcuts]").click()
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
