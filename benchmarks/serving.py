@@ -1,0 +1,345 @@
+"""Load generator for any OpenAI-compatible chat server: multi-turn sessions, vLLM-style metrics.
+
+Each session is a chat of ``--turns`` user messages; every turn resends the growing history
+(with the server's earlier replies), so servers that reuse cached prefixes answer later turns
+faster. ``--sessions`` sessions run closed-loop at each concurrency level (C sessions active at a
+time, like ``vllm bench serve --max-concurrency``); more sessions than slots forces slot reuse.
+
+Per request, measured as vLLM's ``bench serve`` does: TTFT (send -> first content chunk), ITL (gaps
+between content chunks), TPOT ((latency - TTFT) / (output tokens - 1)), E2EL; per level: requests/s,
+output tokens/s, and p50/p90/p99 of each, with TTFT split into first turns and later turns.
+
+Examples::
+
+    .venv/bin/python benchmarks/serving.py --spawn-causerie --concurrency 1,2,4,8,16
+    .venv/bin/python benchmarks/serving.py --url http://127.0.0.1:8080/v1 --model gemma
+
+Peers (llama-server, llama-cpp-python's servers) are started by hand or by a later version of this
+script; results go to docs/benchmarks.md with the command that produced them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+console = Console(width=150)
+
+QUESTIONS = [
+    "What is the capital of France?",
+    "Name three colors.",
+    "What is 2+2?",
+    "Who wrote Hamlet?",
+    "What is the biggest ocean?",
+    "What color is the sky?",
+    "How many days are in a week?",
+    "What do bees make?",
+    "Where do penguins live?",
+    "What is the boiling point of water?",
+    "Name a famous painter.",
+    "What is the largest planet?",
+]
+
+
+@dataclass
+class RequestResult:
+    session: int
+    turn: int
+    ttft: float | None
+    e2el: float
+    output_tokens: int
+    prompt_tokens: int
+    cached_tokens: int
+    itl: list[float] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def tpot(self) -> float | None:
+        if self.ttft is None or self.output_tokens < 2:
+            return None
+        return (self.e2el - self.ttft) / (self.output_tokens - 1)
+
+
+async def one_request(
+    client: httpx.AsyncClient, model: str, messages: list[dict[str, str]], max_tokens: int
+) -> tuple[RequestResult, str]:
+    body = {
+        "model": model,
+        "messages": messages,
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    start = time.perf_counter()
+    first: float | None = None
+    last = start
+    gaps: list[float] = []
+    text: list[str] = []
+    usage: dict[str, object] = {}
+    async with client.stream("POST", "/chat/completions", json=body) as response:
+        if response.status_code != 200:
+            await response.aread()
+            result = RequestResult(0, 0, None, time.perf_counter() - start, 0, 0, 0)
+            result.error = f"HTTP {response.status_code}: {response.text[:200]}"
+            return result, ""
+        async for line in response.aiter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            chunk = json.loads(line[6:])
+            now = time.perf_counter()
+            for choice in chunk.get("choices") or []:
+                content = (choice.get("delta") or {}).get("content")
+                if content:
+                    if first is None:
+                        first = now
+                    else:
+                        gaps.append(now - last)
+                    last = now
+                    text.append(content)
+            usage = chunk.get("usage") or usage
+    end = time.perf_counter()
+    details = usage.get("prompt_tokens_details") or {}
+    result = RequestResult(
+        session=0,
+        turn=0,
+        ttft=None if first is None else first - start,
+        e2el=end - start,
+        output_tokens=int(usage.get("completion_tokens", len(text))),  # type: ignore[arg-type]
+        prompt_tokens=int(usage.get("prompt_tokens", 0)),  # type: ignore[arg-type]
+        cached_tokens=int(details.get("cached_tokens", 0) or 0),  # type: ignore[union-attr]
+        itl=gaps,
+    )
+    return result, "".join(text)
+
+
+async def run_session(
+    client: httpx.AsyncClient, model: str, session: int, turns: int, max_tokens: int
+) -> list[RequestResult]:
+    rng = random.Random(session)
+    messages: list[dict[str, str]] = [
+        {"role": "system", "content": f"You are assistant number {session}. Answer briefly."}
+    ]
+    results = []
+    for turn in range(1, turns + 1):
+        messages.append({"role": "user", "content": rng.choice(QUESTIONS)})
+        result, reply = await one_request(client, model, messages, max_tokens)
+        result.session, result.turn = session, turn
+        results.append(result)
+        if result.error:
+            break
+        messages.append({"role": "assistant", "content": reply})
+    return results
+
+
+async def run_level(
+    url: str, model: str, concurrency: int, sessions: int, turns: int, max_tokens: int
+) -> tuple[list[RequestResult], float]:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for session in range(sessions):
+        queue.put_nowait(session)
+    results: list[RequestResult] = []
+    limits = httpx.Limits(max_connections=concurrency + 2)
+    async with httpx.AsyncClient(base_url=url, timeout=600, limits=limits) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                session = queue.get_nowait()
+                results.extend(await run_session(client, model, session, turns, max_tokens))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        duration = time.perf_counter() - started
+    return results, duration
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summarize(results: list[RequestResult], duration: float) -> dict[str, object]:
+    ok = [r for r in results if r.error is None]
+    ttft = [r.ttft for r in ok if r.ttft is not None]
+    later = [r.ttft for r in ok if r.ttft is not None and r.turn > 1]
+    tpot = [t for r in ok if (t := r.tpot) is not None]
+    itl = [gap for r in ok for gap in r.itl]
+    e2el = [r.e2el for r in ok]
+    output = sum(r.output_tokens for r in ok)
+    summary: dict[str, object] = {
+        "completed": len(ok),
+        "failed": len(results) - len(ok),
+        "duration_s": duration,
+        "requests_per_s": len(ok) / duration if duration else 0.0,
+        "output_tokens_per_s": output / duration if duration else 0.0,
+        "mean_output_tokens": statistics.fmean(r.output_tokens for r in ok) if ok else 0.0,
+        "cached_prompt_fraction": (
+            sum(r.cached_tokens for r in ok) / max(1, sum(r.prompt_tokens for r in ok))
+        ),
+    }
+    for name, values in (
+        ("ttft", ttft),
+        ("ttft_later_turns", later),
+        ("tpot", tpot),
+        ("itl", itl),
+        ("e2el", e2el),
+    ):
+        for q in (50, 90, 99):
+            summary[f"{name}_p{q}_ms"] = None if (v := percentile(values, q)) is None else v * 1000
+    return summary
+
+
+@contextmanager
+def spawn_causerie(threads: int, parallel: int) -> Iterator[str]:
+    """A `causerie serve` on a free port with a temporary database (models from the test cache)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    with tempfile.TemporaryDirectory(prefix="causerie-serving-") as tmp:
+        env = {
+            **os.environ,
+            "CAUSERIE_DATA_DIR": tmp,
+            "CAUSERIE_MODELS_DIR": str(cache / "causerie" / "test-models"),
+            "CAUSERIE_THREADS": str(threads),
+            "CAUSERIE_PARALLEL": str(parallel),
+            "CAUSERIE_MAX_WAITING": "1000",
+            "CAUSERIE_LOG_LEVEL": "warning",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "causerie", "serve", "--port", str(port)], env=env
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            for _ in range(600):
+                try:
+                    if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            yield f"{url}/v1"
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def report(label: str, rows: list[tuple[int, dict[str, object]]]) -> None:
+    table = Table(title=f"{label}: multi-turn chat load")
+
+    def fmt(value: object, spec: str = ".0f") -> str:
+        return "—" if value is None else format(value, spec)
+
+    columns = [
+        ("C", None),
+        ("done", None),
+        ("req/s", ".2f"),
+        ("out tok/s", ".1f"),
+        ("TTFT p50", ".0f"),
+        ("TTFT p99", ".0f"),
+        ("TTFT t2+ p50", ".0f"),
+        ("TPOT p50", ".1f"),
+        ("ITL p50", ".1f"),
+        ("ITL p99", ".0f"),
+        ("E2EL p50", ".0f"),
+        ("cached", ".0%"),
+    ]
+    for name, _ in columns:
+        table.add_column(name, justify="right")
+    for concurrency, s in rows:
+        table.add_row(
+            str(concurrency),
+            f"{s['completed']}/{int(s['completed']) + int(s['failed'])}",  # type: ignore[call-overload]
+            fmt(s["requests_per_s"], ".2f"),
+            fmt(s["output_tokens_per_s"], ".1f"),
+            fmt(s["ttft_p50_ms"]),
+            fmt(s["ttft_p99_ms"]),
+            fmt(s["ttft_later_turns_p50_ms"]),
+            fmt(s["tpot_p50_ms"], ".1f"),
+            fmt(s["itl_p50_ms"], ".1f"),
+            fmt(s["itl_p99_ms"]),
+            fmt(s["e2el_p50_ms"]),
+            fmt(s["cached_prompt_fraction"], ".0%"),
+        )
+    console.print(table)
+    console.print(
+        "times in ms; TTFT t2+ = later turns only; cached = prompt tokens served from cache"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--spawn-causerie", action="store_true", help="start a causerie serve")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--parallel", type=int, default=8, help="sequences of a spawned Causerie")
+    parser.add_argument("--concurrency", default="1,2,4,8,16")
+    parser.add_argument("--sessions", type=int, default=0, help="default: 2 x concurrency (min 4)")
+    parser.add_argument("--turns", type=int, default=4)
+    parser.add_argument("--max-tokens", type=int, default=48)
+    parser.add_argument("--label", default="")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    levels = [int(c) for c in args.concurrency.split(",")]
+
+    def sweep(url: str) -> list[tuple[int, dict[str, object]]]:
+        rows = []
+        asyncio.run(run_level(url, args.model, 1, 1, 1, 8))  # warm-up
+        for concurrency in levels:
+            sessions = args.sessions or max(4, 2 * concurrency)
+            results, duration = asyncio.run(
+                run_level(url, args.model, concurrency, sessions, args.turns, args.max_tokens)
+            )
+            rows.append((concurrency, summarize(results, duration)))
+            errors = [r.error for r in results if r.error]
+            if errors:
+                console.print(f"[yellow]C={concurrency}: {len(errors)} errors, e.g. {errors[0]}[/]")
+        return rows
+
+    if args.spawn_causerie:
+        with spawn_causerie(args.threads, args.parallel) as url:
+            rows = sweep(url)
+        label = args.label or f"Causerie (parallel {args.parallel}, {args.threads} threads)"
+    elif args.url:
+        rows = sweep(args.url)
+        label = args.label or args.url
+    else:
+        parser.error("give --url or --spawn-causerie")
+    report(label, rows)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "label": label,
+                    "args": {k: str(v) for k, v in vars(args).items()},
+                    "levels": [{"concurrency": c, **s} for c, s in rows],
+                },
+                indent=2,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
