@@ -8,7 +8,7 @@ import pytest
 
 from causerie.config import Settings
 from causerie.errors import ConfigurationError
-from causerie.providers.config import PRESETS, load_providers, parse_providers
+from causerie.providers.config import PRESETS, ProviderConfig, load_providers, parse_providers
 
 FILE = """
 [routing]
@@ -126,3 +126,10 @@ def test_where_the_file_is_found(tmp_path: Path) -> None:
     assert [p.name for p in config.providers] == ["x"]
     with pytest.raises(ConfigurationError, match="not found"):
         load_providers(Settings(data_dir=tmp_path, providers_file=tmp_path / "no.toml"), environ={})
+
+
+def test_every_provider_field_and_preset_is_documented() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "providers.md").read_text()
+    missing = [f for f in ProviderConfig.model_fields if f != "name" and f"| `{f}` |" not in doc]
+    missing += [p for p in PRESETS if f"| `{p}` |" not in doc]
+    assert missing == []
