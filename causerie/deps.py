@@ -12,6 +12,7 @@ from causerie.services import Services
 from causerie.storage import ConversationStore
 from causerie.storage.listing import ConversationListing
 from causerie.storage.search import SearchIndex
+from causerie.storage.shares import ShareStore
 from causerie.storage.tree import MessageTree
 
 
@@ -43,6 +44,10 @@ def get_search(request: Request) -> SearchIndex:
     return SearchIndex(get_services(request).database)
 
 
+def get_shares(request: Request) -> ShareStore:
+    return ShareStore(get_services(request).database)
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 RegistryDep = Annotated[ProviderRegistry, Depends(get_registry)]
@@ -50,3 +55,4 @@ ConversationsDep = Annotated[ConversationStore, Depends(get_conversations)]
 ListingDep = Annotated[ConversationListing, Depends(get_listing)]
 TreeDep = Annotated[MessageTree, Depends(get_tree)]
 SearchDep = Annotated[SearchIndex, Depends(get_search)]
+SharesDep = Annotated[ShareStore, Depends(get_shares)]

@@ -229,3 +229,43 @@ def test_upgrading_indexes_existing_messages(tmp_path: Path) -> None:
         config.attributes["connection"] = connection
         command.downgrade(config, "0001")
     database.dispose()
+
+
+def test_share_snapshots_the_branch_and_revokes(stores: Stores) -> None:
+    from causerie.storage.shares import ShareStore
+
+    shares = ShareStore(stores.database)
+    store = stores.conversations
+    conversation = store.create(title="Shared")
+    _, answer = store.append(
+        conversation, None, [MessageDraft("user", "Q"), MessageDraft("assistant", "A")]
+    )
+    share = shares.create(conversation)
+    assert len(share.token) >= 32
+    store.append(conversation, answer.id, [MessageDraft("user", "later, private")])
+    again = shares.get(share.token)
+    assert [(m.role, m.content) for m in again.messages] == [("user", "Q"), ("assistant", "A")]
+    assert again.title == "Shared" and [s.token for s in shares.active(conversation)] == [
+        share.token
+    ]
+    with pytest.raises(NotFoundError):
+        shares.revoke(store.create(), share.token)  # only from its own conversation
+    shares.revoke(conversation, share.token)
+    with pytest.raises(NotFoundError):
+        shares.get(share.token)
+    assert shares.active(conversation) == []
+    second = shares.create(conversation)
+    store.delete(conversation)  # deleting the conversation deletes its links
+    with pytest.raises(NotFoundError):
+        shares.get(second.token)
+
+
+def test_every_message_keeps_all_branches(stores: Stores) -> None:
+    store = stores.conversations
+    conversation = store.create()
+    question, _ = store.append(
+        conversation, None, [MessageDraft("user", "Q"), MessageDraft("assistant", "A1")]
+    )
+    store.append(conversation, question.id, [MessageDraft("assistant", "A2")])
+    every = stores.tree.every_message(conversation)
+    assert [m.content for m in every] == ["Q", "A1", "A2"]

@@ -93,6 +93,18 @@ class MessageTree:
                 for row in tree.path_to(leaf)
             ]
 
+    def every_message(self, conversation_id: str) -> list[StoredMessage]:
+        """The whole tree, every branch, parents before children (depth first, for export)."""
+        with self._db.session() as session:
+            _, tree = _load(session, conversation_id)
+            ordered: list[StoredMessage] = []
+            stack = list(reversed(tree.children[None]))
+            while stack:
+                row = stack.pop()
+                ordered.append(StoredMessage.of(row))
+                stack.extend(reversed(tree.children.get(row.id, [])))
+            return ordered
+
     def select(self, conversation_id: str, message_id: str) -> str:
         """Show the branch through ``message_id`` from now on; returns the new current leaf."""
         with self._db.session() as session:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from causerie.chat.titles import write_title
-from causerie.deps import ConversationsDep, ListingDep, RegistryDep, TreeDep
+from causerie.deps import ConversationsDep, ListingDep, RegistryDep, SharesDep, TreeDep
 from causerie.errors import InvalidRequestError
 from causerie.storage.conversations import title_from
 
@@ -34,6 +34,11 @@ class Flag(BaseModel):
 class Select(BaseModel):
     model_config = ConfigDict(extra="forbid")
     message_id: str
+
+
+class Revoke(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str
 
 
 class Feedback(BaseModel):
@@ -126,3 +131,19 @@ async def auto_title(
         return {"id": conversation_id, "title": current, "generated": False}
     await to_thread.run_sync(conversations.rename, conversation_id, title)
     return {"id": conversation_id, "title": title, "generated": True}
+
+
+@router.post("/c/{conversation_id}/share")
+async def share(request: Request, conversation_id: str, shares: SharesDep) -> dict[str, Any]:
+    """A read-only link to a snapshot of the branch on screen."""
+    await json_body(request)
+    created = await to_thread.run_sync(shares.create, conversation_id)
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    return {"token": created.token, "url": f"{root}/s/{created.token}"}
+
+
+@router.post("/c/{conversation_id}/share/revoke")
+async def revoke_share(request: Request, conversation_id: str, shares: SharesDep) -> dict[str, Any]:
+    body = Revoke.model_validate_json(await json_body(request))
+    await to_thread.run_sync(shares.revoke, conversation_id, body.token)
+    return {"token": body.token, "revoked": True}

@@ -32,7 +32,7 @@ from typing import Any, Literal
 import jinja2
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,8 +40,9 @@ from starlette.background import BackgroundTask
 
 from causerie import __version__
 from causerie.api.errors import causerie_error_response
+from causerie.chat.export import export_filename, to_json, to_markdown
 from causerie.chat.service import Leaf, Turn
-from causerie.deps import ChatDep, ConversationsDep, ListingDep, SearchDep, TreeDep
+from causerie.deps import ChatDep, ConversationsDep, ListingDep, SearchDep, SharesDep, TreeDep
 from causerie.errors import CauserieError, InvalidRequestError, NotFoundError
 from causerie.storage import ConversationStore
 from causerie.storage.conversations import ConversationSummary
@@ -56,6 +57,7 @@ from causerie.web.views import (
     SidebarItem,
     load_sidebar,
     load_thread,
+    shared_views,
 )
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,44 @@ async def thread_fragment(
     """The messages of the shown branch, for the page to swap in after a change."""
     messages = await to_thread.run_sync(load_thread, tree, conversation_id, m)
     return fragment(request, "_thread.html", messages=messages)
+
+
+@router.get("/c/{conversation_id}/export.{extension}")
+async def export(
+    conversation_id: str,
+    extension: Literal["md", "json"],
+    conversations: ConversationsDep,
+    tree: TreeDep,
+) -> Response:
+    """The conversation as a download: JSON keeps every branch, Markdown the one on screen."""
+
+    def build() -> tuple[str, str]:
+        summary = conversations.get(conversation_id)
+        if extension == "json":
+            return to_json(summary, tree.every_message(conversation_id)), export_filename(
+                summary, "json"
+            )
+        branch = [t.message for t in tree.thread(conversation_id)]
+        return to_markdown(summary, branch), export_filename(summary, "md")
+
+    body, filename = await to_thread.run_sync(build)
+    media_type = "application/json" if extension == "json" else "text/markdown; charset=utf-8"
+    return Response(
+        body,
+        media_type=media_type,
+        headers={**PAGE_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/s/{token}", response_class=HTMLResponse)
+async def shared_page(request: Request, token: str, shares: SharesDep) -> HTMLResponse:
+    """A shared snapshot, read-only: no sidebar, no composer, nothing of the owner's."""
+    try:
+        shared = await to_thread.run_sync(shares.get, token)
+    except NotFoundError:
+        return fragment(request, "share_gone.html", status_code=404)
+    messages = await to_thread.run_sync(shared_views, shared)
+    return fragment(request, "shared.html", share=shared, messages=messages)
 
 
 @router.get("/sidebar", response_class=HTMLResponse)

@@ -10,6 +10,7 @@ from markupsafe import Markup
 from causerie.storage.conversations import ConversationSummary
 from causerie.storage.listing import ConversationListing, as_utc
 from causerie.storage.search import MARK_END, MARK_START, SearchHit
+from causerie.storage.shares import Share
 from causerie.storage.tree import MessageTree, ThreadMessage
 from causerie.web.render import render_markdown
 
@@ -118,4 +119,22 @@ def load_thread(
         MessageView.of(item)
         for item in tree.thread(conversation_id, through)
         if item.message.role in ("user", "assistant")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SharedView:
+    role: str
+    html: Markup
+
+
+def shared_views(share: Share) -> tuple[SharedView, ...]:
+    return tuple(
+        SharedView(
+            m.role,
+            Markup(render_markdown(m.content))
+            if m.role == "assistant"
+            else Markup.escape(m.content),
+        )
+        for m in share.messages
     )

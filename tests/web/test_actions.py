@@ -39,6 +39,8 @@ def store(sqlite_server: Server) -> Iterator[ConversationStore]:
         ("select", {"message_id": MISSING}),
         ("feedback", {"message_id": MISSING, "rating": 1}),
         ("title", {}),
+        ("share", {}),
+        ("share/revoke", {"token": "x"}),
     ],
 )
 def test_actions_need_json_and_a_known_conversation(
@@ -153,6 +155,14 @@ def test_search_fragment_escapes_and_marks(http: httpx.Client, store: Conversati
     assert "<b>" not in html
     assert http.get("/search", params={"q": ""}).text.strip() == ""
     assert 'data-testid="search-empty"' in http.get("/search", params={"q": "zzqqxxnothing"}).text
+
+
+def test_unknown_exports_and_shares_are_404(http: httpx.Client) -> None:
+    assert http.get(f"/c/{MISSING}/export.json").status_code == 404
+    assert http.get(f"/c/{MISSING}/export.md").status_code == 404
+    assert http.get(f"/c/{MISSING}/export.html").status_code == 400  # md or json only
+    gone = http.get("/s/no-such-token")
+    assert gone.status_code == 404 and 'data-testid="share-gone"' in gone.text
 
 
 def test_sidebar_pages_and_archive_page(http: httpx.Client) -> None:

@@ -217,6 +217,7 @@ def test_temporary_chat_is_never_stored(
     expect(page.locator(".message.assistant")).to_have_count(2)
     expect(page.locator("[data-testid=error]")).to_be_hidden()
     assert page.url.endswith("/?temporary=1")
+    expect(page.locator("[data-testid=share]")).to_be_hidden()
     assert store.count_messages() == before
     expect(page.locator("nav[data-testid=conversations] a[aria-current]")).to_have_count(0)
 
@@ -229,6 +230,10 @@ def test_first_reply_gets_a_title_from_the_model(page: Page, sqlite_server: Serv
     wait_until_idle(page)
     match = CONVERSATION_URL.search(page.url)
     assert match, page.url
+    expect(page.locator("[data-testid=share]")).to_be_visible()  # the chat exists now
+    expect(page.locator("[data-testid=export-json]")).to_have_attribute(
+        "href", f"/c/{match.group(1)}/export.json"
+    )
     heading = page.locator("[data-testid=title]")
     expect(heading).not_to_have_text(question, timeout=30_000)
     title = heading.inner_text()

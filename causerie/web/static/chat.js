@@ -4,6 +4,7 @@
 
 import { decorateCode, errorText, getHTML, postJSON, root, t } from "./api.js";
 import { setupSearch } from "./search.js";
+import { setupShare, showConversationActions } from "./share.js";
 import { readEvents } from "./sse.js";
 import { setTitle, setupDrawer, setupSidebar, showCurrent } from "./sidebar.js";
 import { setupThreadActions } from "./thread.js";
@@ -105,6 +106,7 @@ function setupChat() {
       turn({ content: t.continue, parentId: reply.dataset.id });
     },
   });
+  setupShare(() => conversationId);
   updateSend();
   decorateCode(messages);
   const target = location.hash && document.getElementById(location.hash.slice(1));
@@ -174,6 +176,7 @@ function setupChat() {
       document.title = `${meta.title} · Causerie`;
     }
     showCurrent(nav, conversationId, meta.title);
+    showConversationActions(conversationId);
   }
 
   function requestBody(content, parentId) {

@@ -1,0 +1,73 @@
+"""A conversation as a file: JSON with every branch (and the feedback), or the shown branch as
+Markdown."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from causerie.storage.conversations import ConversationSummary, StoredMessage
+
+__all__ = ["export_filename", "to_json", "to_markdown"]
+
+FORMAT_VERSION = 1
+ROLE_HEADINGS = {"user": "User", "assistant": "Assistant", "system": "System"}
+
+
+def _iso(moment: datetime) -> str:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+def to_json(summary: ConversationSummary, messages: Sequence[StoredMessage]) -> str:
+    """Every message of the tree with its parent, so any branch can be rebuilt."""
+    document = {
+        "format": "causerie.conversation",
+        "version": FORMAT_VERSION,
+        "id": summary.id,
+        "title": summary.title,
+        "model": summary.model,
+        "source": summary.source,
+        "created_at": _iso(summary.created_at),
+        "updated_at": _iso(summary.updated_at),
+        "current_leaf_id": summary.current_leaf_id,
+        "messages": [
+            {
+                "id": m.id,
+                "parent_id": m.parent_id,
+                "role": m.role,
+                "content": m.content,
+                "status": m.status,
+                "model": m.model,
+                "finish_reason": m.finish_reason,
+                "prompt_tokens": m.prompt_tokens,
+                "completion_tokens": m.completion_tokens,
+                "created_at": _iso(m.created_at),
+                "feedback": (
+                    {"rating": m.rating, "comment": m.feedback_comment}
+                    if m.rating is not None or m.feedback_comment
+                    else None
+                ),
+            }
+            for m in messages
+        ],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def to_markdown(summary: ConversationSummary, branch: Sequence[StoredMessage]) -> str:
+    """The branch on screen, one heading per message (other branches are in the JSON)."""
+    parts = [f"# {summary.title}", ""]
+    for message in branch:
+        parts += [f"## {ROLE_HEADINGS.get(message.role, message.role.title())}", ""]
+        parts += [message.content.rstrip(), ""]
+        if message.status == "interrupted":
+            parts += ["*(interrupted)*", ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def export_filename(summary: ConversationSummary, extension: str) -> str:
+    """A safe ASCII file name from the title."""
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", summary.title).strip("-").lower()[:60] or "conversation"
+    return f"{stem}.{extension}"
