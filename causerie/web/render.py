@@ -19,7 +19,7 @@ from __future__ import annotations
 import html
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 
 import nh3
 from latex2mathml.converter import convert as latex_to_mathml
@@ -33,6 +33,7 @@ from mdit_py_plugins.gfm_autolink import gfm_autolink_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.token import STANDARD_TYPES
 from pygments.util import ClassNotFound
@@ -95,13 +96,9 @@ def pygments_css() -> str:
 def highlight_code(code: str, lang: str, _attrs: str) -> str:
     """A fenced block as ``<pre class="highlight"><code>`` with Pygments' token classes."""
     body = html.escape(code, quote=False)
-    if lang:
-        try:
-            lexer = get_lexer_by_name(lang)
-        except ClassNotFound:
-            pass
-        else:
-            body = highlight(code, lexer, HtmlFormatter(nowrap=True))
+    lexer = _lexer(lang.lower()) if lang else None
+    if lexer is not None:
+        body = highlight(code, lexer, _formatter())
     return f'<pre class="{HIGHLIGHT_CLASS}"><code>{body}</code></pre>'
 
 
@@ -119,6 +116,7 @@ def _fence(
     )
 
 
+@lru_cache(maxsize=1024)
 def render_math(latex: str, *, display: bool) -> str:
     """LaTeX as MathML that holds only allow-listed elements and attributes, else as code."""
     try:
@@ -173,6 +171,19 @@ def _alignment_to_classes(tokens: list[Token]) -> None:
             align = style.removeprefix("text-align:")
             if f"align-{align}" in ALIGN_CLASSES:
                 token.attrSet("class", f"align-{align}")
+
+
+@lru_cache(maxsize=256)
+def _lexer(name: str) -> Lexer | None:
+    try:
+        return get_lexer_by_name(name)
+    except ClassNotFound:
+        return None
+
+
+@cache
+def _formatter() -> HtmlFormatter[str]:
+    return HtmlFormatter(nowrap=True)  # building one costs ~1 ms (it derives a stylesheet)
 
 
 @cache

@@ -115,12 +115,13 @@ async def conversation_page(
     def load() -> dict[str, Any]:
         conversation = conversations.get(conversation_id)
         try:
-            messages = load_thread(tree, conversation_id, m)
+            thread = load_thread(tree, conversation_id, m)
         except NotFoundError:  # a stale link to a deleted message: show the current branch
-            messages = load_thread(tree, conversation_id)
+            thread = load_thread(tree, conversation_id)
         return {
             "conversation": conversation,
-            "messages": messages,
+            "messages": thread.messages,
+            "earlier": thread.earlier,
             "sidebar": load_sidebar(listing),
         }
 
@@ -134,11 +135,16 @@ async def conversation_page(
 
 @router.get("/c/{conversation_id}/thread", response_class=HTMLResponse)
 async def thread_fragment(
-    request: Request, conversation_id: str, tree: TreeDep, m: str | None = None
+    request: Request,
+    conversation_id: str,
+    tree: TreeDep,
+    m: str | None = None,
+    before: str | None = None,
 ) -> HTMLResponse:
-    """The messages of the shown branch, for the page to swap in after a change."""
-    messages = await to_thread.run_sync(load_thread, tree, conversation_id, m)
-    return fragment(request, "_thread.html", messages=messages)
+    """The messages of the shown branch (the last ones, or those ``before`` a message), for the
+    page to swap in after a change or to add when the reader scrolls up."""
+    thread = await to_thread.run_sync(lambda: load_thread(tree, conversation_id, m, before=before))
+    return fragment(request, "_thread.html", messages=thread.messages, earlier=thread.earlier)
 
 
 @router.get("/c/{conversation_id}/export.{extension}")
@@ -309,6 +315,7 @@ def page(
         "sidebar": sidebar,
         "conversation": conversation,
         "messages": (),
+        "earlier": None,
         "temporary": False,
         **extra,
     }

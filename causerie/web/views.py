@@ -4,6 +4,7 @@ in a worker thread, never in the event loop)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from markupsafe import Markup
 
@@ -15,6 +16,7 @@ from causerie.storage.tree import MessageTree, ThreadMessage
 from causerie.web.render import render_markdown
 
 SIDEBAR_PAGE = 50
+THREAD_WINDOW = 60  # messages rendered when a conversation opens
 ARCHIVE_PAGE = 50
 
 
@@ -38,7 +40,7 @@ class MessageView:
     def of(cls, item: ThreadMessage) -> MessageView:
         message = item.message
         if message.role == "assistant":
-            html = Markup(render_markdown(message.content))
+            html = render_stored(message.content)
         else:
             html = Markup.escape(message.content)  # shown with white-space: pre-wrap
         return cls(
@@ -62,6 +64,19 @@ class MessageView:
     @property
     def next_sibling(self) -> str | None:
         return self.siblings[self.position] if self.position < len(self.siblings) else None
+
+
+@lru_cache(maxsize=2048)
+def render_stored(content: str) -> Markup:
+    """A stored reply's HTML. Stored text never changes, so a reopened conversation (or the
+    thread refreshed after a turn) renders only what is new."""
+    return Markup(render_markdown(content))
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadPage:
+    messages: tuple[MessageView, ...]
+    earlier: str | None  # the first shown message's id when earlier ones exist
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +128,28 @@ def load_sidebar(listing: ConversationListing, cursor: str | None = None) -> Sid
 
 
 def load_thread(
-    tree: MessageTree, conversation_id: str, through: str | None = None
-) -> tuple[MessageView, ...]:
-    return tuple(
-        MessageView.of(item)
+    tree: MessageTree,
+    conversation_id: str,
+    through: str | None = None,
+    *,
+    before: str | None = None,
+    window: int = THREAD_WINDOW,
+) -> ThreadPage:
+    """The shown branch's last ``window`` messages (before ``before``, when given), so a long
+    conversation opens fast; the page asks for earlier ones as the reader scrolls up. A
+    ``through`` message (a search hit) is always inside the window."""
+    items = [
+        item
         for item in tree.thread(conversation_id, through)
         if item.message.role in ("user", "assistant")
-    )
+    ]
+    ids = [item.message.id for item in items]
+    end = ids.index(before) if before in ids else len(items)
+    start = max(0, end - window)
+    if through in ids and before is None:
+        start = min(start, max(0, ids.index(through) - 2))
+    messages = tuple(MessageView.of(item) for item in items[start:end])
+    return ThreadPage(messages, ids[start] if start > 0 else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,7 +83,7 @@ def test_ask_stream_reload_and_find_in_sidebar(page: Page, sqlite_server: Server
     link = page.locator(f'nav[data-testid=conversations] a[href="/c/{conversation_id}"]')
     expect(link).to_have_count(1)  # titled by the first message, then by the model
     expect(link).to_have_attribute("aria-current", "page")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("networkidle", timeout=60_000)
 
     page.reload()
     assert page.url == f"{sqlite_server.url}/c/{conversation_id}"
@@ -200,7 +200,7 @@ def test_hostile_markdown_in_a_stored_reply_is_inert(page: Page, sqlite_server: 
 
     messages = page.locator("[data-testid=messages]")
     expect(page.locator(".message.assistant")).to_have_count(2)
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("networkidle", timeout=60_000)
     hostile = page.locator(".message.assistant").first
     expect(hostile).to_contain_text("<script>alert(1)</script>")  # shown as text
     expect(hostile.locator("pre code")).to_contain_text("<script>alert(10)</script>")
@@ -227,7 +227,7 @@ def test_hostile_markdown_in_a_stored_reply_is_inert(page: Page, sqlite_server: 
     assert match, page.url
     link = page.locator(f'nav[data-testid=conversations] a[href="/c/{match.group(1)}"]')
     expect(link).to_have_count(1)
-    page.wait_for_load_state("networkidle")  # the model may have retitled it since
+    page.wait_for_load_state("networkidle", timeout=60_000)  # the model may have retitled it
     expect(page.locator("[data-testid=title]")).to_have_text(link.inner_text())
     expect(page.locator(".message.user .content")).to_have_text(HOSTILE_TITLE)
     expect(page.locator("img, script:not([src]):not(#strings), iframe")).to_have_count(0)

@@ -50,7 +50,9 @@ def ask(page: Page, question: str) -> None:
 def wait_until_idle(page: Page) -> None:
     expect(page.locator("button[data-testid=send]")).to_be_visible(timeout=60_000)
     expect(page.locator("button[data-testid=stop]")).to_be_hidden()
-    page.wait_for_load_state("networkidle")  # the thread refresh after the reply
+    # the thread is refreshed from the server after the reply: only then it has its actions
+    last = page.locator(".message.assistant").last
+    expect(last.locator("[data-testid=message-actions]")).to_have_count(1, timeout=30_000)
 
 
 def seeded(database: Database, reply: str = RICH_REPLY) -> tuple[str, str]:
@@ -234,3 +236,42 @@ def test_theme_choice_and_shortcuts_dialog(page: Page, sqlite_server: Server) ->
     expect(dialog).to_be_visible()
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
+
+
+def test_a_500_message_conversation_opens_fast_and_loads_earlier_messages(
+    page: Page, sqlite_server: Server, database: Database
+) -> None:
+    store = ConversationStore(database)
+    conversation = store.create(title="Long")
+    drafts = []
+    for turn in range(250):
+        drafts.append(MessageDraft("user", f"Question {turn}"))
+        drafts.append(
+            MessageDraft("assistant", f"Answer **{turn}**\n\n```python\nprint({turn})\n```")
+        )
+    messages = store.append(conversation, None, drafts)
+    first = messages[0].id
+
+    response = page.request.get(f"{sqlite_server.url}/c/{conversation}")
+    assert response.ok and response.text().count(' data-role="') == 60
+    page.goto(f"{sqlite_server.url}/c/{conversation}")
+    shown = page.locator("[data-testid=message]")
+    expect(shown).to_have_count(60)
+    expect(shown.last.locator(".content")).to_contain_text("Answer 249")
+    anchor = shown.first
+    anchor_id = anchor.get_attribute("data-id")
+    for _ in range(20):  # scrolling up brings the earlier messages, keeping the reader's place
+        page.locator("[data-testid=thread]").evaluate("(t) => { t.scrollTop = 0; }")
+        page.wait_for_timeout(150)
+        if shown.count() == 500:
+            break
+    expect(shown).to_have_count(500)
+    expect(shown.first).to_have_attribute("data-id", first)
+    expect(page.locator("[data-testid=load-earlier]")).to_have_count(0)
+    ids = shown.evaluate_all("(all) => all.map((m) => m.dataset.id)")
+    assert ids == [m.id for m in messages]  # in order, no gaps, no repeats
+    assert anchor_id in ids
+
+    # a search hit far up the conversation opens with that message in the window
+    page.goto(f"{sqlite_server.url}/c/{conversation}?m={messages[10].id}#m-{messages[10].id}")
+    expect(page.locator(f"#m-{messages[10].id}")).to_be_in_viewport()

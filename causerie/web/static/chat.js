@@ -89,7 +89,7 @@ function setupChat() {
       controller.abort();
     }
   });
-  setupThreadActions(messages, {
+  const actions = {
     conversationId: () => conversationId,
     refresh,
     edit(message, content) {
@@ -105,7 +105,9 @@ function setupChat() {
     continueReply(reply) {
       turn({ content: t.continue, parentId: reply.dataset.id });
     },
-  });
+    onRefresh: null,
+  };
+  setupThreadActions(messages, actions);
   setupShare(() => conversationId);
   updateSend();
   decorateCode(messages);
@@ -122,6 +124,7 @@ function setupChat() {
     if (!conversationId) return;
     messages.innerHTML = await getHTML(`/c/${encodeURIComponent(conversationId)}/thread`);
     decorateCode(messages);
+    actions.onRefresh?.();
   }
 
   function setStreaming(streaming) {

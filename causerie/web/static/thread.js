@@ -1,10 +1,45 @@
 // Actions on the shown messages: copy, edit, regenerate, continue, sibling navigation, feedback.
 // Edit/regenerate/continue are handed back to the chat (they stream a new turn).
 
-import { copyText, postJSON, t } from "./api.js";
+import { copyText, decorateCode, getHTML, postJSON, t } from "./api.js";
 
 export function setupThreadActions(messages, chat) {
+  const scroller = messages.closest("[data-testid=thread]");
+  const observer = new IntersectionObserver(
+    (entries) => {
+      for (const entry of entries) if (entry.isIntersecting) loadEarlier(entry.target);
+    },
+    { root: scroller, rootMargin: "300px 0px 0px 0px" },
+  );
+  const watchEarlier = () => {
+    const button = messages.querySelector("[data-testid=load-earlier]");
+    if (button) observer.observe(button);
+  };
+  // A long conversation opens with its last messages; earlier ones come as the reader scrolls up.
+  async function loadEarlier(button) {
+    if (button.disabled) return;
+    button.disabled = true;
+    observer.unobserve(button);
+    const last = messages.querySelector("[data-testid=message]:last-of-type");
+    const query = new URLSearchParams({ m: last.dataset.id, before: button.dataset.before });
+    const html = await getHTML(`/c/${encodeURIComponent(chat.conversationId())}/thread?${query}`);
+    const height = scroller.scrollHeight;
+    const wrapper = button.parentElement;
+    wrapper.insertAdjacentHTML("beforebegin", html); // rendered and sanitized on the server
+    wrapper.remove();
+    scroller.scrollTop += scroller.scrollHeight - height; // keep the reader's place
+    decorateCode(messages);
+    watchEarlier();
+  }
+  chat.onRefresh = watchEarlier;
+  requestAnimationFrame(watchEarlier); // after the page has scrolled to its end
+
   messages.addEventListener("click", async (event) => {
+    const earlier = event.target.closest("[data-testid=load-earlier]");
+    if (earlier) {
+      await loadEarlier(earlier);
+      return;
+    }
     const codeCopy = event.target.closest(".copy-code");
     if (codeCopy) {
       const code = codeCopy.closest(".code-block")?.querySelector("pre code");
