@@ -84,6 +84,7 @@ async def one_request(
         "messages": messages,
         "max_tokens": max_tokens,
         "temperature": 0,
+        "repeat_penalty": 1.0,  # servers differ in this default; greedy and unpenalized everywhere
         "stream": True,
         "stream_options": {"include_usage": True},
     }
@@ -287,6 +288,119 @@ def report(label: str, rows: list[tuple[int, dict[str, object]]]) -> None:
     )
 
 
+PACKAGED_LEVELS = {1, 8}  # the serial server takes minutes per level: only the targets' levels
+
+
+def served_model(url: str) -> str:
+    return str(httpx.get(f"{url}/models", timeout=10).json()["data"][0]["id"])
+
+
+def compare(args: argparse.Namespace, levels: list[int]) -> dict[str, object]:
+    """Run the same workload against every peer and Causerie, one server at a time."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import peers
+
+    from causerie.engine.model import bundled_model_path
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    model = peers.templated_model(bundled_model_path(cache / "causerie" / "test-models"))
+    peers.ensure_ready()
+    t, p, ctx = args.threads, args.parallel, args.context
+    contenders = {
+        "llama-server": lambda: peers.llama_server(model, t, p, ctx),
+        "llama-cpp-python example server": lambda: peers.example_server(model, t, p, ctx),
+        "llama-cpp-python packaged server": lambda: peers.packaged_server(model, t, ctx),
+        "Causerie": lambda: peers.causerie_server(model, t, p, ctx),
+    }
+    chosen = [
+        name for name in contenders if not args.only or any(o in name for o in args.only.split(","))
+    ]
+    results: dict[str, object] = {}
+    for name in chosen:
+        mine = [c for c in levels if "packaged" not in name or c in PACKAGED_LEVELS]
+        console.print(f"[bold]{name}[/]: concurrency {mine}")
+        with contenders[name]() as running:
+            rows = sweep_levels(running.url, served_model(running.url), mine, args)
+            rss = peers.peak_rss_mib(running.pid)
+        report(f"{name} (peak RSS {rss:.0f} MiB)" if rss else name, rows)
+        results[name] = {"levels": [{"concurrency": c, **s} for c, s in rows], "peak_rss_mib": rss}
+    summary_table(results, args.target_concurrency)
+    return results
+
+
+def level(results: dict[str, object], name: str, concurrency: int) -> dict[str, object] | None:
+    entry = results.get(name)
+    if not isinstance(entry, dict):
+        return None
+    return next((row for row in entry["levels"] if row["concurrency"] == concurrency), None)
+
+
+def summary_table(results: dict[str, object], concurrency: int) -> None:
+    """Causerie against each peer on the issue's targets."""
+    ours = level(results, "Causerie", concurrency)
+    ours_single = level(results, "Causerie", 1)
+    table = Table(title=f"Causerie vs peers (targets at concurrency {concurrency})")
+    for column in (
+        "peer",
+        f"out tok/s @C={concurrency}",
+        "Causerie / peer",
+        "TTFT t2+ p50 ms",
+        "Causerie / peer",
+        "TPOT p50 @C=1 ms",
+        "peer / Causerie",
+        "peak RSS MiB",
+        "Causerie / peer",
+    ):
+        table.add_column(column, justify="right")
+
+    def ratio(a: object, b: object) -> str:
+        return f"{a / b:.2f}" if isinstance(a, float) and isinstance(b, float) and b else "—"
+
+    ours_entry = results.get("Causerie")
+    our_rss = ours_entry.get("peak_rss_mib") if isinstance(ours_entry, dict) else None
+    for name, entry in results.items():
+        if name == "Causerie" or not isinstance(entry, dict):
+            continue
+        theirs = level(results, name, concurrency) or {}
+        single = level(results, name, 1) or {}
+        table.add_row(
+            name,
+            f"{theirs.get('output_tokens_per_s', 0):.1f}",
+            ratio(ours and ours.get("output_tokens_per_s"), theirs.get("output_tokens_per_s")),
+            f"{theirs.get('ttft_later_turns_p50_ms') or 0:.0f}",
+            ratio(
+                ours and ours.get("ttft_later_turns_p50_ms"), theirs.get("ttft_later_turns_p50_ms")
+            ),
+            f"{single.get('tpot_p50_ms') or 0:.1f}",
+            ratio(single.get("tpot_p50_ms"), ours_single and ours_single.get("tpot_p50_ms")),
+            f"{entry.get('peak_rss_mib') or 0:.0f}",
+            ratio(our_rss, entry.get("peak_rss_mib")),
+        )
+    console.print(table)
+    console.print(
+        "targets: out tok/s >= 1.1x llama-server, >= 1.0x example, >= 3x packaged; "
+        "TTFT t2+ <= 0.5x llama-server; single-stream decode (1/TPOT) >= 0.95x llama-server; "
+        "RSS <= 1.2x llama-server"
+    )
+
+
+def sweep_levels(
+    url: str, model: str, levels: list[int], args: argparse.Namespace
+) -> list[tuple[int, dict[str, object]]]:
+    rows = []
+    asyncio.run(run_level(url, model, 1, 1, 1, 8))  # warm-up
+    for concurrency in levels:
+        sessions = args.sessions or concurrency + args.parallel  # more sessions than slots
+        results, duration = asyncio.run(
+            run_level(url, model, concurrency, sessions, args.turns, args.max_tokens)
+        )
+        rows.append((concurrency, summarize(results, duration)))
+        errors = [r.error for r in results if r.error]
+        if errors:
+            console.print(f"[yellow]C={concurrency}: {len(errors)} errors, e.g. {errors[0]}[/]")
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
@@ -295,7 +409,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--parallel", type=int, default=8, help="sequences of a spawned Causerie")
     parser.add_argument("--concurrency", default="1,2,4,8,16")
-    parser.add_argument("--sessions", type=int, default=0, help="default: 2 x concurrency (min 4)")
+    parser.add_argument("--sessions", type=int, default=0, help="default: concurrency + parallel")
+    parser.add_argument("--context", type=int, default=2048, help="context per sequence")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="run llama-server, llama-cpp-python's two servers and Causerie",
+    )
+    parser.add_argument("--only", default="", help="with --compare: comma-separated name parts")
+    parser.add_argument("--target-concurrency", type=int, default=8)
     parser.add_argument("--turns", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--label", default="")
@@ -303,26 +425,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     levels = [int(c) for c in args.concurrency.split(",")]
 
-    def sweep(url: str) -> list[tuple[int, dict[str, object]]]:
-        rows = []
-        asyncio.run(run_level(url, args.model, 1, 1, 1, 8))  # warm-up
-        for concurrency in levels:
-            sessions = args.sessions or max(4, 2 * concurrency)
-            results, duration = asyncio.run(
-                run_level(url, args.model, concurrency, sessions, args.turns, args.max_tokens)
+    if args.compare:
+        results = compare(args, levels)
+        if args.json:
+            args.json.write_text(
+                json.dumps(
+                    {"args": {k: str(v) for k, v in vars(args).items()}, "results": results},
+                    indent=2,
+                )
             )
-            rows.append((concurrency, summarize(results, duration)))
-            errors = [r.error for r in results if r.error]
-            if errors:
-                console.print(f"[yellow]C={concurrency}: {len(errors)} errors, e.g. {errors[0]}[/]")
-        return rows
-
+        return 0
     if args.spawn_causerie:
         with spawn_causerie(args.threads, args.parallel) as url:
-            rows = sweep(url)
+            rows = sweep_levels(url, args.model, levels, args)
         label = args.label or f"Causerie (parallel {args.parallel}, {args.threads} threads)"
     elif args.url:
-        rows = sweep(args.url)
+        rows = sweep_levels(args.url, args.model, levels, args)
         label = args.label or args.url
     else:
         parser.error("give --url or --spawn-causerie")

@@ -1,0 +1,324 @@
+"""The servers ``serving.py`` compares Causerie with, built and started the same way each time.
+
+Everything third-party is fetched from the package registry at run time and kept in a cache
+outside the repository (``$XDG_CACHE_HOME/causerie/peers``); nothing of it is committed:
+
+- llama.cpp's own ``llama-server``, compiled from the llama.cpp that llama-cpp-python 0.3.36
+  vendors (its sdist), with the CPU flags ``tools/install_llama_cpp.py`` picks for Causerie;
+- llama-cpp-python's packaged server (``python -m llama_cpp.server``);
+- llama-cpp-python's example continuous-batching server (``examples/server/server.py`` in the
+  same sdist), given a JSON config;
+- Causerie (``causerie serve``).
+
+All of them load the same GGUF: a copy of the bundled model with Causerie's dialogue framing
+written into its metadata as a Jinja chat template (``gguf-new-metadata --chat-template-file``),
+so every server renders exactly the same prompt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from causerie.engine.templates import DIALOGUE_PREAMBLE
+
+ROOT = Path(__file__).resolve().parent.parent
+LLAMA_CPP_VERSION = "0.3.36"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "causerie" / "peers"
+
+DIALOGUE_JINJA = (
+    DIALOGUE_PREAMBLE
+    + "{% for m in messages %}"
+    + "{% if m['role'] == 'system' %}{{ m['content'] | trim }}\n\n"
+    + "{% elif m['role'] == 'user' %}User: {{ m['content'] | trim }}\n"
+    + "{% else %}Assistant: {{ m['content'] | trim }}\n\n{% endif %}"
+    + "{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class Running:
+    """A started server: its OpenAI base URL and process id (for memory readings)."""
+
+    name: str
+    url: str
+    pid: int
+
+
+def install_flags() -> list[str]:
+    spec = importlib.util.spec_from_file_location(
+        "install", ROOT / "tools" / "install_llama_cpp.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    flags = module.cpu_flags(Path("/proc/cpuinfo").read_text())
+    return list(module.cmake_args(flags, platform.machine()))
+
+
+def sdist() -> Path:
+    """llama-cpp-python's source release, unpacked once."""
+    target = CACHE / f"llama_cpp_python-{LLAMA_CPP_VERSION}"
+    if target.is_dir():
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "-d",
+                tmp,
+                f"llama-cpp-python=={LLAMA_CPP_VERSION}",
+            ],
+            check=True,
+        )
+        archive = next(Path(tmp).glob("*.tar.gz"))
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        os.replace(Path(tmp) / target.name, target)
+    return target
+
+
+def llama_server_binary() -> Path:
+    """``llama-server`` built once from the vendored llama.cpp with Causerie's CPU flags."""
+    flags = install_flags()
+    key = hashlib.sha256(" ".join(flags).encode()).hexdigest()[:12]
+    build = CACHE / f"llama-server-{LLAMA_CPP_VERSION}-{key}"
+    binary = build / "bin" / "llama-server"
+    if binary.exists():
+        return binary
+    source = sdist() / "vendor" / "llama.cpp"
+    subprocess.run(
+        [
+            "cmake",
+            "-S",
+            str(source),
+            "-B",
+            str(build),
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DLLAMA_CURL=OFF",
+            "-DLLAMA_OPENSSL=OFF",
+            "-DLLAMA_BUILD_TESTS=OFF",
+            "-DLLAMA_BUILD_EXAMPLES=OFF",
+            "-DLLAMA_BUILD_SERVER=ON",
+            "-DBUILD_SHARED_LIBS=OFF",
+            *flags,
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            "cmake",
+            "--build",
+            str(build),
+            "--target",
+            "llama-server",
+            "-j",
+            str(os.cpu_count() or 2),
+        ],
+        check=True,
+    )
+    return binary
+
+
+def templated_model(model: Path) -> Path:
+    """A copy of ``model`` whose metadata carries the dialogue framing as its chat template."""
+    digest = hashlib.sha256(DIALOGUE_JINJA.encode()).hexdigest()[:8]
+    target = CACHE / f"{model.stem}-dialogue-{digest}.gguf"
+    if target.exists():
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        template = Path(tmp) / "template.jinja"
+        template.write_text(DIALOGUE_JINJA)
+        partial = Path(tmp) / target.name
+        tool = Path(sys.executable).with_name("gguf-new-metadata")
+        subprocess.run(
+            [str(tool), "--chat-template-file", str(template), str(model), str(partial)],
+            check=True,
+            input=b"y\n",
+        )
+        os.replace(partial, target)
+    return target
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def started(
+    name: str, command: list[str], port: int, env: dict[str, str] | None = None
+) -> Iterator[Running]:
+    """Run ``command`` until the block ends; wait until ``/v1/models`` answers."""
+    log = (CACHE / f"{name}.log").open("wb")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited; see {log.name}")
+            try:
+                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start; see {log.name}")
+            time.sleep(0.5)
+        yield Running(name, url, process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@contextmanager
+def llama_server(model: Path, threads: int, parallel: int, context: int) -> Iterator[Running]:
+    port = free_port()
+    command = [
+        str(llama_server_binary()),
+        "-m",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "-t",
+        str(threads),
+        "-tb",
+        str(threads),
+        "-np",
+        str(parallel),
+        "-kvu",
+        "-c",
+        str(context * parallel),
+        "--jinja",
+        "--metrics",
+        "--no-webui",
+    ]
+    with started("llama-server", command, port) as running:
+        yield running
+
+
+@contextmanager
+def packaged_server(model: Path, threads: int, context: int) -> Iterator[Running]:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_threads",
+        str(threads),
+        "--n_threads_batch",
+        str(threads),
+        "--n_ctx",
+        str(context),
+        "--interrupt_requests",
+        "False",
+    ]
+    with started("llama-cpp-python-server", command, port) as running:
+        yield running
+
+
+@contextmanager
+def example_server(model: Path, threads: int, parallel: int, context: int) -> Iterator[Running]:
+    port = free_port()
+    config = {
+        "server": {"host": "127.0.0.1", "port": port},
+        "model": {
+            "path": str(model),
+            "alias": model.stem,
+            "n_ctx": context * parallel,
+            "n_seq_max": parallel,
+            "n_batch": 512,
+            "n_ubatch": 512,
+            "threads": threads,
+            "threads_batch": threads,
+            "kv_unified": True,
+            "store_logits": False,
+        },
+    }
+    path = CACHE / "example-server.json"
+    path.write_text(json.dumps(config))
+    script = sdist() / "examples" / "server" / "server.py"
+    with started(
+        "llama-cpp-python-example", [sys.executable, str(script), "-C", str(path)], port
+    ) as running:
+        yield running
+
+
+@contextmanager
+def causerie_server(model: Path, threads: int, parallel: int, context: int) -> Iterator[Running]:
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="causerie-peer-") as tmp:
+        env = {
+            **os.environ,
+            "CAUSERIE_DATA_DIR": tmp,
+            "CAUSERIE_MODEL": str(model),
+            "CAUSERIE_THREADS": str(threads),
+            "CAUSERIE_PARALLEL": str(parallel),
+            "CAUSERIE_CONTEXT_SIZE": str(context),
+            "CAUSERIE_MAX_WAITING": "1000",
+            "CAUSERIE_LOG_LEVEL": "warning",
+        }
+        command = [sys.executable, "-m", "causerie", "serve", "--port", str(port)]
+        with started("causerie", command, port, env) as running:
+            yield running
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    """The process's peak resident memory (VmHWM), in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def ensure_ready() -> None:
+    """Check the Python packages the peers need (llama-server is built on first use)."""
+    missing = [
+        m for m in ("sse_starlette", "starlette_context") if importlib.util.find_spec(m) is None
+    ]
+    if missing or shutil.which("cmake") is None:
+        raise SystemExit(
+            f"install the bench extras first: pip install -e '.[bench]' (missing {missing})"
+        )
