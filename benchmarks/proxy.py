@@ -1,0 +1,208 @@
+"""The overhead Causerie adds when it proxies a real upstream, against calling that upstream directly.
+
+In one run, on the bundled Gemma 3 270M GGUF:
+
+- an **upstream** ``causerie serve`` (its own temporary data directory) plays the OpenAI-compatible
+  server;
+- a **proxy** ``causerie serve`` has a providers file with two providers pointing at it: ``up``
+  (privacy ``trusted``: passed through) and ``cloud`` (privacy ``external``: every message goes
+  through the privacy firewall's detection and the reply through its restorer).
+
+Requests take turns — direct, via ``up``, via ``cloud``, the order rotating each round — never
+overlapping, streamed with plain
+``httpx`` (no client library's parsing), greedy, the same prompt, so every side generates the
+same tokens. The proxy is asked with ``store: false`` so that only the upstream stores the
+conversation, as it does for the direct request.
+
+Reported per side: median time to the first text chunk and end to end. The overheads are medians
+over the rounds of the differences to the direct request of the same round:
+
+- per request: proxy TTFT - direct TTFT (target < 5 ms);
+- per chunk: (proxy streaming time - direct streaming time) / text chunks, where streaming time
+  is end to end minus TTFT (target < 1 ms).
+
+    .venv/bin/python benchmarks/proxy.py                  # 20 rounds x 32 tokens
+    .venv/bin/python benchmarks/proxy.py --runs 40 --max-tokens 64 --json proxy.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+MODEL = "gemma-3-270m-q4_k_m"
+PROMPT = "Write the numbers from 1 to 100 in words, separated by commas."
+SIDES = ("direct", f"up/{MODEL}", f"cloud/{MODEL}")
+console = Console(width=120)
+
+
+@dataclass(frozen=True)
+class Sample:
+    ttft_s: float
+    e2e_s: float
+    chunks: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve(data_dir: Path, models_dir: Path, threads: int, **env: str) -> Iterator[str]:
+    port = free_port()
+    environ = {
+        **os.environ,
+        "CAUSERIE_DATA_DIR": str(data_dir),
+        "CAUSERIE_MODELS_DIR": str(models_dir),
+        "CAUSERIE_THREADS": str(threads),
+        "CAUSERIE_LOG_LEVEL": "warning",
+        **env,
+    }
+    with (data_dir / "server.log").open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "causerie", "serve", "--port", str(port)],
+            env=environ,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"server did not start: see {data_dir / 'server.log'}")
+            try:
+                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def measure(client: httpx.Client, url: str, body: dict[str, object]) -> Sample:
+    started = time.perf_counter()
+    first: float | None = None
+    chunks = 0
+    with client.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if line.startswith("data: {") and '"content":"' in line and '"content":""' not in line:
+                chunks += 1
+                if first is None:
+                    first = time.perf_counter()
+    end = time.perf_counter()
+    return Sample((first or end) - started, end - started, chunks)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20, help="measured rounds")
+    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (upstream)")
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        / "causerie"
+        / "test-models",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args()
+    from causerie.engine.model import bundled_model_path
+
+    bundled_model_path(args.models_dir)
+    with tempfile.TemporaryDirectory(prefix="causerie-proxy-bench-") as tmp:
+        root = Path(tmp)
+        (root / "upstream").mkdir()
+        (root / "proxy").mkdir()
+        with serve(root / "upstream", args.models_dir, args.threads) as upstream:
+            providers = root / "providers.toml"
+            providers.write_text(
+                f'[providers.up]\nbase_url = "{upstream}/v1"\nprivacy = "trusted"\n'
+                f'models = ["{MODEL}"]\n\n'
+                f'[providers.cloud]\nbase_url = "{upstream}/v1"\nprivacy = "external"\n'
+                f'models = ["{MODEL}"]\n'
+            )
+            with serve(
+                root / "proxy", args.models_dir, 1, CAUSERIE_PROVIDERS_FILE=str(providers)
+            ) as proxy:
+                results = run_rounds(upstream, proxy, args.runs, args.max_tokens)
+    report(results, args)
+
+
+def run_rounds(upstream: str, proxy: str, runs: int, max_tokens: int) -> dict[str, list[Sample]]:
+    results: dict[str, list[Sample]] = {side: [] for side in SIDES}
+    messages = [{"role": "user", "content": PROMPT}]
+    common = {"messages": messages, "max_tokens": max_tokens, "temperature": 0, "stream": True}
+    with httpx.Client(timeout=120) as client:
+        for round_ in range(runs + 1):  # the first round warms both servers up
+            for side in SIDES[round_ % 3 :] + SIDES[: round_ % 3]:  # no side always goes first
+                if side == "direct":
+                    sample = measure(client, upstream, {**common, "model": MODEL})
+                else:
+                    sample = measure(client, proxy, {**common, "model": side, "store": False})
+                if round_:
+                    results[side].append(sample)
+                time.sleep(0.2)
+    return results
+
+
+def report(results: dict[str, list[Sample]], args: argparse.Namespace) -> None:
+    direct = results["direct"]
+    table = Table(title=f"Proxy overhead: {args.runs} rounds x {args.max_tokens} tokens")
+    for column in ("side", "TTFT p50 ms", "e2e p50 ms", "chunks", "+ms/request", "+ms/chunk"):
+        table.add_column(column, justify="right" if column != "side" else "left")
+    summary: dict[str, dict[str, float]] = {}
+    for side, samples in results.items():
+        row = {
+            "ttft_ms": statistics.median(s.ttft_s for s in samples) * 1000,
+            "e2e_ms": statistics.median(s.e2e_s for s in samples) * 1000,
+            "chunks": statistics.median(s.chunks for s in samples),
+        }
+        if side != "direct":
+            pairs = list(zip(samples, direct, strict=True))
+            row["request_overhead_ms"] = statistics.median(
+                (p.ttft_s - d.ttft_s) * 1000 for p, d in pairs
+            )
+            row["chunk_overhead_ms"] = statistics.median(
+                ((p.e2e_s - p.ttft_s) - (d.e2e_s - d.ttft_s)) * 1000 / max(1, d.chunks)
+                for p, d in pairs
+            )
+        summary[side] = row
+        table.add_row(
+            side,
+            f"{row['ttft_ms']:.1f}",
+            f"{row['e2e_ms']:.1f}",
+            f"{row['chunks']:.0f}",
+            f"{row.get('request_overhead_ms', 0):.2f}" if side != "direct" else "-",
+            f"{row.get('chunk_overhead_ms', 0):.3f}" if side != "direct" else "-",
+        )
+    console.print(table)
+    if args.json:
+        raw = {side: [asdict(s) for s in samples] for side, samples in results.items()}
+        args.json.write_text(json.dumps({"summary": summary, "samples": raw}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
