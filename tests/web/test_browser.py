@@ -159,6 +159,9 @@ PAYLOADS = """\
 &lt;script&gt;alert(9)&lt;/script&gt;
 <style>body{display:none}</style>
 <form action="http://evil.example"><input name=x></form>
+- [x] <img src=x onerror=alert(12)> task
+$\\text{<img src=x onerror=alert(13)>}$ and $x^{<script>alert(14)</script>}$
+$$\\href{javascript:alert(15)}{click}$$
 
 ```html
 <script>alert(10)</script>

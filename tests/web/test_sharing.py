@@ -45,6 +45,9 @@ def test_share_a_read_only_snapshot_then_revoke_it(
     page.locator("[data-testid=share]").click()
     dialog = page.locator("[data-testid=share-dialog]")
     expect(dialog).to_be_visible()
+    expect(page.locator("[data-testid=share-url]")).to_be_hidden()  # nothing shared yet
+    page.locator("[data-testid=share-create]").click()
+    expect(page.locator("[data-testid=share-url]")).to_be_visible()
     url = page.locator("[data-testid=share-url]").input_value()
     assert url.startswith(f"{sqlite_server.url}/s/")
 
@@ -79,6 +82,7 @@ def test_download_markdown_and_json_with_every_branch(
 ) -> None:
     conversation, ids = branched(database)
     page.goto(f"{sqlite_server.url}/c/{conversation}")
+    page.locator("[data-testid=share]").click()
     with page.expect_download() as markdown_download:
         page.locator("[data-testid=export-md]").click()
     markdown = markdown_download.value

@@ -1,4 +1,4 @@
-// The open conversation's share link (a read-only snapshot) and downloads.
+// The open conversation's share dialog: a read-only link (a snapshot) and the downloads.
 
 import { copyText, postJSON, root, t } from "./api.js";
 
@@ -6,20 +6,25 @@ export function setupShare(conversationId) {
   const button = document.querySelector("[data-testid=share]");
   const dialog = document.querySelector("[data-testid=share-dialog]");
   if (!button || !dialog) return;
+  const create = dialog.querySelector("[data-testid=share-create]");
+  const row = dialog.querySelector("[data-testid=share-link]");
   const url = dialog.querySelector("[data-testid=share-url]");
   const status = dialog.querySelector("[data-testid=share-status]");
   const revoke = dialog.querySelector("[data-testid=share-revoke]");
   let token = null;
 
-  button.addEventListener("click", async () => {
-    const id = conversationId();
-    if (!id) return;
-    const created = await postJSON(`/c/${encodeURIComponent(id)}/share`);
+  button.addEventListener("click", () => {
+    if (!conversationId()) return;
+    dialog.showModal();
+  });
+  create.addEventListener("click", async () => {
+    const created = await postJSON(`/c/${encodeURIComponent(conversationId())}/share`);
     token = created.token;
     url.value = new URL(created.url, location.origin).href;
     status.textContent = "";
+    row.hidden = false;
     revoke.disabled = false;
-    dialog.showModal();
+    url.focus();
     url.select();
   });
   dialog.querySelector("[data-testid=share-copy]").addEventListener("click", (event) =>
@@ -32,12 +37,12 @@ export function setupShare(conversationId) {
   });
 }
 
-// Show the share and download controls once a new conversation exists.
+// Show the share button, and point the downloads at a conversation created on this page.
 export function showConversationActions(id) {
   const actions = document.querySelector("[data-testid=conversation-actions]");
   if (!actions) return;
   actions.hidden = false;
   const base = `${root}/c/${encodeURIComponent(id)}`;
-  actions.querySelector("[data-testid=export-md]").href = `${base}/export.md`;
-  actions.querySelector("[data-testid=export-json]").href = `${base}/export.json`;
+  document.querySelector("[data-testid=export-md]").href = `${base}/export.md`;
+  document.querySelector("[data-testid=export-json]").href = `${base}/export.json`;
 }
