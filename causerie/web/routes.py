@@ -42,8 +42,17 @@ from causerie import __version__
 from causerie.api.errors import causerie_error_response
 from causerie.chat.export import export_filename, to_json, to_markdown
 from causerie.chat.service import Leaf, Turn
-from causerie.deps import ChatDep, ConversationsDep, ListingDep, SearchDep, SharesDep, TreeDep
+from causerie.deps import (
+    ChatDep,
+    ConversationsDep,
+    ListingDep,
+    RegistryDep,
+    SearchDep,
+    SharesDep,
+    TreeDep,
+)
 from causerie.errors import CauserieError, InvalidRequestError, NotFoundError
+from causerie.providers.registry import ProviderRegistry
 from causerie.storage import ConversationStore
 from causerie.storage.conversations import ConversationSummary
 from causerie.types import Message
@@ -89,6 +98,7 @@ class SendRequest(BaseModel):
     temporary: bool = False
     history: list[HistoryItem] = Field(default_factory=list, max_length=1000)
     max_tokens: int | None = Field(None, ge=1, le=8192)
+    model: str | None = Field(None, max_length=200)  # a model id or alias; default: "default"
 
 
 def mount_web(app: FastAPI) -> None:
@@ -98,9 +108,13 @@ def mount_web(app: FastAPI) -> None:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def new_chat(request: Request, listing: ListingDep, temporary: bool = False) -> HTMLResponse:
+async def new_chat(
+    request: Request, listing: ListingDep, registry: RegistryDep, temporary: bool = False
+) -> HTMLResponse:
     sidebar = await to_thread.run_sync(load_sidebar, listing)
-    return page(request, "chat.html", sidebar=sidebar, temporary=temporary)
+    return page(
+        request, "chat.html", sidebar=sidebar, temporary=temporary, models=model_ids(registry)
+    )
 
 
 @router.get("/c/{conversation_id}", response_class=HTMLResponse)
@@ -110,6 +124,7 @@ async def conversation_page(
     conversations: ConversationsDep,
     listing: ListingDep,
     tree: TreeDep,
+    registry: RegistryDep,
     m: str | None = None,
 ) -> HTMLResponse:
     def load() -> dict[str, Any]:
@@ -123,6 +138,7 @@ async def conversation_page(
             "messages": thread.messages,
             "earlier": thread.earlier,
             "sidebar": load_sidebar(listing),
+            "models": model_ids(registry),
         }
 
     try:
@@ -229,14 +245,19 @@ async def send(
             raise InvalidRequestError("The message is empty.", param="content")
         history = [Message(item.role, item.content) for item in body.history]
         turn = await chat.complete(
-            "default", [*history, Message("user", body.content)], params, store=False
+            body.model or "default", [*history, Message("user", body.content)], params, store=False
         )
     else:
         parent = body.parent_id if "parent_id" in body.model_fields_set else Leaf.CURRENT
         if body.conversation_id is None and parent is not Leaf.CURRENT:
             parent = Leaf.CURRENT  # a new conversation has nothing to branch from
         turn = await chat.respond(
-            body.conversation_id, body.content, source="web", parent_id=parent, params=params
+            body.conversation_id,
+            body.content,
+            source="web",
+            parent_id=parent,
+            params=params,
+            model=body.model,
         )
     return StreamingResponse(
         reply_events(turn, conversations),
@@ -296,6 +317,14 @@ async def reply_events(turn: Turn, conversations: ConversationStore) -> AsyncIte
         await turn.aclose()
 
 
+def model_ids(registry: ProviderRegistry) -> list[str]:
+    """What the composer's model picker offers (it shows only when there is a choice)."""
+    try:
+        return [info.id for info in registry.models()]
+    except CauserieError:
+        return []
+
+
 def sse(event: str, data: object) -> str:
     return (
         f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
@@ -317,6 +346,7 @@ def page(
         "messages": (),
         "earlier": None,
         "temporary": False,
+        "models": [],
         **extra,
     }
     return fragment(request, name, status_code=status_code, **context)

@@ -123,6 +123,13 @@ def test_regenerate_and_edit_add_siblings_over_http(
     assert ">Hi</div>" in older and "2/2" in older  # the first question, its second reply
 
 
+def test_send_names_an_unknown_model(http: httpx.Client) -> None:
+    response = http.post("/c/send", json={"content": "hi", "model": "no-such-model"})
+    assert response.status_code == 404
+    assert response.json()["error"]["param"] == "model"
+    assert 'data-testid="model"' not in http.get("/").text  # one model: no picker
+
+
 def test_temporary_send_stores_nothing(http: httpx.Client, store: ConversationStore) -> None:
     before = store.count_messages()
     response = http.post(

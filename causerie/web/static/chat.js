@@ -186,6 +186,8 @@ function setupChat() {
     const body = { content };
     const maxTokens = Number(localStorage.getItem("causerie:max-tokens")) || null;
     if (maxTokens) body.max_tokens = maxTokens;
+    const model = document.querySelector("[data-testid=model]")?.value;
+    if (model) body.model = model;
     if (temporary) return { ...body, temporary: true, history: temporaryHistory };
     body.conversation_id = conversationId;
     if (conversationId && parentId !== undefined) body.parent_id = parentId;
