@@ -54,7 +54,7 @@ class ConversationListing:
         query = (
             select(ConversationRow)
             .where(ConversationRow.pinned.is_(True), ConversationRow.archived.is_(False))
-            .order_by(ConversationRow.updated_at.desc(), ConversationRow.id)
+            .order_by(ConversationRow.updated_at.desc(), ConversationRow.id.desc())
             .limit(PINNED_LIMIT)
         )
         with self._db.session() as session:
@@ -72,10 +72,10 @@ class ConversationListing:
             query = query.where(
                 or_(
                     ConversationRow.updated_at < stamp,
-                    and_(ConversationRow.updated_at == stamp, ConversationRow.id > last_id),
+                    and_(ConversationRow.updated_at == stamp, ConversationRow.id < last_id),
                 )
             )
-        query = query.order_by(ConversationRow.updated_at.desc(), ConversationRow.id).limit(
+        query = query.order_by(ConversationRow.updated_at.desc(), ConversationRow.id.desc()).limit(
             limit + 1
         )
         with self._db.session() as session:
