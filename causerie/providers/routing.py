@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from causerie.errors import (
     CauserieError,
     ModelNotFoundError,
+    OverloadedError,
     PrivacyBlockedError,
     ProviderUnavailableError,
     RateLimitedError,
@@ -130,7 +131,12 @@ class Route:
                 continue
             try:
                 completion = await self._open_target(target, messages, params)
-            except (ProviderUnavailableError, ModelNotFoundError, PrivacyBlockedError) as exc:
+            except (
+                ProviderUnavailableError,
+                OverloadedError,
+                ModelNotFoundError,
+                PrivacyBlockedError,
+            ) as exc:
                 errors.append((target, exc))
                 if len(self.targets) > 1:
                     log.warning("target %s failed before its first token; next", target.label)
@@ -149,7 +155,7 @@ class Route:
         while True:
             try:
                 completion = await target.provider.open(target.model, messages, params)
-            except RateLimitedError as exc:
+            except (RateLimitedError, OverloadedError) as exc:  # an upstream 429, a full engine
                 wait = exc.retry_after
                 if (
                     wait is not None
@@ -176,7 +182,11 @@ class Route:
         if len(blocked) == len(errors):
             return blocked[0]
         reasons = "; ".join(f"{target.label}: {exc.message}" for target, exc in errors)
-        waits = [exc.retry_after for _, exc in errors if isinstance(exc, RateLimitedError)]
+        waits = [
+            exc.retry_after
+            for _, exc in errors
+            if isinstance(exc, RateLimitedError | OverloadedError)
+        ]
         message = f"No upstream could serve `{self.model_id}`. {reasons}"
         if len(waits) == len(errors) and all(w is not None for w in waits):
             return RateLimitedError(message, retry_after=min(w for w in waits if w is not None))

@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from tests.conftest import Server, free_port
-from tests.helpers import client_for, store_for
+from tests.helpers import client_for, long_reply_messages, store_for
 from tests.providers.conftest import start_server
 from tests.providers.relay import Relay
 
@@ -44,6 +44,7 @@ names = ["Alice Martin"]
 default = ["up/{MODEL}", "local"]
 failover = ["dead/{MODEL}", "strict/{MODEL}"]
 sturdy = ["doomed/{MODEL}", "local"]
+busy = ["local", "up/{MODEL}"]
 
 [providers.up]
 base_url = "{relay.api_url}"
@@ -96,7 +97,13 @@ def proxy(
 ) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("proxy")
     path = providers_file(data / "providers.toml", module_relay, upstream, doomed)
-    server = start_server(data, model_dir, CAUSERIE_PROVIDERS_FILE=str(path))
+    server = start_server(
+        data,
+        model_dir,
+        CAUSERIE_PROVIDERS_FILE=str(path),
+        CAUSERIE_PARALLEL="1",  # one local sequence and no queue: a second request gets 429
+        CAUSERIE_MAX_WAITING="0",
+    )
     try:
         yield server
     finally:
@@ -189,24 +196,40 @@ def test_block_policy_refuses_personal_data_with_a_clear_400(client: openai.Open
     assert answer.choices[0].finish_reason in ("stop", "length")
 
 
-def test_upstream_errors_reach_the_client_as_openai_errors(
-    client: openai.OpenAI, module_relay: Relay
-) -> None:
+def test_upstream_errors_reach_the_client_as_openai_errors(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as overflow:
         client.chat.completions.create(
             model=f"up/{MODEL}",
-            messages=QUESTION,
-            max_tokens=1_000_000,  # type: ignore[arg-type]
+            messages=QUESTION,  # type: ignore[arg-type]
+            max_tokens=1_000_000,
         )
     assert overflow.value.code == "context_length_exceeded"
     assert "maximum context length" in overflow.value.message
-    module_relay.force(429, retry_after="30")
-    with pytest.raises(openai.RateLimitError):
-        client.chat.completions.create(
-            model=f"up/{MODEL}",
+
+
+def test_a_busy_local_engine_fails_over_to_the_upstream(
+    client: openai.OpenAI, module_relay: Relay
+) -> None:
+    long = client.chat.completions.create(
+        model=MODEL,
+        messages=long_reply_messages(),  # type: ignore[arg-type]
+        max_tokens=300,
+        temperature=0,
+        stream=True,
+    )
+    try:
+        next(iter(long))  # the only local sequence is now generating
+        before = module_relay.calls
+        answer = client.chat.completions.create(
+            model="busy",
             messages=QUESTION,
-            max_tokens=4,  # type: ignore[arg-type]
+            max_tokens=4,
+            temperature=0,  # type: ignore[arg-type]
         )
+        assert answer.choices[0].finish_reason in ("stop", "length")
+        assert module_relay.calls == before + 1  # the upstream served it
+    finally:
+        long.close()
 
 
 def test_fails_over_past_a_closed_port(client: openai.OpenAI) -> None:
@@ -278,3 +301,14 @@ def test_local_only_mode_forbids_external_providers(
         assert httpx.get(f"{server.url}/ready").status_code == 200
     finally:
         server.stop()
+
+
+def test_upstream_429_reaches_the_client(client: openai.OpenAI, module_relay: Relay) -> None:
+    """Last in the module: the proxy then skips `up` for the Retry-After period."""
+    module_relay.force(429, retry_after="30")
+    with pytest.raises(openai.RateLimitError, match="answered 429"):
+        client.chat.completions.create(
+            model=f"up/{MODEL}",
+            messages=QUESTION,  # type: ignore[arg-type]
+            max_tokens=4,
+        )
