@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 
 from causerie.errors import PrivacyBlockedError
 from causerie.privacy.redact import Redactor, describe
@@ -83,8 +84,9 @@ class RedactingProvider:
         if self.policy == "allow":
             return await self.inner.open(model, messages, params)
         redactor = Redactor(self._names)
-        redactor.reserve(m.content for m in messages)
+        redactor.reserve([*(m.content for m in messages), *params.stop])
         redacted = [Message(m.role, redactor.redact(m.content)) for m in messages]
+        stop = tuple(redactor.redact(text) for text in params.stop)  # the model writes placeholders
         counts = redactor.counts()
         if counts and self.policy == "block":
             raise PrivacyBlockedError(
@@ -94,7 +96,7 @@ class RedactingProvider:
             )
         if counts:
             log.info("redacted %s before provider %s", describe(counts), self.name)
-        completion = await self.inner.open(model, redacted, params)
+        completion = await self.inner.open(model, redacted, replace(params, stop=stop))
         return RedactedCompletion(completion, redactor)
 
     async def close(self) -> None:

@@ -33,7 +33,7 @@ def test_redacts_reports_counts_and_restores(relay: Relay) -> None:
     async def main() -> tuple[str, dict[str, int]]:
         try:
             completion = await provider.open(
-                MODEL, ECHO, SamplingParams(max_tokens=24, temperature=0)
+                MODEL, ECHO, SamplingParams(max_tokens=24, temperature=0, stop=("x@y.example",))
             )
             text = "".join([delta.text async for delta in completion])
             return text, completion.redactions  # type: ignore[attr-defined]
@@ -41,10 +41,11 @@ def test_redacts_reports_counts_and_restores(relay: Relay) -> None:
             await provider.close()
 
     text, redactions = asyncio.run(main())
-    assert redactions == {"email": 1, "phone": 1}
+    assert redactions == {"email": 2, "phone": 1}
     assert "+33 6 12 34 56 78" in text and "bob@example.org" in text
     sent = relay.bodies[-1]["messages"][-1]["content"]
     assert sent == "Repeat exactly: call [PHONE_1] or mail [EMAIL_1] now"
+    assert relay.bodies[-1]["stop"] == ["[EMAIL_2]"]  # stop strings are redacted too
 
 
 @pytest.mark.parametrize(
