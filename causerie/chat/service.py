@@ -20,6 +20,7 @@ from causerie.storage.conversations import title_from
 from causerie.types import CALLER, Delta, Message, Role, SamplingParams, Usage
 
 SaveReply = Callable[[MessageDraft], Awaitable[str]]
+CONTINUE_PROMPT = "Continue your last answer exactly where it stopped, without repeating it."
 
 
 class Leaf(Enum):
@@ -40,8 +41,10 @@ class Turn:
         *,
         conversation_id: str | None = None,
         user_message_id: str | None = None,
+        prefix: str = "",
     ) -> None:
         self._completion = completion
+        self._prefix = prefix  # a continued reply: the text it continues
         self._save = save
         self.model = model
         self.conversation_id = conversation_id
@@ -54,7 +57,7 @@ class Turn:
 
     @property
     def text(self) -> str:
-        return "".join(self._parts)
+        return self._prefix + "".join(self._parts)
 
     @property
     def usage(self) -> Usage | None:
@@ -176,7 +179,9 @@ class ChatService:
         ``parent_id`` is the message the turn goes under: by default the current leaf; another
         message to branch there (an edited question becomes a sibling of the original); None for
         a new first message. ``content=None`` stores no question and answers the branch ending
-        at ``parent_id`` again (regenerate: the reply becomes a sibling of the earlier ones).
+        at ``parent_id`` again (regenerate: the reply becomes a sibling of the earlier ones); if
+        that branch ends with a reply, the reply is continued instead: the model is asked to go
+        on, and the whole text is stored as a sibling of the cut reply.
         """
         CALLER.set(caller or source)
         provider, model_id = self._registry.resolve(model or "default")
@@ -185,8 +190,9 @@ class ChatService:
         else:
             leaf = None if parent_id is Leaf.CURRENT else parent_id
             branch = await to_thread.run_sync(self._store.branch, conversation_id, leaf)
-        if content is None and (not branch or branch[-1].role != "user"):
-            raise InvalidRequestError("Only a question can be answered again.", param="parent_id")
+        if content is None and (not branch or branch[-1].role not in ("user", "assistant")):
+            raise InvalidRequestError("Nothing to answer or continue there.", param="parent_id")
+        continued = branch[-1] if content is None and branch[-1].role == "assistant" else None
         history = [
             Message(cast(Role, m.role), m.content)
             for m in branch
@@ -197,6 +203,8 @@ class ChatService:
         wanted = params.max_tokens or self._settings.default_max_tokens
         reserve = min(wanted, window // 2)
         question = [] if content is None else [Message("user", content)]
+        if continued is not None:
+            question = [Message("user", CONTINUE_PROMPT)]  # not stored
         messages = fit_messages(
             [*history, *question],
             lambda ms: provider.count_tokens(model_id, ms),
@@ -214,6 +222,8 @@ class ChatService:
                     lambda: self._store.create(title=title, source=source, model=model_id)
                 )
             parent = branch[-1].id if branch else None
+            if continued is not None:
+                parent = continued.parent_id
             if content is not None:
                 drafts = [MessageDraft("user", content)]
                 stored = await to_thread.run_sync(
@@ -230,4 +240,5 @@ class ChatService:
             self._saver(conversation_id, parent),
             conversation_id=conversation_id,
             user_message_id=parent,
+            prefix=continued.content if continued is not None else "",
         )

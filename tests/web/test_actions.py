@@ -81,12 +81,24 @@ def test_send_refuses_bad_branches(http: httpx.Client, store: ConversationStore)
         "/c/send", json={"conversation_id": conversation, "content": "x", "parent_id": MISSING}
     )
     assert unknown.status_code == 404
-    regenerate_a_reply = http.post(
-        "/c/send", json={"conversation_id": conversation, "content": None, "parent_id": answer.id}
+    nothing = http.post(
+        "/c/send", json={"conversation_id": conversation, "content": None, "parent_id": None}
     )
-    assert regenerate_a_reply.status_code == 400
-    assert regenerate_a_reply.json()["error"]["param"] == "parent_id"
+    assert nothing.status_code == 400
+    assert nothing.json()["error"]["param"] == "parent_id"
     assert store.count_messages(conversation) == 2
+    continued = http.post(
+        "/c/send",
+        json={
+            "conversation_id": conversation,
+            "content": None,
+            "parent_id": answer.id,
+            "max_tokens": 4,
+        },
+    )
+    assert continued.status_code == 200 and "event: done" in continued.text
+    thread = http.get(f"/c/{conversation}/thread").text
+    assert 'data-source="A' in thread and "2/2" in thread  # the cut reply's text, continued
 
 
 def test_regenerate_and_edit_add_siblings_over_http(

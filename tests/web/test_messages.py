@@ -120,18 +120,31 @@ def test_regenerate_edit_and_navigate_siblings(
     assert ConversationStore(database).count_messages(conversation) == 5  # 2 questions, 3 replies
 
 
-def test_continue_a_reply_cut_by_the_length_limit(page: Page, sqlite_server: Server) -> None:
+def test_continue_a_reply_cut_by_the_length_limit(
+    page: Page, sqlite_server: Server, database: Database
+) -> None:
     page.context.add_init_script("localStorage.setItem('causerie:max-tokens', '6')")
     page.goto(sqlite_server.url + "/")
     ask(page, "Count from 1 to 40, separated by commas.")
     wait_until_idle(page)
-    cut = page.locator(".message.assistant").last
+    cut = page.locator(".message.assistant")
+    cut_text = cut.locator(".content").inner_text()
+    cut_source = cut.get_attribute("data-source") or ""
     expect(cut.locator("[data-testid=continue]")).to_be_visible()
     cut.locator("[data-testid=continue]").click()
     wait_until_idle(page)
-    expect(page.locator(".message.assistant")).to_have_count(2)
-    expect(page.locator(".message.user").last.locator(".content")).to_have_text("Continue")
+    expect(page.locator(".message.user")).to_have_count(1)  # no new question
+    reply = page.locator(".message.assistant")
+    expect(reply).to_have_count(1)
+    expect(reply.locator("[data-testid=sibling-position]")).to_have_text("2/2")
+    assert (reply.get_attribute("data-source") or "").startswith(cut_source)
+    assert len(reply.locator(".content").inner_text()) >= len(cut_text)
     expect(page.locator("[data-testid=error]")).to_be_hidden()
+    match = CONVERSATION_URL.search(page.url)
+    assert match, page.url
+    stored = MessageTree(database).thread(match.group(1))
+    assert [t.message.role for t in stored] == ["user", "assistant"]
+    assert stored[1].message.content.startswith(cut_source)
 
 
 def test_copy_a_message_and_a_code_block(
@@ -275,3 +288,29 @@ def test_a_500_message_conversation_opens_fast_and_loads_earlier_messages(
     # a search hit far up the conversation opens with that message in the window
     page.goto(f"{sqlite_server.url}/c/{conversation}?m={messages[10].id}#m-{messages[10].id}")
     expect(page.locator(f"#m-{messages[10].id}")).to_be_in_viewport()
+
+
+UNLABELLED = """() => [...document.querySelectorAll("button, a[href], input, select, textarea")]
+  .filter((el) => {
+    const name = el.getAttribute("aria-label") || el.textContent.trim() || el.title
+      || (el.id && document.querySelector(`label[for="${el.id}"]`)?.textContent.trim())
+      || el.closest("label")?.textContent.trim();
+    return !name;
+  })
+  .map((el) => el.outerHTML.slice(0, 120))"""
+
+
+def test_every_control_has_a_name_and_keyboard_reaches_the_composer(
+    page: Page, sqlite_server: Server, database: Database
+) -> None:
+    conversation, _ = seeded(database)
+    page.goto(f"{sqlite_server.url}/c/{conversation}")
+    assert page.evaluate(UNLABELLED) == []
+    expect(page.locator("textarea[name=content]")).to_be_focused()  # autofocus
+    page.keyboard.press("Shift+Tab")  # backwards from the composer: the last reply's actions
+    focused = page.evaluate("document.activeElement.closest('[data-testid=message]')?.dataset.role")
+    assert focused == "assistant"
+    page.keyboard.press("Control+k")
+    expect(page.locator("[data-testid=search-input]")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("[data-testid=search-dialog]")).to_be_hidden()

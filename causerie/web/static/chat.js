@@ -103,7 +103,10 @@ function setupChat() {
       turn({ content: null, parentId });
     },
     continueReply(reply) {
-      turn({ content: t.continue, parentId: reply.dataset.id });
+      // The continued reply replaces the cut one on screen (it is stored as its sibling).
+      const parentId = reply.dataset.id;
+      removeFrom(reply);
+      turn({ content: null, parentId });
     },
     onRefresh: null,
   };
