@@ -118,3 +118,27 @@ def test_api_key_comes_from_the_named_environment_variable(
     assert deltas[-1].finish_reason is not None
     assert relay.bodies[-1]["stream_options"] == {"include_usage": True}
     assert relay.bodies[-1]["max_tokens"] == 8
+
+
+def test_rejected_credentials_make_the_upstream_unavailable(relay: Relay) -> None:
+    relay.force(401)
+    with pytest.raises(ProviderUnavailableError, match="check its API key"):
+        asyncio.run(collect(provider(relay.api_url)))
+
+
+def test_max_concurrency_turns_an_extra_request_away(upstream: Server) -> None:
+    up = provider(upstream.api_url, max_concurrency=1, connect_timeout=0.5)
+
+    async def main() -> None:
+        try:
+            first = await up.open(MODEL, QUESTION, GREEDY)
+            with pytest.raises(RateLimitedError, match="concurrency limit"):
+                await up.open(MODEL, QUESTION, GREEDY)
+            async for _ in first:
+                pass
+            second = await up.open(MODEL, QUESTION, GREEDY)  # the slot is free again
+            assert [d async for d in second][-1].finish_reason is not None
+        finally:
+            await up.close()
+
+    asyncio.run(main())
