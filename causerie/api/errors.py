@@ -32,6 +32,9 @@ STATUS_OF: list[tuple[type[CauserieError], int, str]] = [
     (RateLimitedError, 429, "rate_limit_error"),
     (ProviderUnavailableError, 503, "server_error"),
     (ProviderError, 502, "server_error"),
+    (RateLimitedError, 429, "rate_limit_error"),
+    (ProviderUnavailableError, 503, "server_error"),
+    (ProviderError, 502, "server_error"),
     (OverloadedError, 429, "rate_limit_error"),
     (EngineError, 500, "server_error"),
 ]
@@ -56,7 +59,7 @@ def causerie_error_response(exc: CauserieError) -> JSONResponse:
     for cls, status, type_ in STATUS_OF:
         if isinstance(exc, cls):
             response = error_response(status, exc.message, type_, param=exc.param, code=exc.code)
-            if isinstance(exc, OverloadedError):
+            if isinstance(exc, OverloadedError | RateLimitedError) and exc.retry_after is not None:
                 response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
             return response
     return error_response(500, exc.message, "server_error", code=exc.code)

@@ -306,9 +306,10 @@ def test_local_only_mode_forbids_external_providers(
 def test_upstream_429_reaches_the_client(client: openai.OpenAI, module_relay: Relay) -> None:
     """Last in the module: the proxy then skips `up` for the Retry-After period."""
     module_relay.force(429, retry_after="30")
-    with pytest.raises(openai.RateLimitError, match="answered 429"):
+    with pytest.raises(openai.RateLimitError, match="answered 429") as limited:
         client.chat.completions.create(
             model=f"up/{MODEL}",
             messages=QUESTION,  # type: ignore[arg-type]
             max_tokens=4,
         )
+    assert limited.value.response.headers["retry-after"] == "30"
