@@ -32,9 +32,6 @@ STATUS_OF: list[tuple[type[CauserieError], int, str]] = [
     (RateLimitedError, 429, "rate_limit_error"),
     (ProviderUnavailableError, 503, "server_error"),
     (ProviderError, 502, "server_error"),
-    (RateLimitedError, 429, "rate_limit_error"),
-    (ProviderUnavailableError, 503, "server_error"),
-    (ProviderError, 502, "server_error"),
     (OverloadedError, 429, "rate_limit_error"),
     (EngineError, 500, "server_error"),
 ]
