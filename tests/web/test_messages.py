@@ -314,3 +314,30 @@ def test_every_control_has_a_name_and_keyboard_reaches_the_composer(
     expect(page.locator("[data-testid=search-input]")).to_be_focused()
     page.keyboard.press("Escape")
     expect(page.locator("[data-testid=search-dialog]")).to_be_hidden()
+
+
+def test_a_refused_regenerate_puts_the_thread_back(
+    page: Page, sqlite_server: Server, database: Database, page_errors: list[str]
+) -> None:
+    conversation, answer = seeded(database, "The first reply.")
+    page.goto(f"{sqlite_server.url}/c/{conversation}")
+    page.route(
+        "**/c/send",
+        lambda route: route.fulfill(
+            status=503,
+            json={
+                "error": {
+                    "message": "Busy, try again.",
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            },
+        ),
+    )
+    page.locator(".message.assistant [data-testid=regenerate]").click()
+    expect(page.locator("[data-testid=error]")).to_have_text("Busy, try again.")
+    expect(page.locator(f'.message[data-id="{answer}"] .content')).to_have_text("The first reply.")
+    expect(page.locator(".message")).to_have_count(2)
+    assert all("503" in error for error in page_errors), page_errors
+    page_errors.clear()  # the browser logs the refused request itself

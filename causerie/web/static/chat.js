@@ -266,6 +266,8 @@ function setupChat() {
         input.value = content;
         autosize();
         updateSend();
+      } else {
+        await refresh().catch(() => {}); // an edit or regenerate took messages off: put them back
       }
     } else {
       if (finished?.reply_id) reply.dataset.id = finished.reply_id;
