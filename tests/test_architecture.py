@@ -13,6 +13,8 @@ FORBIDDEN = {
     "storage": {"engine", "chat", "providers", "api", "web", "retrieval", "auth"},
     "retrieval": {"engine", "storage", "chat", "api", "web"},
     "providers": {"storage", "chat", "api", "web"},
+    # pure text in, text out: the firewall can be reviewed without reading anything else
+    "privacy": {"engine", "storage", "chat", "providers", "api", "web", "retrieval", "auth"},
     "chat": {"api", "web"},
     "api": {"storage", "engine"},
     "web": {"engine"},  # reads conversations through the ConversationStore from deps
