@@ -11,6 +11,7 @@ from causerie.providers.registry import ProviderRegistry
 from causerie.services import Services
 from causerie.storage import ConversationStore
 from causerie.storage.listing import ConversationListing
+from causerie.storage.preferences import Preferences
 from causerie.storage.search import SearchIndex
 from causerie.storage.shares import ShareStore
 from causerie.storage.tree import MessageTree
@@ -44,6 +45,10 @@ def get_search(request: Request) -> SearchIndex:
     return SearchIndex(get_services(request).database)
 
 
+def get_preferences(request: Request) -> Preferences:
+    return Preferences(get_services(request).database)
+
+
 def get_shares(request: Request) -> ShareStore:
     return ShareStore(get_services(request).database)
 
@@ -56,3 +61,4 @@ ListingDep = Annotated[ConversationListing, Depends(get_listing)]
 TreeDep = Annotated[MessageTree, Depends(get_tree)]
 SearchDep = Annotated[SearchIndex, Depends(get_search)]
 SharesDep = Annotated[ShareStore, Depends(get_shares)]
+PreferencesDep = Annotated[Preferences, Depends(get_preferences)]

@@ -269,3 +269,20 @@ def test_every_message_keeps_all_branches(stores: Stores) -> None:
     store.append(conversation, question.id, [MessageDraft("assistant", "A2")])
     every = stores.tree.every_message(conversation)
     assert [m.content for m in every] == ["Q", "A1", "A2"]
+
+
+def test_chat_settings_and_custom_instructions(stores: Stores) -> None:
+    from causerie.storage.preferences import CUSTOM_INSTRUCTIONS, ChatSettings, Preferences
+
+    preferences = Preferences(stores.database)
+    conversation = stores.conversations.create()
+    assert preferences.chat_settings(conversation) == ChatSettings()
+    chosen = ChatSettings(system_prompt="Answer in French.", temperature=0.2, max_tokens=64)
+    preferences.set_chat_settings(conversation, chosen)
+    assert preferences.chat_settings(conversation) == chosen
+    with pytest.raises(NotFoundError):
+        preferences.chat_settings("nope")
+    assert preferences.get(CUSTOM_INSTRUCTIONS) == ""
+    preferences.set(CUSTOM_INSTRUCTIONS, "I am a teacher.")
+    preferences.set(CUSTOM_INSTRUCTIONS, "I am a nurse.")
+    assert preferences.get(CUSTOM_INSTRUCTIONS) == "I am a nurse."

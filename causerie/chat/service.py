@@ -173,6 +173,7 @@ class ChatService:
         source: str = "web",
         caller: str | None = None,
         parent_id: str | None | Literal[Leaf.CURRENT] = Leaf.CURRENT,
+        system: str | None = None,
     ) -> Turn:
         """A turn in a stored conversation (a new one when ``conversation_id`` is None).
 
@@ -181,7 +182,8 @@ class ChatService:
         a new first message. ``content=None`` stores no question and answers the branch ending
         at ``parent_id`` again (regenerate: the reply becomes a sibling of the earlier ones); if
         that branch ends with a reply, the reply is continued instead: the model is asked to go
-        on, and the whole text is stored as a sibling of the cut reply.
+        on, and the whole text is stored as a sibling of the cut reply. ``system`` (custom
+        instructions, a conversation's system prompt) goes first in the prompt, never stored.
         """
         CALLER.set(caller or source)
         provider, model_id = self._registry.resolve(model or "default")
@@ -205,8 +207,9 @@ class ChatService:
         question = [] if content is None else [Message("user", content)]
         if continued is not None:
             question = [Message("user", CONTINUE_PROMPT)]  # not stored
+        preamble = [Message("system", system)] if system else []
         messages = fit_messages(
-            [*history, *question],
+            [*preamble, *history, *question],
             lambda ms: provider.count_tokens(model_id, ms),
             window,
             reserve,

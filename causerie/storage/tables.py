@@ -31,6 +31,7 @@ class ConversationRow(Base):
     )
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    settings: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON chat settings
 
 
 class MessageRow(Base):
@@ -71,3 +72,13 @@ class ShareRow(Base):
     snapshot: Mapped[str] = mapped_column(Text)  # JSON list of {role, content, created_at}
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class PreferenceRow(Base):
+    """A named preference of the (single) user, such as their custom instructions."""
+
+    __tablename__ = "preferences"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -14,9 +14,17 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from causerie.chat.titles import write_title
-from causerie.deps import ConversationsDep, ListingDep, RegistryDep, SharesDep, TreeDep
+from causerie.deps import (
+    ConversationsDep,
+    ListingDep,
+    PreferencesDep,
+    RegistryDep,
+    SharesDep,
+    TreeDep,
+)
 from causerie.errors import InvalidRequestError
 from causerie.storage.conversations import title_from
+from causerie.storage.preferences import CUSTOM_INSTRUCTIONS, ChatSettings
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,6 +42,19 @@ class Flag(BaseModel):
 class Select(BaseModel):
     model_config = ConfigDict(extra="forbid")
     message_id: str
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    system_prompt: str = Field("", max_length=8000)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    max_tokens: int | None = Field(None, ge=1, le=8192)
+
+
+class Instructions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(max_length=8000)
 
 
 class Revoke(BaseModel):
@@ -147,3 +168,25 @@ async def revoke_share(request: Request, conversation_id: str, shares: SharesDep
     body = Revoke.model_validate_json(await json_body(request))
     await to_thread.run_sync(shares.revoke, conversation_id, body.token)
     return {"token": body.token, "revoked": True}
+
+
+@router.post("/c/{conversation_id}/settings")
+async def chat_settings(
+    request: Request, conversation_id: str, preferences: PreferencesDep
+) -> dict[str, Any]:
+    """This conversation's system prompt and sampling (empty fields: the server's defaults)."""
+    body = Settings.model_validate_json(await json_body(request))
+    settings = ChatSettings(
+        body.system_prompt.strip(), body.temperature, body.top_p, body.max_tokens
+    )
+    await to_thread.run_sync(preferences.set_chat_settings, conversation_id, settings)
+    return {"id": conversation_id, **body.model_dump(), "system_prompt": settings.system_prompt}
+
+
+@router.post("/preferences/instructions")
+async def custom_instructions(request: Request, preferences: PreferencesDep) -> dict[str, Any]:
+    """What every conversation should know about the user and how to answer."""
+    body = Instructions.model_validate_json(await json_body(request))
+    text = body.text.strip()
+    await to_thread.run_sync(preferences.set, CUSTOM_INSTRUCTIONS, text)
+    return {"text": text}

@@ -41,11 +41,13 @@ from starlette.background import BackgroundTask
 from causerie import __version__
 from causerie.api.errors import causerie_error_response
 from causerie.chat.export import export_filename, to_json, to_markdown
+from causerie.chat.instructions import system_text
 from causerie.chat.service import Leaf, Turn
 from causerie.deps import (
     ChatDep,
     ConversationsDep,
     ListingDep,
+    PreferencesDep,
     RegistryDep,
     SearchDep,
     SharesDep,
@@ -55,6 +57,7 @@ from causerie.errors import CauserieError, InvalidRequestError, NotFoundError
 from causerie.providers.registry import ProviderRegistry
 from causerie.storage import ConversationStore
 from causerie.storage.conversations import ConversationSummary
+from causerie.storage.preferences import CUSTOM_INSTRUCTIONS, ChatSettings
 from causerie.types import Message
 from causerie.web import actions
 from causerie.web.i18n import catalogue, pick_language
@@ -109,11 +112,21 @@ def mount_web(app: FastAPI) -> None:
 
 @router.get("/", response_class=HTMLResponse)
 async def new_chat(
-    request: Request, listing: ListingDep, registry: RegistryDep, temporary: bool = False
+    request: Request,
+    listing: ListingDep,
+    registry: RegistryDep,
+    preferences: PreferencesDep,
+    temporary: bool = False,
 ) -> HTMLResponse:
     sidebar = await to_thread.run_sync(load_sidebar, listing)
+    instructions = await to_thread.run_sync(preferences.get, CUSTOM_INSTRUCTIONS)
     return page(
-        request, "chat.html", sidebar=sidebar, temporary=temporary, models=model_ids(registry)
+        request,
+        "chat.html",
+        sidebar=sidebar,
+        temporary=temporary,
+        models=model_ids(registry),
+        instructions=instructions,
     )
 
 
@@ -125,10 +138,12 @@ async def conversation_page(
     listing: ListingDep,
     tree: TreeDep,
     registry: RegistryDep,
+    preferences: PreferencesDep,
     m: str | None = None,
 ) -> HTMLResponse:
     def load() -> dict[str, Any]:
         conversation = conversations.get(conversation_id)
+        chat_settings = preferences.chat_settings(conversation_id)
         try:
             thread = load_thread(tree, conversation_id, m)
         except NotFoundError:  # a stale link to a deleted message: show the current branch
@@ -139,6 +154,8 @@ async def conversation_page(
             "earlier": thread.earlier,
             "sidebar": load_sidebar(listing),
             "models": model_ids(registry),
+            "chat_settings": chat_settings,
+            "instructions": preferences.get(CUSTOM_INSTRUCTIONS),
         }
 
     try:
@@ -236,14 +253,29 @@ async def search_results(request: Request, search: SearchDep, q: str = "") -> HT
 
 @router.post("/c/send")
 async def send(
-    request: Request, chat: ChatDep, conversations: ConversationsDep
+    request: Request, chat: ChatDep, conversations: ConversationsDep, preferences: PreferencesDep
 ) -> StreamingResponse:
     body = await read_send_request(request)
-    params = chat.sampling(max_tokens=body.max_tokens)
+
+    def load_settings() -> tuple[ChatSettings, str]:
+        own = ChatSettings()
+        if body.conversation_id is not None and not body.temporary:
+            own = preferences.chat_settings(body.conversation_id)
+        return own, preferences.get(CUSTOM_INSTRUCTIONS)
+
+    settings, instructions = await to_thread.run_sync(load_settings)
+    system = system_text(settings.system_prompt, instructions)
+    params = chat.sampling(
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        max_tokens=body.max_tokens or settings.max_tokens,
+    )
     if body.temporary:
         if body.content is None:
             raise InvalidRequestError("The message is empty.", param="content")
         history = [Message(item.role, item.content) for item in body.history]
+        if system:
+            history.insert(0, Message("system", system))
         turn = await chat.complete(
             body.model or "default", [*history, Message("user", body.content)], params, store=False
         )
@@ -258,6 +290,7 @@ async def send(
             parent_id=parent,
             params=params,
             model=body.model,
+            system=system,
         )
     return StreamingResponse(
         reply_events(turn, conversations),
@@ -347,6 +380,8 @@ def page(
         "earlier": None,
         "temporary": False,
         "models": [],
+        "chat_settings": ChatSettings(),
+        "instructions": "",
         **extra,
     }
     return fragment(request, name, status_code=status_code, **context)

@@ -220,3 +220,45 @@ def test_catalogues_have_the_same_keys() -> None:
 )
 def test_pick_language(header: str, cookie: str | None, expected: str) -> None:
     assert pick_language(header, cookie) == expected
+
+
+def test_chat_settings_and_instructions_reach_the_prompt(
+    http: httpx.Client, store: ConversationStore
+) -> None:
+    conversation = store.create(title="Settings")
+    _, hello = store.append(
+        conversation, None, [MessageDraft("user", "Hi"), MessageDraft("assistant", "Hi!")]
+    )
+    base = f"/c/{conversation}"
+    assert http.post(f"{base}/settings", json={"temperature": 5}).status_code == 400
+    assert http.post(f"{base}/settings", json={"max_tokens": 0}).status_code == 400
+    assert http.post(f"/c/{MISSING}/settings", json={}).status_code == 404
+
+    def reply_tokens() -> tuple[int, int]:
+        """The same question under the same reply each time: only the system text differs."""
+        response = http.post(
+            "/c/send",
+            json={"conversation_id": conversation, "content": "Go on.", "parent_id": hello.id},
+        )
+        assert response.status_code == 200 and "event: done" in response.text
+        reply = store.branch(conversation)[-1]
+        return reply.prompt_tokens, reply.completion_tokens
+
+    http.post(f"{base}/settings", json={"max_tokens": 3})
+    plain, completion = reply_tokens()
+    assert completion <= 3  # the conversation's reply length
+    saved = http.post(
+        f"{base}/settings",
+        json={"system_prompt": "  Answer like a pirate, always.  ", "max_tokens": 3},
+    )
+    assert saved.json()["system_prompt"] == "Answer like a pirate, always."
+    with_prompt, _ = reply_tokens()
+    assert with_prompt > plain + 5
+    instructions = "I teach chemistry to teenagers; keep answers short and concrete, please."
+    assert http.post("/preferences/instructions", json={"text": instructions}).status_code == 200
+    try:
+        with_both, _ = reply_tokens()
+        assert instructions in http.get("/").text  # shown in its dialog
+    finally:
+        http.post("/preferences/instructions", json={"text": ""})
+    assert with_both > with_prompt + 15

@@ -341,3 +341,44 @@ def test_a_refused_regenerate_puts_the_thread_back(
     expect(page.locator(".message")).to_have_count(2)
     assert all("503" in error for error in page_errors), page_errors
     page_errors.clear()  # the browser logs the refused request itself
+
+
+def test_chat_settings_and_custom_instructions_dialogs(
+    page: Page, sqlite_server: Server, database: Database
+) -> None:
+    from causerie.storage.preferences import CUSTOM_INSTRUCTIONS, Preferences
+
+    conversation, _ = seeded(database, "ok")
+    preferences = Preferences(database)
+    page.goto(f"{sqlite_server.url}/c/{conversation}")
+    page.locator("[data-testid=open-settings]").click()
+    dialog = page.locator("[data-testid=settings-dialog]")
+    expect(dialog).to_be_visible()
+    dialog.locator("[data-testid=system-prompt]").fill("Answer in one short sentence.")
+    dialog.locator("[data-testid=max-tokens]").fill("12")
+    dialog.locator("[data-testid=settings-save]").click()
+    expect(dialog.locator("[data-testid=settings-status]")).to_have_text("Saved.")
+    saved = preferences.chat_settings(conversation)
+    assert (saved.system_prompt, saved.max_tokens, saved.temperature) == (
+        "Answer in one short sentence.",
+        12,
+        None,
+    )
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+
+    page.locator("[data-testid=open-instructions]").click()
+    instructions = page.locator("[data-testid=instructions-dialog]")
+    instructions.locator("[data-testid=instructions]").fill("Call me Sam.")
+    instructions.locator("[data-testid=instructions-save]").click()
+    expect(instructions.locator("[data-testid=instructions-status]")).to_have_text("Saved.")
+    try:
+        assert preferences.get(CUSTOM_INSTRUCTIONS) == "Call me Sam."
+        page.reload()
+        expect(page.locator("[data-testid=system-prompt]")).to_have_value(
+            "Answer in one short sentence."
+        )
+        expect(page.locator("[data-testid=max-tokens]")).to_have_value("12")
+        expect(page.locator("[data-testid=instructions]")).to_have_value("Call me Sam.")
+    finally:
+        preferences.set(CUSTOM_INSTRUCTIONS, "")

@@ -4,6 +4,7 @@
 
 import { decorateCode, errorText, getHTML, postJSON, root, t } from "./api.js";
 import { setupSearch } from "./search.js";
+import { setupSettings as setupChatSettings } from "./settings.js";
 import { setupShare, showConversationActions } from "./share.js";
 import { readEvents } from "./sse.js";
 import { setTitle, setupDrawer, setupSidebar, showCurrent } from "./sidebar.js";
@@ -21,6 +22,7 @@ setupSidebar(nav);
 setupSearch();
 setupSettings();
 setupShortcuts();
+if (!thread) setupChatSettings(() => null); // custom instructions are on every page
 setupArchive();
 if (thread && form) setupChat();
 
@@ -112,6 +114,7 @@ function setupChat() {
   };
   setupThreadActions(messages, actions);
   setupShare(() => conversationId);
+  setupChatSettings(() => conversationId);
   updateSend();
   decorateCode(messages);
   const target = location.hash && document.getElementById(location.hash.slice(1));

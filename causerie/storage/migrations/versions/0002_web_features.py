@@ -1,4 +1,5 @@
-"""Web chat features: pinned/archived conversations, message feedback, share links, full-text search.
+"""Web chat features: pinned/archived conversations, per-conversation chat settings, message
+feedback, share links, preferences (custom instructions), full-text search.
 
 Search is native to each database:
 
@@ -74,6 +75,8 @@ def upgrade() -> None:
     op.add_column(
         "conversations", sa.Column("archived", sa.Boolean(), nullable=False, server_default=false)
     )
+    # JSON: {"system_prompt", "temperature", "top_p", "max_tokens"} chosen for this conversation
+    op.add_column("conversations", sa.Column("settings", sa.Text(), nullable=True))
     # The sidebar: unarchived conversations, newest first, read page by page (keyset).
     op.create_index(
         "ix_conversations_archived_updated", "conversations", ["archived", "updated_at", "id"]
@@ -96,6 +99,12 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     )
+    op.create_table(
+        "preferences",
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
     statements = SQLITE_FTS if op.get_bind().dialect.name == "sqlite" else POSTGRES_FTS
     for statement in statements:
         op.execute(statement)
@@ -108,6 +117,7 @@ def downgrade() -> None:
     else:
         op.drop_index("ix_conversations_fts", "conversations")
         op.drop_index("ix_messages_fts", "messages")
+    op.drop_table("preferences")
     op.drop_table("shares")
     op.drop_index("ix_messages_parent_id", "messages")
     with op.batch_alter_table("messages") as batch:
@@ -115,5 +125,6 @@ def downgrade() -> None:
         batch.drop_column("rating")
     op.drop_index("ix_conversations_archived_updated", "conversations")
     with op.batch_alter_table("conversations") as batch:
+        batch.drop_column("settings")
         batch.drop_column("archived")
         batch.drop_column("pinned")

@@ -1,0 +1,70 @@
+"""Chat settings: per conversation (system prompt, sampling) and the user's custom instructions.
+
+Both are small JSON/text values read before each turn; the chat service folds them into the
+prompt (as a system message that is never stored in the tree) and the sampling parameters.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from causerie.errors import NotFoundError
+from causerie.storage.db import Database
+from causerie.storage.tables import ConversationRow, PreferenceRow, utcnow
+
+__all__ = ["CUSTOM_INSTRUCTIONS", "ChatSettings", "Preferences"]
+
+CUSTOM_INSTRUCTIONS = "custom_instructions"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    """A conversation's own settings; None means the server's default."""
+
+    system_prompt: str = ""
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+
+    @classmethod
+    def parse(cls, raw: str | None) -> ChatSettings:
+        if not raw:
+            return cls()
+        data: dict[str, Any] = json.loads(raw)
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+class Preferences:
+    """Reads and writes conversation settings and named user preferences."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def chat_settings(self, conversation_id: str) -> ChatSettings:
+        with self._db.session() as session:
+            row = session.get(ConversationRow, conversation_id)
+            if row is None:
+                raise NotFoundError(f"conversation {conversation_id} not found")
+            return ChatSettings.parse(row.settings)
+
+    def set_chat_settings(self, conversation_id: str, settings: ChatSettings) -> None:
+        with self._db.session() as session:
+            row = session.get(ConversationRow, conversation_id)
+            if row is None:
+                raise NotFoundError(f"conversation {conversation_id} not found")
+            row.settings = json.dumps(asdict(settings), ensure_ascii=False)
+
+    def get(self, name: str) -> str:
+        with self._db.session() as session:
+            row = session.get(PreferenceRow, name)
+            return row.value if row is not None else ""
+
+    def set(self, name: str, value: str) -> None:
+        with self._db.session() as session:
+            row = session.get(PreferenceRow, name)
+            if row is None:
+                session.add(PreferenceRow(name=name, value=value, updated_at=utcnow()))
+            else:
+                row.value, row.updated_at = value, utcnow()
