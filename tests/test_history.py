@@ -35,6 +35,7 @@ LONG_STREAM = {
     "messages": long_reply_messages(),
     "max_tokens": 1500,
     "temperature": 0,
+    "repeat_penalty": 1.0,  # unpenalized, the base model copies the whole count
     "stream": True,
 }
 

@@ -35,6 +35,7 @@ def test_overload_is_a_quick_429_with_retry_after(busy_server: Server) -> None:
         "messages": long_reply_messages(),
         "max_tokens": 1500,
         "temperature": 0,
+        "repeat_penalty": 1.0,  # unpenalized, the base model copies the whole count
         "stream": True,
     }
     with (
@@ -44,7 +45,8 @@ def test_overload_is_a_quick_429_with_retry_after(busy_server: Server) -> None:
         ) as response,
     ):
         assert response.status_code == 200
-        for line in response.iter_lines():
+        lines = response.iter_lines()  # kept referenced: closing it would drop the connection
+        for line in lines:
             if '"content":"' in line and '"role"' not in line:
                 break  # the only sequence is now busy
         started = time.monotonic()
