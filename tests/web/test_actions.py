@@ -1,5 +1,5 @@
-"""The page's JSON actions, the fragments and the send options over HTTP against a real server;
-the string catalogues and the language choice."""
+"""The page's JSON actions, the fragments and the send options over HTTP against a real server
+(on SQLite and on Postgres); the string catalogues and the language choice."""
 
 from __future__ import annotations
 
@@ -17,14 +17,15 @@ MISSING = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.fixture
-def http(sqlite_server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sqlite_server.url, timeout=60) as client:
+def http(server: Server) -> Iterator[httpx.Client]:
+    """A client for a real server on SQLite, then on Postgres."""
+    with httpx.Client(base_url=server.url, timeout=60) as client:
         yield client
 
 
 @pytest.fixture
-def store(sqlite_server: Server) -> Iterator[ConversationStore]:
-    database = Database(sqlite_server.database_url)
+def store(server: Server) -> Iterator[ConversationStore]:
+    database = Database(server.database_url)
     yield ConversationStore(database)
     database.dispose()
 
