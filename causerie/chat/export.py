@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from causerie.storage.conversations import ConversationSummary, StoredMessage
+from causerie.storage.preferences import ChatSettings
 
 __all__ = ["export_filename", "to_json", "to_markdown"]
 
@@ -20,7 +22,11 @@ def _iso(moment: datetime) -> str:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
-def to_json(summary: ConversationSummary, messages: Sequence[StoredMessage]) -> str:
+def to_json(
+    summary: ConversationSummary,
+    messages: Sequence[StoredMessage],
+    settings: ChatSettings | None = None,
+) -> str:
     """Every message of the tree with its parent, so any branch can be rebuilt."""
     document = {
         "format": "causerie.conversation",
@@ -32,6 +38,7 @@ def to_json(summary: ConversationSummary, messages: Sequence[StoredMessage]) -> 
         "created_at": _iso(summary.created_at),
         "updated_at": _iso(summary.updated_at),
         "current_leaf_id": summary.current_leaf_id,
+        "settings": asdict(settings or ChatSettings()),
         "messages": [
             {
                 "id": m.id,

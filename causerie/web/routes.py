@@ -186,15 +186,16 @@ async def export(
     extension: Literal["md", "json"],
     conversations: ConversationsDep,
     tree: TreeDep,
+    preferences: PreferencesDep,
 ) -> Response:
     """The conversation as a download: JSON keeps every branch, Markdown the one on screen."""
 
     def build() -> tuple[str, str]:
         summary = conversations.get(conversation_id)
         if extension == "json":
-            return to_json(summary, tree.every_message(conversation_id)), export_filename(
-                summary, "json"
-            )
+            settings = preferences.chat_settings(conversation_id)
+            document = to_json(summary, tree.every_message(conversation_id), settings)
+            return document, export_filename(summary, "json")
         branch = [t.message for t in tree.thread(conversation_id)]
         return to_markdown(summary, branch), export_filename(summary, "md")
 

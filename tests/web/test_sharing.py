@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from causerie.storage import ConversationStore, Database, MessageDraft
+from causerie.storage.preferences import ChatSettings, Preferences
 from causerie.storage.tree import MessageTree
 from tests.conftest import Server
 
@@ -81,6 +82,9 @@ def test_download_markdown_and_json_with_every_branch(
     page: Page, sqlite_server: Server, database: Database, tmp_path: Path
 ) -> None:
     conversation, ids = branched(database)
+    Preferences(database).set_chat_settings(
+        conversation, ChatSettings(system_prompt="Be brief.", temperature=0.3)
+    )
     page.goto(f"{sqlite_server.url}/c/{conversation}")
     page.locator("[data-testid=share]").click()
     with page.expect_download() as markdown_download:
@@ -100,3 +104,9 @@ def test_download_markdown_and_json_with_every_branch(
     assert document["messages"][1]["parent_id"] == ids[0] == document["messages"][2]["parent_id"]
     assert document["messages"][2]["feedback"] == {"rating": 1, "comment": "nice"}
     assert document["current_leaf_id"] == ids[2]
+    assert document["settings"] == {
+        "system_prompt": "Be brief.",
+        "temperature": 0.3,
+        "top_p": None,
+        "max_tokens": None,
+    }
