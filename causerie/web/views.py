@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import nh3
 from markupsafe import Markup
 
 from causerie.storage.conversations import ConversationSummary
@@ -114,7 +115,9 @@ class SearchResult:
 def highlight(snippet: str) -> Markup:
     """A search snippet as HTML: the text escaped, then the match markers made ``<mark>``."""
     escaped = str(Markup.escape(" ".join(snippet.split())))
-    return Markup(escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
+    marked = escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+    # The text itself may hold the marker characters: let nh3 balance the tags.
+    return Markup(nh3.clean(marked, tags={"mark"}, attributes={}))
 
 
 def load_sidebar(listing: ConversationListing, cursor: str | None = None) -> Sidebar:

@@ -231,3 +231,13 @@ def test_hostile_math_is_inert(payload: str) -> None:
     for _tag, name, value in found.attributes:
         assert not name.startswith("on") and name not in ("href", "src", "style"), html
         assert "javascript" not in value and "evil" not in value, html
+
+
+def test_search_snippets_are_escaped_and_balanced() -> None:
+    from causerie.storage.search import MARK_END, MARK_START
+    from causerie.web.views import highlight
+
+    marked = highlight(f"a {MARK_START}b{MARK_END} <img src=x onerror=alert(1)> & c")
+    assert str(marked) == "a <mark>b</mark> &lt;img src=x onerror=alert(1)&gt; &amp; c"
+    stray = str(highlight(f"text with a stray {MARK_END} and {MARK_START} open"))
+    assert stray.count("<mark>") == stray.count("</mark>")
