@@ -306,3 +306,16 @@ def test_composer_keys(page: Page, sqlite_server: Server) -> None:
     box.press("Enter")
     expect(page.locator(".message")).to_have_count(0)
     assert page.url == sqlite_server.url + "/"
+
+
+def test_a_stopped_reply_gets_its_actions_once_saved(page: Page, sqlite_server: Server) -> None:
+    page.goto(sqlite_server.url + "/")
+    page.evaluate(STOP_AT_FIRST_TEXT)
+    ask(page, "Continue counting to 500: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15")
+    wait_until_idle(page)
+    reply = page.locator(".message.assistant")
+    expect(reply.locator("[data-testid=interrupted]")).to_be_visible()
+    # swapped in from the server without a reload: ids, actions, still marked interrupted
+    expect(reply.locator("[data-testid=regenerate]")).to_be_visible(timeout=10_000)
+    expect(reply).to_have_attribute("data-id", re.compile(r"[0-9a-f-]{36}"))
+    expect(reply.locator("[data-testid=interrupted]")).to_be_visible()

@@ -225,6 +225,7 @@ function setupChat() {
     let finished = null;
     let failure = null;
     let stopped = false;
+    let questionId = null;
     const body = requestBody(content, parentId);
     try {
       const response = await fetch(`${root}/c/send`, {
@@ -237,6 +238,7 @@ function setupChat() {
       for await (const { event, data } of readEvents(response.body)) {
         if (event === "meta") {
           started = true;
+          questionId = data.user_message_id;
           if (fromComposer) saveDraft();
           onMeta(data);
         } else if (event === "html") {
@@ -281,9 +283,37 @@ function setupChat() {
       if (finished && !temporary) {
         await refresh(); // the stored branch, with ids, siblings and actions
         if (isFirst) autoTitle();
+      } else if (stopped && !temporary && content !== null && questionId) {
+        refreshWhenSaved(questionId); // the server saves a stopped reply once it notices
       }
     }
     if (failure) showError(failure);
+  }
+
+  // After Stop, swap in the stored thread (with the reply's actions) once the partial reply
+  // is saved, unless the reader has started something else meanwhile.
+  async function refreshWhenSaved(questionId) {
+    const id = conversationId;
+    for (let attempt = 0; attempt < 10 && id; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      if (controller !== null || conversationId !== id) return;
+      let html;
+      try {
+        html = await getHTML(`/c/${encodeURIComponent(id)}/thread`);
+      } catch {
+        return;
+      }
+      const fresh = document.createElement("template");
+      fresh.innerHTML = html; // rendered and sanitized on the server
+      const last = fresh.content.querySelector("[data-testid=message]:last-of-type");
+      if (last?.dataset.role === "assistant" && last.dataset.parentId === questionId) {
+        if (controller !== null) return;
+        messages.replaceChildren(fresh.content);
+        decorateCode(messages);
+        actions.onRefresh?.();
+        return;
+      }
+    }
   }
 
   async function autoTitle() {
