@@ -7,7 +7,7 @@ Three layers, each enough on its own against the usual tricks:
 2. Our renderer rules: images become plain links (no remote image ever loads), table alignment
    becomes a class (the CSP forbids inline styles), code fences are highlighted by Pygments with
    CSS classes under a header naming the language, task-list checkboxes become ☐/☑ text, and
-   LaTeX math (``$...$``, ``$$...$$``) becomes MathML: latex2mathml's
+   LaTeX math (``$...$``, ``$$...$$``, ``\\(...\\)``, ``\\[...\\]``) becomes MathML: latex2mathml's
    output is parsed as XML, checked against a MathML allow-list and serialized again, or the
    formula is shown as code.
 3. nh3 (ammonia) keeps only an allow-list of tags, attributes, classes and URL schemes
@@ -26,6 +26,7 @@ from latex2mathml.converter import convert as latex_to_mathml
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import unescapeAll
 from markdown_it.renderer import RendererHTML
+from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from mdit_py_plugins.dollarmath import dollarmath_plugin
@@ -117,8 +118,9 @@ def _fence(
 
 
 @lru_cache(maxsize=1024)
-def render_math(latex: str, *, display: bool) -> str:
-    """LaTeX as MathML that holds only allow-listed elements and attributes, else as code."""
+def render_math(latex: str, *, display: bool, block: bool | None = None) -> str:
+    """LaTeX as MathML that holds only allow-listed elements and attributes, else as code.
+    ``block`` (default: ``display``) wraps it in a centred block, outside paragraphs only."""
     try:
         mathml = latex_to_mathml(latex, display="block" if display else "inline")
         root = ElementTree.fromstring(mathml)
@@ -129,7 +131,8 @@ def render_math(latex: str, *, display: bool) -> str:
         result = ElementTree.tostring(root, encoding="unicode")
     except Exception:  # latex2mathml raises many kinds on bad input; show the source
         result = f'<code class="math-source">{html.escape(latex)}</code>'
-    return f'<div class="math-block">{result}</div>\n' if display else result
+    wrap = display if block is None else block
+    return f'<div class="math-block">{result}</div>\n' if wrap else result
 
 
 def _math_inline(
@@ -138,10 +141,35 @@ def _math_inline(
     return render_math(tokens[idx].content, display=False)
 
 
+def _math_display_inline(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    return render_math(tokens[idx].content, display=True, block=False)  # inside a paragraph
+
+
 def _math_block(
     self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
     return render_math(tokens[idx].content, display=True)
+
+
+def _bracket_math(state: StateInline, silent: bool) -> bool:
+    """``\\(...\\)`` inline and ``\\[...\\]`` display math, as many models write it (within a
+    paragraph; the closing delimiter must be in the same paragraph)."""
+    start = state.pos
+    opener = state.src[start : start + 2]
+    if opener not in ("\\(", "\\["):
+        return False
+    closer = "\\)" if opener == "\\(" else "\\]"
+    end = state.src.find(closer, start + 2)
+    if end == -1 or not state.src[start + 2 : end].strip():
+        return False
+    if not silent:
+        token = state.push("math_inline" if opener == "\\(" else "math_inline_double", "math", 0)
+        token.content = state.src[start + 2 : end].strip()
+        token.markup = opener
+    state.pos = end + 2
+    return True
 
 
 def _task_boxes(tokens: list[Token]) -> None:
@@ -193,10 +221,11 @@ def _parser() -> MarkdownIt:
     parser.use(gfm_autolink_plugin)
     parser.use(tasklists_plugin)
     parser.use(dollarmath_plugin, allow_space=False, allow_digits=False, double_inline=True)
+    parser.inline.ruler.before("escape", "math_brackets", _bracket_math)
     parser.add_render_rule("image", _image_as_link)
     parser.add_render_rule("fence", _fence)
-    for name in ("math_inline", "math_inline_double"):
-        parser.add_render_rule(name, _math_inline)
+    parser.add_render_rule("math_inline", _math_inline)
+    parser.add_render_rule("math_inline_double", _math_display_inline)
     for name in ("math_block", "math_block_label"):
         parser.add_render_rule(name, _math_block)
     return parser

@@ -241,3 +241,14 @@ def test_search_snippets_are_escaped_and_balanced() -> None:
     assert str(marked) == "a <mark>b</mark> &lt;img src=x onerror=alert(1)&gt; &amp; c"
     stray = str(highlight(f"text with a stray {MARK_END} and {MARK_START} open"))
     assert stray.count("<mark>") == stray.count("</mark>")
+
+
+def test_bracket_delimited_math() -> None:
+    html = render_markdown("see \\(y^2\\) and \\[\\frac{a}{b}\\] done")
+    assert '<math display="inline"><mrow><msup>' in html
+    assert '<math display="block"><mrow><mfrac>' in html
+    assert "<div" not in html  # display math inside a paragraph stays phrasing content
+    assert render_markdown("a lone \\( stays text") == "<p>a lone ( stays text</p>\n"
+    assert "<math" not in render_markdown("`\\(x\\)` in code")
+    hostile = render_markdown("\\(\\text{<img src=x onerror=alert(1)>}\\)")
+    assert "<img" not in hostile and "<math" not in hostile
