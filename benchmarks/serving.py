@@ -140,7 +140,11 @@ async def run_session(
     results = []
     for turn in range(1, turns + 1):
         messages.append({"role": "user", "content": rng.choice(QUESTIONS)})
-        result, reply = await one_request(client, model, messages, max_tokens)
+        try:
+            result, reply = await one_request(client, model, messages, max_tokens)
+        except httpx.HTTPError as exc:
+            result, reply = RequestResult(session, turn, None, 0.0, 0, 0, 0), ""
+            result.error = f"{type(exc).__name__}: {exc}"
         result.session, result.turn = session, turn
         results.append(result)
         if result.error:
@@ -156,7 +160,8 @@ async def run_level(
     for session in range(sessions):
         queue.put_nowait(session)
     results: list[RequestResult] = []
-    limits = httpx.Limits(max_connections=concurrency + 2)
+    # A fresh connection per request: some servers close idle keep-alive connections.
+    limits = httpx.Limits(max_connections=concurrency + 2, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=url, timeout=600, limits=limits) as client:
 
         async def worker() -> None:
