@@ -154,13 +154,15 @@ async def test_cancelling_frees_the_sequence_for_the_next_request(model: LoadedM
             seen += 1
             if seen == 5:
                 break
+        at_cancel = local.metrics.generated_tokens._value.get()  # the engine may run ahead of us
         long.cancel()
         text, last = await asyncio.wait_for(waiting, timeout=120)
         assert text and last.finish_reason == "stop"
         assert last.usage is not None
         generated = local.metrics.generated_tokens._value.get()
-        # The long reply (about 900 tokens if left alone) stopped within a step of the cancel.
-        assert generated <= seen + 3 + last.usage.completion_tokens
+        # The long reply (about 900 tokens if left alone) stopped within a step of the cancel: at
+        # most the token of the step under way (two, if a step began between our two lines).
+        assert generated <= at_cancel + 2 + last.usage.completion_tokens
     finally:
         await local.close_engine()
 
