@@ -21,6 +21,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import settings
+
+# CI runs the same property-test examples every time (a failure found while developing becomes an
+# @example); developers' runs keep exploring new ones.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -191,13 +198,22 @@ def postgres_url(postgres_server: str) -> str:
     return create_pg_database(postgres_server, "causerie_api")
 
 
-def _server(tmp: Path, database_url: str, model_dir: Path) -> Iterator[Server]:
-    server = Server(database_url=database_url, data_dir=tmp, model_dir=model_dir)
+def _server(
+    tmp: Path, database_url: str, model_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    server = Server(
+        database_url=database_url, data_dir=tmp, model_dir=model_dir, env_extra=env or {}
+    )
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+def sqlite_server_with(tmp: Path, model_dir: Path, **env: str) -> Iterator[Server]:
+    """A server of its own on a fresh SQLite file, with extra ``CAUSERIE_*`` settings."""
+    yield from _server(tmp, f"sqlite:///{tmp / 'causerie.db'}", model_dir, env)
 
 
 @pytest.fixture(scope="session")

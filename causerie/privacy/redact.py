@@ -26,7 +26,7 @@ EMAIL = re.compile(
     r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])"
 )
 IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,}")
-CARD_CANDIDATE = re.compile(r"(?<![\d.])\d(?:[ -]?\d){12,}(?![\d])")
+CARD_CANDIDATE = re.compile(r"(?<![\d.])\d(?:[ -]?\d){12,}(?!\d|\.\d)")  # not into an IP
 IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
 IPV6_CANDIDATE = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 CARD_SHAPE = re.compile(

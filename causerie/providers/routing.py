@@ -112,41 +112,60 @@ class Route:
         self, model: str, messages: Sequence[Message], params: SamplingParams
     ) -> Completion:
         errors: list[tuple[Target, CauserieError]] = []
+        held: list[Target] = []
         for target in self.targets:
             if not target.breaker.allows():
                 log.info("skipping %s: %s", target.label, target.breaker.state)
-                errors.append(
-                    (
-                        target,
-                        ProviderUnavailableError(
-                            f"`{target.label}` is skipped for {target.breaker.wait():.0f} s "
-                            + (
-                                "(rate-limited)."
-                                if target.breaker.state == "held"
-                                else "after failing."
-                            )
-                        ),
-                    )
-                )
+                if target.breaker.state == "held":
+                    held.append(target)  # a last resort, once its Retry-After has passed
+                else:
+                    errors.append((target, self._skipped(target)))
                 continue
-            try:
-                completion = await self._open_target(target, messages, params)
-            except (
-                ProviderUnavailableError,
-                OverloadedError,
-                ModelNotFoundError,
-                PrivacyBlockedError,
-            ) as exc:
-                errors.append((target, exc))
-                if len(self.targets) > 1:
-                    log.warning("target %s failed before its first token; next", target.label)
+            completion = await self._try(target, messages, params, errors)
+            if completion is not None:
+                return completion
+        for target in held:
+            # Every other target failed: wait out a short hold rather than fail the request.
+            wait = target.breaker.wait()
+            if wait > self._retry.max_retry_wait:
+                errors.append((target, self._skipped(target)))
                 continue
-            if len(errors) > 0:
-                log.info(
-                    "%s served by %s after %d failed", self.model_id, target.label, len(errors)
-                )
-            return completion
+            await asyncio.sleep(wait)
+            completion = await self._try(target, messages, params, errors)
+            if completion is not None:
+                return completion
         raise self._failure(errors)
+
+    @staticmethod
+    def _skipped(target: Target) -> ProviderUnavailableError:
+        reason = "(rate-limited)." if target.breaker.state == "held" else "after failing."
+        return ProviderUnavailableError(
+            f"`{target.label}` is skipped for {target.breaker.wait():.0f} s {reason}"
+        )
+
+    async def _try(
+        self,
+        target: Target,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        errors: list[tuple[Target, CauserieError]],
+    ) -> Completion | None:
+        """Open ``target``; on a failure before the first token, record it and return None."""
+        try:
+            completion = await self._open_target(target, messages, params)
+        except (
+            ProviderUnavailableError,
+            OverloadedError,
+            ModelNotFoundError,
+            PrivacyBlockedError,
+        ) as exc:
+            errors.append((target, exc))
+            if len(self.targets) > 1:
+                log.warning("target %s failed before its first token; next", target.label)
+            return None
+        if errors:
+            log.info("%s served by %s after %d failed", self.model_id, target.label, len(errors))
+        return completion
 
     async def _open_target(
         self, target: Target, messages: Sequence[Message], params: SamplingParams

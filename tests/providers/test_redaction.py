@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from causerie.privacy.redact import PLACEHOLDER, Redactor, describe, iban_valid, luhn_valid
@@ -85,6 +85,7 @@ def test_text_made_of_placeholder_pieces_round_trips(text: str) -> None:
 
 
 @given(sentences)
+@example([("card", "4000 0000 0000 0002"), ("ip", "127.0.0.0")])  # a card ran into the IP once
 def test_personal_data_never_leaves_and_is_restored(parts: list[tuple[str, str]]) -> None:
     text = " ".join(value for _, value in parts)
     redactor = redactor_for(text)
