@@ -10,23 +10,16 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import Server, sqlite_server_with
 from tests.helpers import client_for, long_reply_messages
 
 
 @pytest.fixture(scope="module")
 def busy_server(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Server]:
     """One sequence and no waiting room: a second concurrent request must be refused."""
-    tmp = tmp_path_factory.mktemp("busy")
-    server = Server(
-        database_url=f"sqlite:///{tmp / 'c.db'}",
-        data_dir=tmp,
-        model_dir=model_dir,
-        env_extra={"CAUSERIE_PARALLEL": "1", "CAUSERIE_MAX_WAITING": "0"},
+    yield from sqlite_server_with(
+        tmp_path_factory.mktemp("busy"), model_dir, CAUSERIE_PARALLEL="1", CAUSERIE_MAX_WAITING="0"
     )
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_overload_is_a_quick_429_with_retry_after(busy_server: Server) -> None:

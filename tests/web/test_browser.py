@@ -13,6 +13,7 @@ from playwright.sync_api import Dialog, Page, Request, expect
 
 from causerie.storage import ConversationStore, Database
 from tests.conftest import Server
+from tests.web.pages import ask, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -44,17 +45,6 @@ STOP_AT_FIRST_TEXT = """() => {
   });
   observer.observe(messages, {childList: true, subtree: true, characterData: true});
 }"""
-
-
-def ask(page: Page, question: str) -> None:
-    box = page.locator("textarea[name=content]")
-    box.fill(question)
-    box.press("Enter")
-
-
-def wait_until_idle(page: Page) -> None:
-    expect(page.locator("button[data-testid=send]")).to_be_visible(timeout=60_000)
-    expect(page.locator("button[data-testid=stop]")).to_be_hidden()
 
 
 def test_ask_stream_reload_and_find_in_sidebar(page: Page, sqlite_server: Server) -> None:

@@ -16,6 +16,7 @@ from causerie.storage import ConversationStore, Database, MessageDraft
 from causerie.storage.listing import ConversationListing
 from causerie.storage.tables import ConversationRow
 from tests.conftest import Server
+from tests.web.pages import ask, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -43,17 +44,6 @@ def seed(database: Database, title: str, days_ago: float, text: str = "hello") -
             .values(updated_at=moment)
         )
     return conversation
-
-
-def ask(page: Page, question: str) -> None:
-    box = page.locator("textarea[name=content]")
-    box.fill(question)
-    box.press("Enter")
-
-
-def wait_until_idle(page: Page) -> None:
-    expect(page.locator("button[data-testid=send]")).to_be_visible(timeout=60_000)
-    expect(page.locator("button[data-testid=stop]")).to_be_hidden()
 
 
 def item(page: Page, conversation_id: str) -> Locator:

@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 from causerie.storage import ConversationStore, Database, MessageDraft
 from causerie.storage.tree import MessageTree
 from tests.conftest import Server
+from tests.web.pages import ask, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -39,20 +40,6 @@ def database(sqlite_server: Server) -> Iterator[Database]:
     database = Database(sqlite_server.database_url)
     yield database
     database.dispose()
-
-
-def ask(page: Page, question: str) -> None:
-    box = page.locator("textarea[name=content]")
-    box.fill(question)
-    box.press("Enter")
-
-
-def wait_until_idle(page: Page) -> None:
-    expect(page.locator("button[data-testid=send]")).to_be_visible(timeout=60_000)
-    expect(page.locator("button[data-testid=stop]")).to_be_hidden()
-    # the thread is refreshed from the server after the reply: only then it has its actions
-    last = page.locator(".message.assistant").last
-    expect(last.locator("[data-testid=message-actions]")).to_have_count(1, timeout=30_000)
 
 
 def seeded(database: Database, reply: str = RICH_REPLY) -> tuple[str, str]:

@@ -15,7 +15,7 @@ import openai
 import pytest
 from playwright.sync_api import Page, Request, expect
 
-from tests.conftest import Server
+from tests.conftest import Server, sqlite_server_with
 
 pytestmark = pytest.mark.browser
 
@@ -45,16 +45,12 @@ WATCH_REPLY = """() => {
 @pytest.fixture(scope="module")
 def greedy_server(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Server]:
     """Greedy decoding, so the model's copy is the same on every run."""
-    tmp = tmp_path_factory.mktemp("greedy")
-    server = Server(
-        database_url=f"sqlite:///{tmp / 'c.db'}",
-        data_dir=tmp,
-        model_dir=model_dir,
-        env_extra={"CAUSERIE_TEMPERATURE": "0", "CAUSERIE_REPEAT_PENALTY": "1.0"},
+    yield from sqlite_server_with(
+        tmp_path_factory.mktemp("greedy"),
+        model_dir,
+        CAUSERIE_TEMPERATURE="0",
+        CAUSERIE_REPEAT_PENALTY="1.0",
     )
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_hostile_markup_from_the_model_streams_inert(page: Page, greedy_server: Server) -> None:
