@@ -47,7 +47,12 @@ def test_unknown_model_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_terminal_chat_streams_and_saves(tmp_path: Path, model_dir: Path) -> None:
-    env = {**os.environ, "CAUSERIE_DATA_DIR": str(tmp_path), "CAUSERIE_MODELS_DIR": str(model_dir)}
+    env = {
+        **os.environ,
+        "CAUSERIE_DATA_DIR": str(tmp_path),
+        "CAUSERIE_MODELS_DIR": str(model_dir),
+        "CAUSERIE_TEMPERATURE": "0",  # greedy: the answer checked below is the same every run
+    }
     script = (
         "What is the capital of France?\n"
         '"""\nWhat is\nthe capital of Italy?\n"""\n'
