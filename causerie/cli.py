@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from causerie import __version__
-from causerie.config import Settings
+from causerie.config import Settings, is_loopback
 from causerie.errors import ConfigurationError
 
 
@@ -55,6 +55,12 @@ def serve(**options: Any) -> None:
     from causerie.app import create_app
 
     settings = load_settings(**options)
+    if not is_loopback(settings.host):
+        raise click.ClickException(
+            f"Refusing to listen on {settings.host}: Causerie has no accounts yet, so anyone who "
+            "can reach that address could read and write every conversation. Listen on "
+            "127.0.0.1 (the default) and reach it through SSH or an authenticating reverse proxy."
+        )
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )

@@ -6,6 +6,7 @@ bundled Gemma 3 270M model, a SQLite database in the XDG data directory, loopbac
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -17,6 +18,16 @@ def xdg_data_dir() -> Path:
     """``$XDG_DATA_HOME/causerie`` (``~/.local/share/causerie`` by default)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "causerie"
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 def usable_cpus() -> int:
@@ -32,7 +43,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CAUSERIE_", extra="ignore")
 
-    host: str = Field("127.0.0.1", description="Address to listen on.")
+    host: str = Field(
+        "127.0.0.1",
+        description="Address to listen on. Loopback only until accounts exist: "
+        "`causerie serve` refuses any other address.",
+    )
     port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on.")
     data_dir: Path = Field(
         default_factory=xdg_data_dir,

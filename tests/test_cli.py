@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from causerie.cli import main
@@ -114,3 +115,20 @@ def test_any_gguf_by_path_or_by_name_in_the_models_dir(tmp_path: Path, model_dir
     )
     assert by_name.exit_code == 0, by_name.output
     assert str(gguf) in by_name.output
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "example.org"])
+def test_serve_refuses_a_network_address_without_accounts(host: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["serve", "--host", host], env={"CAUSERIE_DATA_DIR": str(tmp_path)}
+    )
+    assert result.exit_code == 1
+    assert f"Refusing to listen on {host}" in result.output
+    assert not (tmp_path / "causerie.db").exists()  # nothing was started
+
+
+def test_loopback_addresses() -> None:
+    from causerie.config import is_loopback
+
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "10.0.0.1", "example.org"))
