@@ -44,9 +44,7 @@ import json
 import math
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,6 +56,7 @@ from typing import Any
 
 import httpx
 import llama_cpp
+import servers
 from rich.console import Console
 from rich.table import Table
 
@@ -75,7 +74,6 @@ DEFAULT_PROMPT = "Write the numbers from 1 to 100 in words, separated by commas.
 CONTEXT_SIZE = 4096
 BATCH_SIZE = 512
 IDLE_GAP_S = 0.5  # between requests, so the previous side's worker threads are asleep
-READY_TIMEOUT_S = 300.0
 TARGET_RATIO = 0.95
 
 console = Console(width=132)
@@ -161,13 +159,11 @@ def quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def build_prompt(model_path: Path, user_text: str, threads: int) -> Prompt:
+def build_prompt(model_path: Path, user_text: str) -> Prompt:
     """The prompt tokens and stop strings Causerie's local provider uses for these messages."""
     messages = (Message("user", user_text),)
     with quiet_stderr():
-        model = LoadedModel(
-            model_path, context_size=CONTEXT_SIZE, threads=threads, batch_size=BATCH_SIZE
-        )
+        model = LoadedModel(model_path, context_size=CONTEXT_SIZE)
     try:
         template = resolve_template(model.metadata, bos=model.bos_text, eos=model.eos_text)
         text = template.render(messages)
@@ -347,65 +343,6 @@ class DirectGeneratePeer(DirectPeer):
 # ---------------------------------------------------------------- the Causerie server
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"causerie serve exited:\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"causerie serve not ready after {READY_TIMEOUT_S:.0f} s (log: {log_path})")
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@contextmanager
-def causerie_server(models_dir: Path, threads: int, workdir: Path) -> Iterator[str]:
-    """A ``causerie serve`` subprocess on a free port; yields its base URL, stops it on exit."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "CAUSERIE_THREADS": str(threads),
-        "CAUSERIE_DATA_DIR": str(workdir),
-        "CAUSERIE_MODELS_DIR": str(models_dir),
-        "CAUSERIE_LOG_LEVEL": "warning",
-    }
-    env.pop("CAUSERIE_DATABASE_URL", None)  # SQLite in the temporary data dir
-    env.pop("CAUSERIE_MODEL", None)  # the bundled model, like the direct side
-    log_path = workdir / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "causerie", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(process, url, log_path)
-        yield url
-    finally:
-        stop_process(process)
-
-
 class CauserieClient:
     """Streams chat completions over plain HTTP (httpx): the client's own per-chunk work is a
     ``json.loads``, so the measurement is the server's, not a client library's."""
@@ -575,7 +512,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sampling = default_sampling()
     machine = machine_info(args.threads)
     model_path = bundled_model_path(args.models_dir)
-    prompt = build_prompt(model_path, args.prompt, args.threads)
+    prompt = build_prompt(model_path, args.prompt)
     console.print(
         f"model {model_path.name}, prompt {len(prompt.tokens)} tokens, "
         f"max_tokens {args.max_tokens}, threads {args.threads}, sampling {asdict(sampling)}"
@@ -586,9 +523,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with (
             tempfile.TemporaryDirectory(prefix="causerie-bench-") as workdir,
-            causerie_server(args.models_dir, args.threads, Path(workdir)) as url,
+            servers.causerie(
+                Path(workdir), args.threads, CAUSERIE_MODELS_DIR=str(args.models_dir)
+            ) as server,
         ):
-            client = CauserieClient(url)
+            client = CauserieClient(server.root)
             try:
                 results = measure(
                     {

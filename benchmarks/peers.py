@@ -23,18 +23,15 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from servers import Running, causerie, free_port, started
 
 from causerie.engine.templates import DIALOGUE_PREAMBLE
 
@@ -50,15 +47,6 @@ DIALOGUE_JINJA = (
     + "{% else %}Assistant: {{ m['content'] | trim }}\n\n{% endif %}"
     + "{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}"
 )
-
-
-@dataclass(frozen=True)
-class Running:
-    """A started server: its OpenAI base URL and process id (for memory readings)."""
-
-    name: str
-    url: str
-    pid: int
 
 
 def install_flags() -> list[str]:
@@ -164,44 +152,6 @@ def templated_model(model: Path) -> Path:
     return target
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def started(
-    name: str, command: list[str], port: int, env: dict[str, str] | None = None
-) -> Iterator[Running]:
-    """Run ``command`` until the block ends; wait until ``/v1/models`` answers."""
-    log = (CACHE / f"{name}.log").open("wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited; see {log.name}")
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not start; see {log.name}")
-            time.sleep(0.5)
-        yield Running(name, url, process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
 @contextmanager
 def llama_server(model: Path, threads: int, parallel: int, context: int) -> Iterator[Running]:
     port = free_port()
@@ -226,7 +176,7 @@ def llama_server(model: Path, threads: int, parallel: int, context: int) -> Iter
         "--metrics",
         "--no-webui",
     ]
-    with started("llama-server", command, port) as running:
+    with started("llama-server", command, port, CACHE / "llama-server.log") as running:
         yield running
 
 
@@ -252,7 +202,9 @@ def packaged_server(model: Path, threads: int, context: int) -> Iterator[Running
         "--interrupt_requests",
         "False",
     ]
-    with started("llama-cpp-python-server", command, port) as running:
+    with started(
+        "llama-cpp-python-server", command, port, CACHE / "llama-cpp-python-server.log"
+    ) as running:
         yield running
 
 
@@ -277,29 +229,26 @@ def example_server(model: Path, threads: int, parallel: int, context: int) -> It
     path = CACHE / "example-server.json"
     path.write_text(json.dumps(config))
     script = sdist() / "examples" / "server" / "server.py"
-    with started(
-        "llama-cpp-python-example", [sys.executable, str(script), "-C", str(path)], port
-    ) as running:
+    command = [sys.executable, str(script), "-C", str(path)]
+    log = CACHE / "llama-cpp-python-example.log"
+    with started("llama-cpp-python-example", command, port, log) as running:
         yield running
 
 
 @contextmanager
 def causerie_server(model: Path, threads: int, parallel: int, context: int) -> Iterator[Running]:
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="causerie-peer-") as tmp:
-        env = {
-            **os.environ,
-            "CAUSERIE_DATA_DIR": tmp,
-            "CAUSERIE_MODEL": str(model),
-            "CAUSERIE_THREADS": str(threads),
-            "CAUSERIE_PARALLEL": str(parallel),
-            "CAUSERIE_CONTEXT_SIZE": str(context),
-            "CAUSERIE_MAX_WAITING": "1000",
-            "CAUSERIE_LOG_LEVEL": "warning",
-        }
-        command = [sys.executable, "-m", "causerie", "serve", "--port", str(port)]
-        with started("causerie", command, port, env) as running:
-            yield running
+    with (
+        tempfile.TemporaryDirectory(prefix="causerie-peer-") as tmp,
+        causerie(
+            Path(tmp),
+            threads,
+            CAUSERIE_MODEL=str(model),
+            CAUSERIE_PARALLEL=str(parallel),
+            CAUSERIE_CONTEXT_SIZE=str(context),
+            CAUSERIE_MAX_WAITING="1000",
+        ) as running,
+    ):
+        yield running
 
 
 def peak_rss_mib(pid: int) -> float | None:

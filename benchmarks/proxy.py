@@ -30,18 +30,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
+import servers
 from rich.console import Console
 from rich.table import Table
 
@@ -56,48 +52,6 @@ class Sample:
     ttft_s: float
     e2e_s: float
     chunks: int
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serve(data_dir: Path, models_dir: Path, threads: int, **env: str) -> Iterator[str]:
-    port = free_port()
-    environ = {
-        **os.environ,
-        "CAUSERIE_DATA_DIR": str(data_dir),
-        "CAUSERIE_MODELS_DIR": str(models_dir),
-        "CAUSERIE_THREADS": str(threads),
-        "CAUSERIE_LOG_LEVEL": "warning",
-        **env,
-    }
-    with (data_dir / "server.log").open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "causerie", "serve", "--port", str(port)],
-            env=environ,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"server did not start: see {data_dir / 'server.log'}")
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def measure(client: httpx.Client, url: str, body: dict[str, object]) -> Sample:
@@ -136,18 +90,19 @@ def main() -> None:
         root = Path(tmp)
         (root / "upstream").mkdir()
         (root / "proxy").mkdir()
-        with serve(root / "upstream", args.models_dir, args.threads) as upstream:
+        models = {"CAUSERIE_MODELS_DIR": str(args.models_dir)}
+        with servers.causerie(root / "upstream", args.threads, **models) as upstream:
             providers = root / "providers.toml"
             providers.write_text(
-                f'[providers.up]\nbase_url = "{upstream}/v1"\nprivacy = "trusted"\n'
+                f'[providers.up]\nbase_url = "{upstream.url}"\nprivacy = "trusted"\n'
                 f'models = ["{MODEL}"]\n\n'
-                f'[providers.cloud]\nbase_url = "{upstream}/v1"\nprivacy = "external"\n'
+                f'[providers.cloud]\nbase_url = "{upstream.url}"\nprivacy = "external"\n'
                 f'models = ["{MODEL}"]\n'
             )
-            with serve(
-                root / "proxy", args.models_dir, 1, CAUSERIE_PROVIDERS_FILE=str(providers)
+            with servers.causerie(
+                root / "proxy", 1, CAUSERIE_PROVIDERS_FILE=str(providers), **models
             ) as proxy:
-                results = run_rounds(upstream, proxy, args.runs, args.max_tokens)
+                results = run_rounds(upstream.root, proxy.root, args.runs, args.max_tokens)
     report(results, args)
 
 

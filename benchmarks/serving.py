@@ -26,16 +26,15 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import servers
 from rich.console import Console
 from rich.table import Table
 
@@ -212,42 +211,6 @@ def summarize(results: list[RequestResult], duration: float) -> dict[str, object
         for q in (50, 90, 99):
             summary[f"{name}_p{q}_ms"] = None if (v := percentile(values, q)) is None else v * 1000
     return summary
-
-
-@contextmanager
-def spawn_causerie(threads: int, parallel: int) -> Iterator[str]:
-    """A `causerie serve` on a free port with a temporary database (models from the test cache)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    with tempfile.TemporaryDirectory(prefix="causerie-serving-") as tmp:
-        env = {
-            **os.environ,
-            "CAUSERIE_DATA_DIR": tmp,
-            "CAUSERIE_MODELS_DIR": str(cache / "causerie" / "test-models"),
-            "CAUSERIE_THREADS": str(threads),
-            "CAUSERIE_PARALLEL": str(parallel),
-            "CAUSERIE_MAX_WAITING": "1000",
-            "CAUSERIE_LOG_LEVEL": "warning",
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "causerie", "serve", "--port", str(port)], env=env
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            yield f"{url}/v1"
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 def report(label: str, rows: list[tuple[int, dict[str, object]]]) -> None:
@@ -441,8 +404,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         return 0
     if args.spawn_causerie:
-        with spawn_causerie(args.threads, args.parallel) as url:
-            rows = sweep_levels(url, args.model, levels, args)
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        with (
+            tempfile.TemporaryDirectory(prefix="causerie-serving-") as tmp,
+            servers.causerie(
+                Path(tmp),
+                args.threads,
+                CAUSERIE_MODELS_DIR=str(cache / "causerie" / "test-models"),
+                CAUSERIE_PARALLEL=str(args.parallel),
+                CAUSERIE_MAX_WAITING="1000",
+            ) as server,
+        ):
+            rows = sweep_levels(server.url, args.model, levels, args)
         label = args.label or f"Causerie (parallel {args.parallel}, {args.threads} threads)"
     elif args.url:
         rows = sweep_levels(args.url, args.model, levels, args)

@@ -65,7 +65,7 @@ def silence_llama_logs() -> None:
 class LoadedModel:
     """A GGUF loaded through llama-cpp-python, with its metadata and tokenizer."""
 
-    def __init__(self, path: Path, *, context_size: int, threads: int, batch_size: int) -> None:
+    def __init__(self, path: Path, *, context_size: int) -> None:
         import llama_cpp
 
         self._llama_cpp = llama_cpp
@@ -85,8 +85,6 @@ class LoadedModel:
         except Exception as exc:  # llama.cpp reports a bad file as a ValueError
             raise ConfigurationError(f"cannot load model {path}: {exc}") from exc
         self.context_size = context_size
-        self.threads = threads
-        self.batch_size = batch_size
         self.metadata: dict[str, str] = dict(self.llama.metadata)
         self._vocab = self.llama._model.vocab
         self.pointer: Any = self.llama._model.model

@@ -45,8 +45,6 @@ class LocalProvider:
         model = LoadedModel(
             path,
             context_size=settings.context_size,
-            threads=settings.threads,
-            batch_size=settings.batch_size,
         )
         template = resolve_template(model.metadata, bos=model.bos_text, eos=model.eos_text)
         engine = EngineConfig(

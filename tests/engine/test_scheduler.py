@@ -36,9 +36,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 def model(model_dir: Path) -> Iterator[LoadedModel]:
-    loaded = LoadedModel(
-        next(model_dir.glob("*.gguf")), context_size=4096, threads=2, batch_size=256
-    )
+    loaded = LoadedModel(next(model_dir.glob("*.gguf")), context_size=4096)
     yield loaded
     loaded.close()
 
