@@ -75,7 +75,8 @@ def serve(**options: Any) -> None:
 @model_option
 @database_option
 @click.option("--conversation", "conversation_id", help="Continue a stored conversation by id.")
-def chat(conversation_id: str | None, **options: Any) -> None:
+@click.option("--user", "username", help="Whose chat (needed once the server has accounts).")
+def chat(conversation_id: str | None, username: str | None, **options: Any) -> None:
     """Chat in the terminal (saved to the same history as the web chat).
 
     Enter sends. End a line with a backslash to continue on the next line, or wrap a
@@ -85,7 +86,7 @@ def chat(conversation_id: str | None, **options: Any) -> None:
 
     settings = load_settings(**options)
     try:
-        run_terminal_chat(settings, conversation_id)
+        run_terminal_chat(settings, conversation_id, username)
     except ConfigurationError as exc:
         raise click.ClickException(exc.message) from exc
 

@@ -105,6 +105,15 @@ class Settings(BaseSettings):
     local_only: bool = Field(
         False, description="Refuse every provider whose privacy class is external."
     )
+    default_tokens_per_day: int | None = Field(
+        None, ge=1, description="Tokens a user may use a day unless their account sets it."
+    )
+    default_requests_per_minute: int | None = Field(
+        None, ge=1, description="Requests a user may start a minute unless their account sets it."
+    )
+    default_concurrent_requests: int | None = Field(
+        None, ge=1, description="Requests a user may run at once unless their account sets it."
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -1,12 +1,21 @@
-"""FastAPI dependencies as ``Annotated`` aliases, resolved from the app's one ``Services``."""
+"""FastAPI dependencies as ``Annotated`` aliases, resolved from the app's one ``Services``.
+
+Two principals: ``ApiPrincipal`` (API keys, ``/v1``) and ``PagePrincipal`` (the session cookie,
+the web page). The stores a page uses are scoped to its principal's own conversations.
+``Csrf`` guards every state-changing request from the page.
+"""
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
+from causerie.auth.gate import CSRF_COOKIE, SESSION_COOKIE, cookie_name
+from causerie.auth.principal import Principal
 from causerie.chat.service import ChatService
+from causerie.errors import LoginRequiredError, PermissionDeniedError
 from causerie.providers.registry import ProviderRegistry
 from causerie.services import Services
 from causerie.storage import ConversationStore
@@ -16,9 +25,82 @@ from causerie.storage.search import SearchIndex
 from causerie.storage.shares import ShareStore
 from causerie.storage.tree import MessageTree
 
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+
 
 def get_services(request: Request) -> Services:
     return cast(Services, request.app.state.services)
+
+
+def is_secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def session_token(request: Request) -> str | None:
+    return request.cookies.get(cookie_name(SESSION_COOKIE, secure=is_secure(request)))
+
+
+def csrf_cookie(request: Request) -> str | None:
+    return request.cookies.get(cookie_name(CSRF_COOKIE, secure=is_secure(request)))
+
+
+def get_api_principal(request: Request) -> Principal:
+    """From an API key (sync: FastAPI runs it in a worker thread, as it reads the database)."""
+    return get_services(request).gate.api_principal(request.headers)
+
+
+def get_page_principal(request: Request) -> Principal:
+    principal = get_services(request).gate.page_principal(session_token(request))
+    if principal is None:
+        raise LoginRequiredError("Sign in to continue.")
+    request.state.principal = principal  # for the page's header and its CSRF token
+    return principal
+
+
+ApiPrincipal = Annotated[Principal, Depends(get_api_principal)]
+PagePrincipal = Annotated[Principal, Depends(get_page_principal)]
+
+
+def get_admin(principal: PagePrincipal) -> Principal:
+    if not principal.is_admin:
+        raise PermissionDeniedError("Only an administrator can open this page.")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(get_admin)]
+
+
+def expected_csrf(request: Request, principal: Principal | None) -> str | None:
+    """A signed-in page echoes its session's token; other pages the CSRF cookie's value."""
+    if principal is not None and principal.csrf_token:
+        return principal.csrf_token
+    return csrf_cookie(request)
+
+
+async def check_csrf(request: Request, principal: Principal | None) -> None:
+    """The token from the ``X-CSRF-Token`` header, or a form's ``csrf_token`` field."""
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    expected = expected_csrf(request, principal)
+    if not given or not expected or not hmac.compare_digest(given, expected):
+        raise PermissionDeniedError(
+            "This form has expired (its security token is missing or wrong). Reload the page "
+            "and try again.",
+            code="csrf_failed",
+        )
+
+
+async def require_csrf(request: Request, principal: PagePrincipal) -> Principal:
+    await check_csrf(request, principal)
+    return principal
+
+
+Csrf = Annotated[Principal, Depends(require_csrf)]
 
 
 def get_chat(request: Request) -> ChatService:
@@ -29,28 +111,28 @@ def get_registry(request: Request) -> ProviderRegistry:
     return get_services(request).registry
 
 
-def get_conversations(request: Request) -> ConversationStore:
-    return get_services(request).conversations
+def get_conversations(request: Request, principal: PagePrincipal) -> ConversationStore:
+    return ConversationStore(get_services(request).database, principal.owner)
 
 
-def get_listing(request: Request) -> ConversationListing:
-    return ConversationListing(get_services(request).database)
+def get_listing(request: Request, principal: PagePrincipal) -> ConversationListing:
+    return ConversationListing(get_services(request).database, principal.owner)
 
 
-def get_tree(request: Request) -> MessageTree:
-    return MessageTree(get_services(request).database)
+def get_tree(request: Request, principal: PagePrincipal) -> MessageTree:
+    return MessageTree(get_services(request).database, principal.owner)
 
 
-def get_search(request: Request) -> SearchIndex:
-    return SearchIndex(get_services(request).database)
+def get_search(request: Request, principal: PagePrincipal) -> SearchIndex:
+    return SearchIndex(get_services(request).database, principal.owner)
 
 
-def get_preferences(request: Request) -> Preferences:
-    return Preferences(get_services(request).database)
+def get_preferences(request: Request, principal: PagePrincipal) -> Preferences:
+    return Preferences(get_services(request).database, principal.owner)
 
 
-def get_shares(request: Request) -> ShareStore:
-    return ShareStore(get_services(request).database)
+def get_shares(request: Request, principal: PagePrincipal) -> ShareStore:
+    return ShareStore(get_services(request).database, principal.owner)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -7,13 +7,19 @@
     │   ├── ContextLengthExceededError 400 code=context_length_exceeded
     │   ├── UnsupportedParameterError  400 code=unsupported_parameter
     │   └── PrivacyBlockedError        400 code=privacy_blocked (the privacy firewall refused)
+    ├── AuthenticationError            401 authentication_error (no or bad credentials)
+    │   └── LoginRequiredError         401 (a page: the browser is sent to /login)
+    ├── PermissionDeniedError          403 permission_error (signed in, but not allowed)
     ├── NotFoundError                  404 not_found_error
     │   └── ModelNotFoundError         404 code=model_not_found
+    ├── ConflictError                  409 invalid_request_error (e.g. a username taken)
     ├── PayloadTooLargeError           413 invalid_request_error
     ├── ProviderError                  502 server_error (an upstream failed mid-reply)
     │   └── ProviderUnavailableError   503 (failed before its first token: fail over)
     │       └── RateLimitedError       429 rate_limit_error (upstream 429, with retry_after)
-    ├── OverloadedError                429 rate_limit_error, with Retry-After
+    ├── TooManyRequestsError           429 rate_limit_error, with Retry-After
+    │   ├── OverloadedError            the engine's queue is full
+    │   └── QuotaExceededError         a per-user limit (tokens/day, requests/min, concurrent)
     ├── EngineError                    500 server_error (the model failed)
     └── ConfigurationError             raised at start-up, never over HTTP
 """
@@ -44,6 +50,30 @@ class ContextLengthExceededError(InvalidRequestError):
 
 class UnsupportedParameterError(InvalidRequestError):
     code = "unsupported_parameter"
+
+
+class AuthenticationError(CauserieError):
+    """No credentials, or credentials that do not (or no longer) work."""
+
+    code = "invalid_api_key"
+
+
+class LoginRequiredError(AuthenticationError):
+    """A page needs a signed-in user."""
+
+    code = "login_required"
+
+
+class PermissionDeniedError(CauserieError):
+    """The caller is known but may not do this (e.g. a user on an admin page)."""
+
+    code = "permission_denied"
+
+
+class ConflictError(CauserieError):
+    """The request clashes with what exists (a username already taken...)."""
+
+    code = "conflict"
 
 
 class NotFoundError(CauserieError):
@@ -86,14 +116,24 @@ class RateLimitedError(ProviderUnavailableError):
         self.retry_after = retry_after
 
 
-class OverloadedError(CauserieError):
-    """Too many requests are waiting; try again after ``retry_after`` seconds."""
+class TooManyRequestsError(CauserieError):
+    """Not now: try again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class OverloadedError(TooManyRequestsError):
+    """Too many requests are waiting in the engine."""
 
     code = "server_overloaded"
 
-    def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+
+class QuotaExceededError(TooManyRequestsError):
+    """The caller is over one of their limits; ``code`` names which."""
+
+    code = "rate_limit_exceeded"
 
 
 class EngineError(CauserieError):

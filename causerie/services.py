@@ -1,4 +1,5 @@
-"""The one object that owns the long-lived parts: database, providers, chat service."""
+"""The one object that owns the long-lived parts: database, providers, chat service, and
+the gate, quotas and accounts of ``auth/``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
+from causerie.auth.accounts import Accounts
+from causerie.auth.gate import Gate
+from causerie.auth.quotas import Quotas
 from causerie.chat.service import ChatService
 from causerie.config import Settings
 from causerie.providers.config import load_providers
@@ -21,10 +25,12 @@ log = logging.getLogger(__name__)
 class Services:
     settings: Settings
     database: Database
-    conversations: ConversationStore
     registry: ProviderRegistry
     chat: ChatService
     metrics: CollectorRegistry
+    gate: Gate
+    quotas: Quotas
+    accounts: Accounts
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -33,13 +39,24 @@ class Services:
         backup = database.migrate()
         if backup is not None:
             log.info("database migrated; backup of the previous file at %s", backup)
-        conversations = ConversationStore(database)
         registry = ProviderRegistry()
         local = LocalProvider.from_settings(settings)
         registry.add(local)
         registry.configure(load_providers(settings), local_only=settings.local_only)
-        chat = ChatService(registry, conversations, settings)
-        return cls(settings, database, conversations, registry, chat, local.metrics.registry)
+        chat = ChatService(registry, database, settings)
+        return cls(
+            settings,
+            database,
+            registry,
+            chat,
+            local.metrics.registry,
+            Gate(database),
+            Quotas(database, settings),
+            Accounts(database),
+        )
+
+    def conversations(self, owner: str) -> ConversationStore:
+        return ConversationStore(self.database, owner)
 
     async def close(self) -> None:
         await self.registry.close()

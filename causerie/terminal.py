@@ -11,6 +11,8 @@ import click
 from causerie.config import Settings
 from causerie.errors import CauserieError
 from causerie.services import Services
+from causerie.storage.users import UserStore
+from causerie.types import Caller
 
 HELP = (
     'Enter sends. End a line with "\\" to continue it, or wrap several lines in """. '
@@ -47,9 +49,11 @@ def read_message(read_line: Callable[[str], str], interactive: bool) -> str | No
     return "\n".join(lines)
 
 
-async def _reply(services: Services, conversation_id: str | None, content: str) -> str | None:
+async def _reply(
+    services: Services, caller: Caller, conversation_id: str | None, content: str
+) -> str | None:
     """Stream one reply to stdout; Ctrl-C stops the reply, not the program."""
-    turn = await services.chat.respond(conversation_id, content, source="cli")
+    turn = await services.chat.respond(conversation_id, content, source="cli", caller=caller)
     click.echo("assistant> ", nl=False)
     try:
         async for delta in turn.stream():
@@ -62,14 +66,33 @@ async def _reply(services: Services, conversation_id: str | None, content: str) 
     return turn.conversation_id
 
 
-def run_terminal_chat(settings: Settings, conversation_id: str | None) -> None:
+def terminal_caller(services: Services, username: str | None) -> Caller:
+    """The terminal chats as ``username``; without accounts, as the single local user."""
+    users = UserStore(services.database)
+    if username is None:
+        if users.any():
+            raise click.ClickException(
+                "This server has accounts: say whose chat this is with --user NAME."
+            )
+        return Caller(fairness="cli")
+    account = users.by_username(username)
+    return Caller(owner=account.id, fairness=account.id)
+
+
+def run_terminal_chat(
+    settings: Settings, conversation_id: str | None, username: str | None = None
+) -> None:
     services = Services.build(settings)
+    try:
+        caller = terminal_caller(services, username)
+    except CauserieError as exc:
+        raise click.ClickException(exc.message) from exc
     interactive = sys.stdin.isatty()
     if interactive:
         click.echo(f"Causerie chat with {services.registry.default_model}. {HELP}")
     if conversation_id:
         try:
-            for message in services.conversations.branch(conversation_id):
+            for message in services.conversations(caller.owner).branch(conversation_id):
                 click.echo(
                     f"{'you' if message.role == 'user' else message.role}> {message.content}"
                 )
@@ -90,7 +113,7 @@ def run_terminal_chat(settings: Settings, conversation_id: str | None) -> None:
                 if not content.strip():
                     continue
                 try:
-                    current = await _reply(services, current, content)
+                    current = await _reply(services, caller, current, content)
                 except CauserieError as exc:
                     click.echo(f"error: {exc.message}", err=True)
         finally:

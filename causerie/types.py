@@ -15,6 +15,21 @@ Role = Literal["system", "user", "assistant"]
 # the chat service, read by the engine: request identity without threading it through every call.
 CALLER: ContextVar[str] = ContextVar("causerie_caller", default="anonymous")
 FinishReason = Literal["stop", "length"]
+LOCAL_OWNER = "local"  # whose data it is when the server has no accounts (single-user mode)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a chat turn is for: whose conversations (``owner``: a user id, or ``LOCAL_OWNER``),
+    through which API key (``""``: the page or the terminal), and the engine's fairness key."""
+
+    owner: str = LOCAL_OWNER
+    key_id: str = ""
+    fairness: str = ""
+
+    @property
+    def queue_key(self) -> str:
+        return self.fairness or self.owner
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
 import openai
 
 from causerie.storage import ConversationStore, Database
@@ -26,3 +31,18 @@ def long_reply_messages() -> list[dict[str, str]]:
         {"role": "assistant", "content": LONG_COUNT},
         {"role": "user", "content": "Count from 1 to 300 again."},
     ]
+
+
+@contextmanager
+def page_client(base_url: str, **options: object) -> Iterator[httpx.Client]:
+    """An HTTP client that behaves like the page: it opens ``/`` first, keeps the cookies and
+    sends the page's CSRF token with every request."""
+    with httpx.Client(base_url=base_url, timeout=60, **options) as client:  # type: ignore[arg-type]
+        client.headers["X-CSRF-Token"] = csrf_token_of(client.get("/").text)
+        yield client
+
+
+def csrf_token_of(html: str) -> str:
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
+    assert found, "the page has no CSRF token"
+    return found.group(1)

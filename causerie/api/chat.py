@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
+from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
@@ -22,8 +23,10 @@ from causerie.api.schemas import (
     PromptTokensDetails,
     UsageOut,
 )
-from causerie.chat.service import Turn
-from causerie.deps import ChatDep
+from causerie.auth.principal import Principal
+from causerie.auth.quotas import Admission
+from causerie.chat.service import ChatService, Turn
+from causerie.deps import ApiPrincipal, ChatDep, ServicesDep
 from causerie.errors import CauserieError, InvalidRequestError
 from causerie.types import Usage
 
@@ -135,18 +138,15 @@ async def event_stream(
         await turn.aclose()  # a disconnect lands here: generation stops, partial reply saved
 
 
-@router.post(
-    "/v1/chat/completions",
-    response_model=ChatCompletion,
-    openapi_extra=REQUEST_SCHEMA,
-    summary="Create a chat completion",
-)
-async def create_chat_completion(
-    request: Request, chat: ChatDep
-) -> JSONResponse | StreamingResponse:
-    body = await parse_body(request)
+async def open_turn(
+    request: Request,
+    body: ChatCompletionRequest,
+    chat: ChatService,
+    principal: Principal,
+    admission: Admission,
+) -> Turn:
     params = chat.sampling(
-        max_tokens=body.reply_limit(),
+        max_tokens=admission.cap(body.reply_limit()),
         temperature=body.temperature,
         top_p=body.top_p,
         top_k=body.top_k,
@@ -158,10 +158,34 @@ async def create_chat_completion(
         stop=body.stop_list() or None,
     )
     messages = [message.to_message() for message in body.messages]
-    caller = body.user or (request.client.host if request.client else "anonymous")
-    turn = await chat.complete(
-        body.model, messages, params, store=body.store is not False, caller=f"api:{caller}"
+    client = body.user or (request.client.host if request.client else "anonymous")
+    return await chat.complete(
+        body.model,
+        messages,
+        params,
+        store=body.store is not False,
+        caller=principal.caller(fairness=f"api:{client}"),
     )
+
+
+@router.post(
+    "/v1/chat/completions",
+    response_model=ChatCompletion,
+    openapi_extra=REQUEST_SCHEMA,
+    summary="Create a chat completion",
+)
+async def create_chat_completion(
+    request: Request, chat: ChatDep, principal: ApiPrincipal, services: ServicesDep
+) -> JSONResponse | StreamingResponse:
+    body = await parse_body(request)
+    await to_thread.run_sync(services.quotas.check_model, principal, chat.model_names(body.model))
+    admission = await services.quotas.admit(principal)
+    try:
+        turn = await open_turn(request, body, chat, principal, admission)
+    except BaseException:
+        await admission.release()
+        raise
+    turn.on_close(admission.release)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     headers = {"x-causerie-conversation-id": turn.conversation_id or ""}

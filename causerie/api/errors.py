@@ -12,27 +12,33 @@ from starlette.exceptions import HTTPException
 
 from causerie.api.schemas import ErrorBody, ErrorEnvelope
 from causerie.errors import (
+    AuthenticationError,
     CauserieError,
+    ConflictError,
     EngineError,
     InvalidRequestError,
     NotFoundError,
-    OverloadedError,
     PayloadTooLargeError,
+    PermissionDeniedError,
     ProviderError,
     ProviderUnavailableError,
     RateLimitedError,
+    TooManyRequestsError,
 )
 
 log = logging.getLogger(__name__)
 
 STATUS_OF: list[tuple[type[CauserieError], int, str]] = [
     (InvalidRequestError, 400, "invalid_request_error"),
+    (AuthenticationError, 401, "authentication_error"),
+    (PermissionDeniedError, 403, "permission_error"),
     (NotFoundError, 404, "not_found_error"),
+    (ConflictError, 409, "invalid_request_error"),
     (PayloadTooLargeError, 413, "invalid_request_error"),
     (RateLimitedError, 429, "rate_limit_error"),
     (ProviderUnavailableError, 503, "server_error"),
     (ProviderError, 502, "server_error"),
-    (OverloadedError, 429, "rate_limit_error"),
+    (TooManyRequestsError, 429, "rate_limit_error"),
     (EngineError, 500, "server_error"),
 ]
 HTTP_TYPES = {
@@ -56,7 +62,10 @@ def causerie_error_response(exc: CauserieError) -> JSONResponse:
     for cls, status, type_ in STATUS_OF:
         if isinstance(exc, cls):
             response = error_response(status, exc.message, type_, param=exc.param, code=exc.code)
-            if isinstance(exc, OverloadedError | RateLimitedError) and exc.retry_after is not None:
+            if (
+                isinstance(exc, TooManyRequestsError | RateLimitedError)
+                and exc.retry_after is not None
+            ):
                 response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
             return response
     return error_response(500, exc.message, "server_error", code=exc.code)

@@ -1,29 +1,45 @@
-"""``GET /v1/models``."""
+"""``GET /v1/models``: the models the caller may use."""
 
 from __future__ import annotations
 
+from anyio import to_thread
 from fastapi import APIRouter
 
 from causerie.api.schemas import ModelCard, ModelList
-from causerie.deps import RegistryDep
+from causerie.auth.principal import Principal
+from causerie.deps import ApiPrincipal, ServicesDep
 from causerie.errors import ModelNotFoundError
+from causerie.services import Services
+from causerie.types import ModelInfo
 
 router = APIRouter()
 
 
+async def visible_models(services: Services, principal: Principal) -> list[ModelInfo]:
+    allowed = await to_thread.run_sync(services.quotas.allowed_models, principal)
+    models = services.registry.models()
+    if allowed is None:
+        return models
+    return [
+        info
+        for info in models
+        if info.id in allowed or services.registry.resolve(info.id)[1] in allowed
+    ]
+
+
 @router.get("/v1/models", response_model=ModelList, summary="List models")
-async def list_models(registry: RegistryDep) -> ModelList:
+async def list_models(services: ServicesDep, principal: ApiPrincipal) -> ModelList:
     return ModelList(
         data=[
             ModelCard(id=info.id, created=info.created, owned_by=info.owned_by)
-            for info in registry.models()
+            for info in await visible_models(services, principal)
         ]
     )
 
 
 @router.get("/v1/models/{model_id}", response_model=ModelCard, summary="Retrieve a model")
-async def get_model(model_id: str, registry: RegistryDep) -> ModelCard:
-    for info in registry.models():
+async def get_model(model_id: str, services: ServicesDep, principal: ApiPrincipal) -> ModelCard:
+    for info in await visible_models(services, principal):
         if info.id == model_id:
             return ModelCard(id=info.id, created=info.created, owned_by=info.owned_by)
     raise ModelNotFoundError(f"The model `{model_id}` does not exist.", param="model")

@@ -15,11 +15,14 @@ from causerie.config import Settings
 from causerie.errors import InvalidRequestError
 from causerie.providers.base import Completion
 from causerie.providers.registry import ProviderRegistry
-from causerie.storage import ConversationStore, MessageDraft
+from causerie.storage import ConversationStore, Database, MessageDraft
 from causerie.storage.conversations import title_from
-from causerie.types import CALLER, Delta, Message, Role, SamplingParams, Usage
+from causerie.storage.usage import UsageLedger
+from causerie.types import CALLER, Caller, Delta, Message, Role, SamplingParams, Usage
 
 SaveReply = Callable[[MessageDraft], Awaitable[str]]
+OnClose = Callable[["Turn"], Awaitable[None]]
+LOCAL_CALLER = Caller()
 CONTINUE_PROMPT = "Continue your last answer exactly where it stopped, without repeating it."
 
 
@@ -54,6 +57,22 @@ class Turn:
         self.final: Delta | None = None
         self._parts: list[str] = []
         self._closed = False
+        self._on_close: list[OnClose] = []
+
+    def on_close(self, callback: OnClose) -> None:
+        """Run ``callback(turn)`` once the turn has ended and its reply is saved."""
+        self._on_close.append(callback)
+
+    @property
+    def completion_tokens(self) -> int:
+        """Tokens produced: the provider's count, or, for a reply cut short, the pieces seen."""
+        usage = self.usage
+        return usage.completion_tokens if usage else sum(1 for part in self._parts if part)
+
+    @property
+    def cached_tokens(self) -> int:
+        usage = self.usage
+        return usage.cached_tokens if usage else 0
 
     @property
     def text(self) -> str:
@@ -87,31 +106,60 @@ class Turn:
         self._closed = True
         if self.final is None:
             self._completion.cancel()
-        if self._save is None:
-            return
-        usage = self.usage
-        draft = MessageDraft(
-            role="assistant",
-            content=self.text,
-            status="complete" if self.final else "interrupted",
-            model=self.model,
-            finish_reason=self.final.finish_reason if self.final else None,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=usage.completion_tokens if usage else 0,
-        )
         with anyio.CancelScope(shield=True):  # a disconnect must not lose the partial reply
-            self.reply_id = await self._save(draft)
+            if self._save is not None:
+                draft = MessageDraft(
+                    role="assistant",
+                    content=self.text,
+                    status="complete" if self.final else "interrupted",
+                    model=self.model,
+                    finish_reason=self.final.finish_reason if self.final else None,
+                    prompt_tokens=self.prompt_tokens,
+                    completion_tokens=self.completion_tokens,
+                )
+                self.reply_id = await self._save(draft)
+            for callback in self._on_close:
+                await callback(self)
 
 
 class ChatService:
     """Loads history, builds the prompt, streams from the provider and persists both sides."""
 
-    def __init__(
-        self, registry: ProviderRegistry, store: ConversationStore, settings: Settings
-    ) -> None:
+    def __init__(self, registry: ProviderRegistry, database: Database, settings: Settings) -> None:
         self._registry = registry
-        self._store = store
+        self._database = database
+        self._ledger = UsageLedger(database)
         self._settings = settings
+
+    def _opened(
+        self,
+        completion: Completion,
+        model: str,
+        save: SaveReply | None,
+        caller: Caller,
+        **where: Any,
+    ) -> Turn:
+        """A turn whose usage is counted for ``caller`` when it ends."""
+        turn = Turn(completion, model, save, **where)
+
+        async def count(ended: Turn) -> None:
+            await to_thread.run_sync(
+                lambda: self._ledger.record(
+                    caller.owner,
+                    caller.key_id,
+                    ended.model,
+                    prompt_tokens=ended.prompt_tokens,
+                    cached_tokens=ended.cached_tokens,
+                    completion_tokens=ended.completion_tokens,
+                )
+            )
+
+        turn.on_close(count)
+        return turn
+
+    def model_names(self, name: str) -> list[str]:
+        """A requested model name and the model it resolves to (unknown: ModelNotFoundError)."""
+        return [name, self._registry.resolve(name)[1]]
 
     def sampling(self, **overrides: Any) -> SamplingParams:
         """The server's default sampling parameters with a request's explicit ones on top."""
@@ -125,11 +173,9 @@ class ChatService:
         )
         return replace(defaults, **{k: v for k, v in overrides.items() if v is not None})
 
-    def _saver(self, conversation_id: str, parent_id: str) -> SaveReply:
+    def _saver(self, store: ConversationStore, conversation_id: str, parent_id: str) -> SaveReply:
         async def save(draft: MessageDraft) -> str:
-            stored = await to_thread.run_sync(
-                self._store.append, conversation_id, parent_id, [draft]
-            )
+            stored = await to_thread.run_sync(store.append, conversation_id, parent_id, [draft])
             return stored[0].id
 
         return save
@@ -141,25 +187,28 @@ class ChatService:
         params: SamplingParams,
         *,
         store: bool = True,
-        caller: str = "anonymous",
+        caller: Caller = LOCAL_CALLER,
     ) -> Turn:
-        """An OpenAI-style call: the client sends the whole history each time."""
-        CALLER.set(caller)  # the engine serves callers fairly
+        """An OpenAI-style call: the client sends the whole history each time. The history
+        continues one of the caller's own conversations only."""
+        CALLER.set(caller.queue_key)  # the engine serves callers fairly
         provider, model_id = self._registry.resolve(model)
         completion = await provider.open(model_id, messages, params)
         if not store:
-            return Turn(completion, model_id, None)
+            return self._opened(completion, model_id, None, caller)
+        conversations = ConversationStore(self._database, caller.owner)
         try:
             conversation_id, leaf_id = await to_thread.run_sync(
-                lambda: self._store.attach_history(messages, model=model_id)
+                lambda: conversations.attach_history(messages, model=model_id)
             )
         except BaseException:
             completion.cancel()
             raise
-        return Turn(
+        return self._opened(
             completion,
             model_id,
-            self._saver(conversation_id, leaf_id),
+            self._saver(conversations, conversation_id, leaf_id),
+            caller,
             conversation_id=conversation_id,
         )
 
@@ -171,7 +220,7 @@ class ChatService:
         model: str | None = None,
         params: SamplingParams | None = None,
         source: str = "web",
-        caller: str | None = None,
+        caller: Caller = LOCAL_CALLER,
         parent_id: str | None | Literal[Leaf.CURRENT] = Leaf.CURRENT,
         system: str | None = None,
     ) -> Turn:
@@ -185,13 +234,14 @@ class ChatService:
         on, and the whole text is stored as a sibling of the cut reply. ``system`` (custom
         instructions, a conversation's system prompt) goes first in the prompt, never stored.
         """
-        CALLER.set(caller or source)
+        CALLER.set(caller.queue_key)
+        store = ConversationStore(self._database, caller.owner)
         provider, model_id = self._registry.resolve(model or "default")
         if conversation_id is None or parent_id is None:
             branch = []
         else:
             leaf = None if parent_id is Leaf.CURRENT else parent_id
-            branch = await to_thread.run_sync(self._store.branch, conversation_id, leaf)
+            branch = await to_thread.run_sync(store.branch, conversation_id, leaf)
         if content is None and (not branch or branch[-1].role not in ("user", "assistant")):
             raise InvalidRequestError("Nothing to answer or continue there.", param="parent_id")
         continued = branch[-1] if content is None and branch[-1].role == "assistant" else None
@@ -222,25 +272,24 @@ class ChatService:
             if conversation_id is None:
                 title = title_from(content or "")
                 conversation_id = await to_thread.run_sync(
-                    lambda: self._store.create(title=title, source=source, model=model_id)
+                    lambda: store.create(title=title, source=source, model=model_id)
                 )
             parent = branch[-1].id if branch else None
             if continued is not None:
                 parent = continued.parent_id
             if content is not None:
                 drafts = [MessageDraft("user", content)]
-                stored = await to_thread.run_sync(
-                    self._store.append, conversation_id, parent, drafts
-                )
+                stored = await to_thread.run_sync(store.append, conversation_id, parent, drafts)
                 parent = stored[0].id
         except BaseException:
             completion.cancel()
             raise
         assert parent is not None  # a question was stored, or the branch ends with one
-        return Turn(
+        return self._opened(
             completion,
             model_id,
-            self._saver(conversation_id, parent),
+            self._saver(store, conversation_id, parent),
+            caller,
             conversation_id=conversation_id,
             user_message_id=parent,
             prefix=continued.content if continued is not None else "",

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from causerie.errors import NotFoundError
 from causerie.storage.db import Database
-from causerie.storage.tables import ConversationRow, MessageRow, utcnow
+from causerie.storage.tables import LOCAL_OWNER, ConversationRow, MessageRow, utcnow
 from causerie.types import Message
 
 TITLE_LENGTH = 80
@@ -110,11 +111,21 @@ class MessageDraft:
     completion_tokens: int = 0
 
 
-class ConversationStore:
-    """Intention-revealing operations on conversations; every call is one transaction."""
+def owned(session: Session, conversation_id: str, owner: str) -> ConversationRow:
+    """The conversation if ``owner`` owns it; someone else's is as absent as a missing one."""
+    row = session.get(ConversationRow, conversation_id)
+    if row is None or row.owner_id != owner:
+        raise NotFoundError(f"conversation {conversation_id} not found")
+    return row
 
-    def __init__(self, db: Database) -> None:
+
+class ConversationStore:
+    """Intention-revealing operations on one owner's conversations; every call is one
+    transaction. Another owner's conversation is reported as not found."""
+
+    def __init__(self, db: Database, owner: str = LOCAL_OWNER) -> None:
         self._db = db
+        self.owner = owner
 
     def create(self, *, title: str = "New chat", source: str = "web", model: str = "") -> str:
         conversation_id = str(uuid.uuid4())
@@ -123,6 +134,7 @@ class ConversationStore:
             session.add(
                 ConversationRow(
                     id=conversation_id,
+                    owner_id=self.owner,
                     title=title[:200],
                     source=source,
                     model=model,
@@ -134,14 +146,13 @@ class ConversationStore:
 
     def get(self, conversation_id: str) -> ConversationSummary:
         with self._db.session() as session:
-            row = session.get(ConversationRow, conversation_id)
-            if row is None:
-                raise NotFoundError(f"conversation {conversation_id} not found")
+            row = owned(session, conversation_id, self.owner)
             return ConversationSummary.of(row)
 
     def list_recent(self, limit: int = 50, offset: int = 0) -> list[ConversationSummary]:
         query = (
             select(ConversationRow)
+            .where(ConversationRow.owner_id == self.owner)
             .order_by(ConversationRow.updated_at.desc(), ConversationRow.id)
             .limit(limit)
             .offset(offset)
@@ -150,7 +161,12 @@ class ConversationStore:
             return [ConversationSummary.of(row) for row in session.scalars(query)]
 
     def count_messages(self, conversation_id: str | None = None) -> int:
-        query = select(func.count()).select_from(MessageRow)
+        query = (
+            select(func.count())
+            .select_from(MessageRow)
+            .join(ConversationRow, ConversationRow.id == MessageRow.conversation_id)
+            .where(ConversationRow.owner_id == self.owner)
+        )
         if conversation_id is not None:
             query = query.where(MessageRow.conversation_id == conversation_id)
         with self._db.session() as session:
@@ -158,16 +174,12 @@ class ConversationStore:
 
     def rename(self, conversation_id: str, title: str) -> None:
         with self._db.session() as session:
-            row = session.get(ConversationRow, conversation_id)
-            if row is None:
-                raise NotFoundError(f"conversation {conversation_id} not found")
+            row = owned(session, conversation_id, self.owner)
             row.title = title[:200]
 
     def delete(self, conversation_id: str) -> None:
         with self._db.session() as session:
-            row = session.get(ConversationRow, conversation_id)
-            if row is None:
-                raise NotFoundError(f"conversation {conversation_id} not found")
+            row = owned(session, conversation_id, self.owner)
             session.execute(delete(MessageRow).where(MessageRow.conversation_id == row.id))
             session.delete(row)
 
@@ -177,9 +189,7 @@ class ConversationStore:
         """Store a chain of messages under ``parent_id`` and make the last one the current leaf."""
         stored: list[StoredMessage] = []
         with self._db.session() as session:
-            conversation = session.get(ConversationRow, conversation_id)
-            if conversation is None:
-                raise NotFoundError(f"conversation {conversation_id} not found")
+            conversation = owned(session, conversation_id, self.owner)
             parent_hash = ""
             if parent_id is not None:
                 parent = session.get(MessageRow, parent_id)
@@ -213,9 +223,7 @@ class ConversationStore:
     def branch(self, conversation_id: str, leaf_id: str | None = None) -> list[StoredMessage]:
         """Messages from the root to ``leaf_id`` (default: the conversation's current leaf)."""
         with self._db.session() as session:
-            conversation = session.get(ConversationRow, conversation_id)
-            if conversation is None:
-                raise NotFoundError(f"conversation {conversation_id} not found")
+            conversation = owned(session, conversation_id, self.owner)
             rows = session.scalars(
                 select(MessageRow).where(MessageRow.conversation_id == conversation_id)
             ).all()
@@ -250,7 +258,8 @@ class ConversationStore:
         with self._db.session() as session:
             rows = session.scalars(
                 select(MessageRow)
-                .where(MessageRow.chain_hash.in_(hashes))
+                .join(ConversationRow, ConversationRow.id == MessageRow.conversation_id)
+                .where(MessageRow.chain_hash.in_(hashes), ConversationRow.owner_id == self.owner)
                 .order_by(MessageRow.created_at.desc())
             ).all()
         newest: dict[str, MessageRow] = {}

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import and_, or_, select
 
-from causerie.errors import InvalidRequestError, NotFoundError
-from causerie.storage.conversations import ConversationSummary
+from causerie.errors import InvalidRequestError
+from causerie.storage.conversations import ConversationSummary, owned
 from causerie.storage.db import Database
-from causerie.storage.tables import ConversationRow
+from causerie.storage.tables import LOCAL_OWNER, ConversationRow
 
 __all__ = ["ConversationListing", "ListPage"]
 
@@ -47,13 +47,18 @@ def as_utc(moment: datetime) -> datetime:
 class ConversationListing:
     """Reads the sidebar and the archive; pins, unpins, archives and restores."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, owner: str = LOCAL_OWNER) -> None:
         self._db = db
+        self.owner = owner
 
     def pinned(self) -> list[ConversationSummary]:
         query = (
             select(ConversationRow)
-            .where(ConversationRow.pinned.is_(True), ConversationRow.archived.is_(False))
+            .where(
+                ConversationRow.owner_id == self.owner,
+                ConversationRow.pinned.is_(True),
+                ConversationRow.archived.is_(False),
+            )
             .order_by(ConversationRow.updated_at.desc(), ConversationRow.id.desc())
             .limit(PINNED_LIMIT)
         )
@@ -64,7 +69,9 @@ class ConversationListing:
         self, *, archived: bool = False, cursor: str | None = None, limit: int = 50
     ) -> ListPage:
         """Newest first. The sidebar (``archived=False``) leaves out pinned conversations."""
-        query = select(ConversationRow).where(ConversationRow.archived.is_(archived))
+        query = select(ConversationRow).where(
+            ConversationRow.owner_id == self.owner, ConversationRow.archived.is_(archived)
+        )
         if not archived:
             query = query.where(ConversationRow.pinned.is_(False))
         if cursor is not None:
@@ -86,17 +93,11 @@ class ConversationListing:
 
     def set_pinned(self, conversation_id: str, pinned: bool) -> None:
         with self._db.session() as session:
-            _row(session.get(ConversationRow, conversation_id), conversation_id).pinned = pinned
+            owned(session, conversation_id, self.owner).pinned = pinned
 
     def set_archived(self, conversation_id: str, archived: bool) -> None:
         with self._db.session() as session:
-            row = _row(session.get(ConversationRow, conversation_id), conversation_id)
+            row = owned(session, conversation_id, self.owner)
             row.archived = archived
             if archived:
                 row.pinned = False
-
-
-def _row(row: ConversationRow | None, conversation_id: str) -> ConversationRow:
-    if row is None:
-        raise NotFoundError(f"conversation {conversation_id} not found")
-    return row

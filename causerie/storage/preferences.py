@@ -10,9 +10,9 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from causerie.errors import NotFoundError
+from causerie.storage.conversations import owned
 from causerie.storage.db import Database
-from causerie.storage.tables import ConversationRow, PreferenceRow, utcnow
+from causerie.storage.tables import LOCAL_OWNER, PreferenceRow, utcnow
 
 __all__ = ["CUSTOM_INSTRUCTIONS", "ChatSettings", "Preferences"]
 
@@ -39,32 +39,31 @@ class ChatSettings:
 class Preferences:
     """Reads and writes conversation settings and named user preferences."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, owner: str = LOCAL_OWNER) -> None:
         self._db = db
+        self.owner = owner
 
     def chat_settings(self, conversation_id: str) -> ChatSettings:
         with self._db.session() as session:
-            row = session.get(ConversationRow, conversation_id)
-            if row is None:
-                raise NotFoundError(f"conversation {conversation_id} not found")
+            row = owned(session, conversation_id, self.owner)
             return ChatSettings.parse(row.settings)
 
     def set_chat_settings(self, conversation_id: str, settings: ChatSettings) -> None:
         with self._db.session() as session:
-            row = session.get(ConversationRow, conversation_id)
-            if row is None:
-                raise NotFoundError(f"conversation {conversation_id} not found")
+            row = owned(session, conversation_id, self.owner)
             row.settings = json.dumps(asdict(settings), ensure_ascii=False)
 
     def get(self, name: str) -> str:
         with self._db.session() as session:
-            row = session.get(PreferenceRow, name)
+            row = session.get(PreferenceRow, (self.owner, name))
             return row.value if row is not None else ""
 
     def set(self, name: str, value: str) -> None:
         with self._db.session() as session:
-            row = session.get(PreferenceRow, name)
+            row = session.get(PreferenceRow, (self.owner, name))
             if row is None:
-                session.add(PreferenceRow(name=name, value=value, updated_at=utcnow()))
+                session.add(
+                    PreferenceRow(owner_id=self.owner, name=name, value=value, updated_at=utcnow())
+                )
             else:
                 row.value, row.updated_at = value, utcnow()

@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import text
 
 from causerie.storage.db import Database
+from causerie.storage.tables import LOCAL_OWNER
 
 __all__ = ["MARK_END", "MARK_START", "SearchHit", "SearchIndex", "search_terms"]
 
@@ -34,7 +35,7 @@ SQLITE_TITLES = text(
     SELECT c.id, c.title, c.updated_at,
            highlight(conversations_fts, 0, char(2), char(3)) AS snippet
     FROM conversations_fts JOIN conversations c ON c.rowid = conversations_fts.rowid
-    WHERE conversations_fts MATCH :query
+    WHERE conversations_fts MATCH :query AND c.owner_id = :owner
     ORDER BY rank LIMIT :limit
     """
 )
@@ -46,6 +47,7 @@ SQLITE_MESSAGES = text(
       JOIN messages m ON m.rowid = messages_fts.rowid
       JOIN conversations c ON c.id = m.conversation_id
     WHERE messages_fts MATCH :query AND m.role IN ('user', 'assistant')
+      AND c.owner_id = :owner
     ORDER BY rank LIMIT :limit
     """
 )
@@ -59,7 +61,7 @@ POSTGRES_TITLES = text(
            ts_headline('simple', c.title, q, 'HighlightAll=true, '
                        || 'StartSel=' || chr(2) || ', StopSel=' || chr(3)) AS snippet
     FROM conversations c, to_tsquery('simple', :query) q
-    WHERE to_tsvector('simple', c.title) @@ q
+    WHERE to_tsvector('simple', c.title) @@ q AND c.owner_id = :owner
     ORDER BY ts_rank(to_tsvector('simple', c.title), q) DESC, c.updated_at DESC
     LIMIT :limit
     """
@@ -71,8 +73,10 @@ POSTGRES_MESSAGES = text(
     FROM (
       SELECT m.id, m.conversation_id, m.content,
              ts_rank(to_tsvector('simple', m.content), q) AS score
-      FROM messages m, to_tsquery('simple', :query) q
+      FROM messages m JOIN conversations mc ON mc.id = m.conversation_id,
+           to_tsquery('simple', :query) q
       WHERE to_tsvector('simple', m.content) @@ q AND m.role IN ('user', 'assistant')
+        AND mc.owner_id = :owner
       ORDER BY score DESC LIMIT :limit
     ) hit
     JOIN conversations c ON c.id = hit.conversation_id,
@@ -101,8 +105,9 @@ def search_terms(query: str) -> list[str]:
 class SearchIndex:
     """``search(query)``: one hit per conversation, title matches first, best first."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, owner: str = LOCAL_OWNER) -> None:
         self._db = db
+        self.owner = owner
 
     def search(self, query: str, limit: int = 20) -> list[SearchHit]:
         terms = search_terms(query)
@@ -116,9 +121,12 @@ class SearchIndex:
             match = " & ".join([*terms[:-1], f"{terms[-1]}:*"])
             titles, messages = POSTGRES_TITLES, POSTGRES_MESSAGES
             extra = {"options": POSTGRES_OPTIONS}
+        extra["owner"] = self.owner
         hits: dict[str, SearchHit] = {}
         with self._db.engine.connect() as connection:
-            for row in connection.execute(titles, {"query": match, "limit": limit}):
+            for row in connection.execute(
+                titles, {"query": match, "limit": limit, "owner": self.owner}
+            ):
                 hits.setdefault(
                     row.id, SearchHit(row.id, row.title, _moment(row.updated_at), None, row.snippet)
                 )

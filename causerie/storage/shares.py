@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from causerie.errors import NotFoundError
-from causerie.storage.conversations import ConversationStore
+from causerie.storage.conversations import ConversationStore, owned
 from causerie.storage.db import Database
-from causerie.storage.tables import ShareRow, utcnow
+from causerie.storage.tables import LOCAL_OWNER, ShareRow, utcnow
 
 __all__ = ["Share", "SharedMessage", "ShareStore"]
 
@@ -52,9 +52,12 @@ class Share:
 
 
 class ShareStore:
-    def __init__(self, db: Database) -> None:
+    """Share links of one owner's conversations; ``get`` (the public page) is anyone's."""
+
+    def __init__(self, db: Database, owner: str = LOCAL_OWNER) -> None:
         self._db = db
-        self._conversations = ConversationStore(db)
+        self.owner = owner
+        self._conversations = ConversationStore(db, owner)
 
     def create(self, conversation_id: str) -> Share:
         """Freeze the current branch (user and assistant messages) behind a new token."""
@@ -86,6 +89,7 @@ class ShareStore:
             return Share.of(row)
 
     def active(self, conversation_id: str) -> list[Share]:
+        self._conversations.get(conversation_id)  # someone else's: not found
         query = (
             select(ShareRow)
             .where(ShareRow.conversation_id == conversation_id, ShareRow.revoked_at.is_(None))
@@ -96,6 +100,7 @@ class ShareStore:
 
     def revoke(self, conversation_id: str, token: str) -> None:
         with self._db.session() as session:
+            owned(session, conversation_id, self.owner)
             row = session.get(ShareRow, token)
             if row is None or row.conversation_id != conversation_id:
                 raise NotFoundError("share not found")

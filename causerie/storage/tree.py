@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from causerie.errors import InvalidRequestError, NotFoundError
-from causerie.storage.conversations import StoredMessage
+from causerie.storage.conversations import StoredMessage, owned
 from causerie.storage.db import Database
-from causerie.storage.tables import ConversationRow, MessageRow
+from causerie.storage.tables import LOCAL_OWNER, ConversationRow, MessageRow
 
 __all__ = ["MessageTree", "ThreadMessage"]
 
@@ -70,14 +70,15 @@ class _Tree:
 class MessageTree:
     """Reads branches with their siblings; selects branches; stores feedback on replies."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, owner: str = LOCAL_OWNER) -> None:
         self._db = db
+        self.owner = owner
 
     def thread(self, conversation_id: str, through: str | None = None) -> list[ThreadMessage]:
         """The branch to the current leaf, or, with ``through``, the branch through that message
         (down to the leaf ``select`` would pick). Does not move the current leaf."""
         with self._db.session() as session:
-            conversation, tree = _load(session, conversation_id)
+            conversation, tree = _load(session, conversation_id, self.owner)
             leaf = conversation.current_leaf_id
             if through is not None:
                 if through not in tree.by_id:
@@ -96,7 +97,7 @@ class MessageTree:
     def every_message(self, conversation_id: str) -> list[StoredMessage]:
         """The whole tree, every branch, parents before children (depth first, for export)."""
         with self._db.session() as session:
-            _, tree = _load(session, conversation_id)
+            _, tree = _load(session, conversation_id, self.owner)
             ordered: list[StoredMessage] = []
             stack = list(reversed(tree.children[None]))
             while stack:
@@ -108,7 +109,7 @@ class MessageTree:
     def select(self, conversation_id: str, message_id: str) -> str:
         """Show the branch through ``message_id`` from now on; returns the new current leaf."""
         with self._db.session() as session:
-            conversation, tree = _load(session, conversation_id)
+            conversation, tree = _load(session, conversation_id, self.owner)
             if message_id not in tree.by_id:
                 raise NotFoundError(f"message {message_id} not found")
             leaf = tree.leaf_below(message_id, conversation.current_leaf_id)
@@ -122,6 +123,7 @@ class MessageTree:
         if rating not in (1, -1, None):
             raise InvalidRequestError("The rating must be 1, -1 or null.", param="rating")
         with self._db.session() as session:
+            owned(session, conversation_id, self.owner)
             row = session.get(MessageRow, message_id)
             if row is None or row.conversation_id != conversation_id:
                 raise NotFoundError(f"message {message_id} not found")
@@ -132,10 +134,8 @@ class MessageTree:
             return StoredMessage.of(row)
 
 
-def _load(session: Session, conversation_id: str) -> tuple[ConversationRow, _Tree]:
-    conversation = session.get(ConversationRow, conversation_id)
-    if conversation is None:
-        raise NotFoundError(f"conversation {conversation_id} not found")
+def _load(session: Session, conversation_id: str, owner: str) -> tuple[ConversationRow, _Tree]:
+    conversation = owned(session, conversation_id, owner)
     rows = session.scalars(
         select(MessageRow).where(MessageRow.conversation_id == conversation_id)
     ).all()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from causerie.chat.titles import write_title
@@ -21,12 +21,13 @@ from causerie.deps import (
     RegistryDep,
     SharesDep,
     TreeDep,
+    require_csrf,
 )
 from causerie.errors import InvalidRequestError
 from causerie.storage.conversations import title_from
 from causerie.storage.preferences import CUSTOM_INSTRUCTIONS, ChatSettings
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
 
 
 class Rename(BaseModel):

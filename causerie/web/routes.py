@@ -22,17 +22,19 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator
 from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Literal
+from urllib.parse import quote
 
 import jinja2
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,24 +42,37 @@ from starlette.background import BackgroundTask
 
 from causerie import __version__
 from causerie.api.errors import causerie_error_response
+from causerie.auth.gate import CSRF_COOKIE, cookie_name
+from causerie.auth.principal import Principal
+from causerie.auth.quotas import Admission
 from causerie.chat.export import export_filename, to_json, to_markdown
 from causerie.chat.instructions import system_text
-from causerie.chat.service import Leaf, Turn
+from causerie.chat.service import ChatService, Leaf, Turn
 from causerie.deps import (
     ChatDep,
     ConversationsDep,
+    Csrf,
     ListingDep,
+    PagePrincipal,
     PreferencesDep,
     RegistryDep,
     SearchDep,
-    SharesDep,
+    ServicesDep,
     TreeDep,
+    expected_csrf,
+    is_secure,
 )
-from causerie.errors import CauserieError, InvalidRequestError, NotFoundError
+from causerie.errors import (
+    CauserieError,
+    InvalidRequestError,
+    LoginRequiredError,
+    NotFoundError,
+)
 from causerie.providers.registry import ProviderRegistry
 from causerie.storage import ConversationStore
 from causerie.storage.conversations import ConversationSummary
-from causerie.storage.preferences import CUSTOM_INSTRUCTIONS, ChatSettings
+from causerie.storage.preferences import CUSTOM_INSTRUCTIONS, ChatSettings, Preferences
+from causerie.storage.shares import ShareStore
 from causerie.types import Message
 from causerie.web import actions
 from causerie.web.i18n import catalogue, pick_language
@@ -105,6 +120,16 @@ class SendRequest(BaseModel):
 
 
 def mount_web(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequiredError)
+    async def _sign_in_first(request: Request, exc: LoginRequiredError) -> Response:
+        """A browser asking for a page goes to the sign-in page; anything else gets a 401."""
+        wants_page = "text/html" in request.headers.get("accept", "")
+        if request.method == "GET" and wants_page:
+            root = str(request.scope.get("root_path", "")).rstrip("/")
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"{root}/login?next={quote(target, safe='')}", 303)
+        return causerie_error_response(exc)
+
     app.include_router(router)
     app.include_router(actions.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -116,16 +141,19 @@ async def new_chat(
     listing: ListingDep,
     registry: RegistryDep,
     preferences: PreferencesDep,
+    principal: PagePrincipal,
+    services: ServicesDep,
     temporary: bool = False,
 ) -> HTMLResponse:
     sidebar = await to_thread.run_sync(load_sidebar, listing)
     instructions = await to_thread.run_sync(preferences.get, CUSTOM_INSTRUCTIONS)
+    allowed = await to_thread.run_sync(services.quotas.allowed_models, principal)
     return page(
         request,
         "chat.html",
         sidebar=sidebar,
         temporary=temporary,
-        models=model_ids(registry),
+        models=model_ids(registry, allowed),
         instructions=instructions,
     )
 
@@ -139,6 +167,8 @@ async def conversation_page(
     tree: TreeDep,
     registry: RegistryDep,
     preferences: PreferencesDep,
+    principal: PagePrincipal,
+    services: ServicesDep,
     m: str | None = None,
 ) -> HTMLResponse:
     def load() -> dict[str, Any]:
@@ -153,7 +183,7 @@ async def conversation_page(
             "messages": thread.messages,
             "earlier": thread.earlier,
             "sidebar": load_sidebar(listing),
-            "models": model_ids(registry),
+            "models": model_ids(registry, services.quotas.allowed_models(principal)),
             "chat_settings": chat_settings,
             "instructions": preferences.get(CUSTOM_INSTRUCTIONS),
         }
@@ -209,10 +239,11 @@ async def export(
 
 
 @router.get("/s/{token}", response_class=HTMLResponse)
-async def shared_page(request: Request, token: str, shares: SharesDep) -> HTMLResponse:
-    """A shared snapshot, read-only: no sidebar, no composer, nothing of the owner's."""
+async def shared_page(request: Request, token: str, services: ServicesDep) -> HTMLResponse:
+    """A shared snapshot, read-only, for anyone with the link: no sidebar, no composer,
+    nothing else of the owner's."""
     try:
-        shared = await to_thread.run_sync(shares.get, token)
+        shared = await to_thread.run_sync(ShareStore(services.database).get, token)
     except NotFoundError:
         return fragment(request, "share_gone.html", status_code=404)
     messages = await to_thread.run_sync(shared_views, shared)
@@ -254,9 +285,42 @@ async def search_results(request: Request, search: SearchDep, q: str = "") -> HT
 
 @router.post("/c/send")
 async def send(
-    request: Request, chat: ChatDep, conversations: ConversationsDep, preferences: PreferencesDep
+    request: Request,
+    chat: ChatDep,
+    conversations: ConversationsDep,
+    preferences: PreferencesDep,
+    principal: Csrf,
+    services: ServicesDep,
 ) -> StreamingResponse:
     body = await read_send_request(request)
+    model = body.model or "default"
+    await to_thread.run_sync(services.quotas.check_model, principal, chat.model_names(model))
+    admission = await services.quotas.admit(principal)
+    try:
+        turn = await open_turn(body, chat, preferences, principal, admission)
+    except BaseException:
+        await admission.release()
+        raise
+    turn.on_close(admission.release)
+    return StreamingResponse(
+        reply_events(turn, conversations),
+        media_type="text/event-stream",
+        headers=STREAM_HEADERS,
+        # Also after a disconnect that caught the stream between two events: the generator's
+        # own ``finally`` would then wait for garbage collection.
+        background=BackgroundTask(turn.aclose),
+    )
+
+
+async def open_turn(
+    body: SendRequest,
+    chat: ChatService,
+    preferences: Preferences,
+    principal: Principal,
+    admission: Admission,
+) -> Turn:
+    """Start the reply the page asked for, in the principal's conversation or a temporary one."""
+    caller = principal.caller(fairness="web")
 
     def load_settings() -> tuple[ChatSettings, str]:
         own = ChatSettings()
@@ -269,7 +333,7 @@ async def send(
     params = chat.sampling(
         temperature=settings.temperature,
         top_p=settings.top_p,
-        max_tokens=body.max_tokens or settings.max_tokens,
+        max_tokens=admission.cap(body.max_tokens or settings.max_tokens),
     )
     if body.temporary:
         if body.content is None:
@@ -277,29 +341,25 @@ async def send(
         history = [Message(item.role, item.content) for item in body.history]
         if system:
             history.insert(0, Message("system", system))
-        turn = await chat.complete(
-            body.model or "default", [*history, Message("user", body.content)], params, store=False
+        return await chat.complete(
+            body.model or "default",
+            [*history, Message("user", body.content)],
+            params,
+            store=False,
+            caller=caller,
         )
-    else:
-        parent = body.parent_id if "parent_id" in body.model_fields_set else Leaf.CURRENT
-        if body.conversation_id is None and parent is not Leaf.CURRENT:
-            parent = Leaf.CURRENT  # a new conversation has nothing to branch from
-        turn = await chat.respond(
-            body.conversation_id,
-            body.content,
-            source="web",
-            parent_id=parent,
-            params=params,
-            model=body.model,
-            system=system,
-        )
-    return StreamingResponse(
-        reply_events(turn, conversations),
-        media_type="text/event-stream",
-        headers=STREAM_HEADERS,
-        # Also after a disconnect that caught the stream between two events: the generator's
-        # own ``finally`` would then wait for garbage collection.
-        background=BackgroundTask(turn.aclose),
+    parent = body.parent_id if "parent_id" in body.model_fields_set else Leaf.CURRENT
+    if body.conversation_id is None and parent is not Leaf.CURRENT:
+        parent = Leaf.CURRENT  # a new conversation has nothing to branch from
+    return await chat.respond(
+        body.conversation_id,
+        body.content,
+        source="web",
+        parent_id=parent,
+        params=params,
+        model=body.model,
+        system=system,
+        caller=caller,
     )
 
 
@@ -351,10 +411,14 @@ async def reply_events(turn: Turn, conversations: ConversationStore) -> AsyncIte
         await turn.aclose()
 
 
-def model_ids(registry: ProviderRegistry) -> list[str]:
-    """What the composer's model picker offers (it shows only when there is a choice)."""
+def model_ids(registry: ProviderRegistry, allowed: tuple[str, ...] | None = None) -> list[str]:
+    """What the composer's model picker offers (it shows only when there is a choice): the
+    models the user may use."""
     try:
-        return [info.id for info in registry.models()]
+        ids = [info.id for info in registry.models()]
+        if allowed is not None:
+            ids = [i for i in ids if i in allowed or registry.resolve(i)[1] in allowed]
+        return ids
     except CauserieError:
         return []
 
@@ -394,7 +458,9 @@ def fragment(
     root = str(request.scope.get("root_path", "")).rstrip("/")
     lang = pick_language(request.headers.get("accept-language", ""), request.cookies.get("lang"))
     strings = catalogue(lang)
-    return templates().TemplateResponse(
+    principal = getattr(request.state, "principal", None)
+    csrf_token, new_cookie = page_csrf_token(request, principal)
+    response = templates().TemplateResponse(
         request,
         name,
         {
@@ -403,11 +469,32 @@ def fragment(
             "lang": lang,
             "t": SimpleNamespace(**strings),  # t.copy must not be dict.copy
             "strings": strings,
+            "csrf_token": csrf_token,
+            "principal": principal,
             **context,
         },
         status_code=status_code,
         headers=PAGE_HEADERS,
     )
+    if new_cookie:
+        secure = is_secure(request)
+        response.set_cookie(
+            cookie_name(CSRF_COOKIE, secure=secure),
+            csrf_token,
+            httponly=True,
+            secure=secure,
+            samesite="lax",
+            path="/",
+        )
+    return response
+
+
+def page_csrf_token(request: Request, principal: Principal | None) -> tuple[str, bool]:
+    """The token this page's forms and fetches send back, and whether it needs a new cookie."""
+    expected = expected_csrf(request, principal)
+    if expected:
+        return expected, False
+    return secrets.token_urlsafe(32), True
 
 
 @cache

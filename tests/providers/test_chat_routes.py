@@ -33,7 +33,7 @@ def test_a_stored_turn_through_an_alias_with_failover(tmp_path: Path, upstream: 
     database = Database(f"sqlite:///{tmp_path / 'chat.db'}")
     database.migrate()
     store = ConversationStore(database)
-    chat = ChatService(registry, store, Settings(data_dir=tmp_path))
+    chat = ChatService(registry, database, Settings(data_dir=tmp_path))
 
     async def main() -> tuple[Turn, str]:
         try:

@@ -12,6 +12,7 @@ import pytest
 from causerie.storage import ConversationStore, Database, MessageDraft
 from causerie.web.i18n import LANGUAGES, catalogue, pick_language
 from tests.conftest import Server
+from tests.helpers import page_client
 
 MISSING = "00000000-0000-0000-0000-000000000000"
 
@@ -19,7 +20,7 @@ MISSING = "00000000-0000-0000-0000-000000000000"
 @pytest.fixture
 def http(server: Server) -> Iterator[httpx.Client]:
     """A client for a real server on SQLite, then on Postgres."""
-    with httpx.Client(base_url=server.url, timeout=60) as client:
+    with page_client(server.url) as client:
         yield client
 
 

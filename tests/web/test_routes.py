@@ -9,11 +9,12 @@ import httpx
 import pytest
 
 from tests.conftest import Server
+from tests.helpers import page_client
 
 
 @pytest.fixture
 def http(sqlite_server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sqlite_server.url, timeout=60) as client:
+    with page_client(sqlite_server.url) as client:
         yield client
 
 

@@ -3,11 +3,17 @@
 const stringsElement = document.getElementById("strings");
 export const t = stringsElement ? JSON.parse(stringsElement.textContent) : {};
 export const root = document.body.dataset.root || "";
+// Every state-changing request from the page carries the page's CSRF token.
+export const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content || "";
 
 export async function postJSON(path, body = {}) {
   const response = await fetch(`${root}${path}`, {
     method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    headers: {
+      "Content-Type": "application/json",
+      Accept: "application/json",
+      "X-CSRF-Token": csrfToken,
+    },
     body: JSON.stringify(body),
   });
   if (!response.ok) throw new Error(await errorText(response));

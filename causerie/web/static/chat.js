@@ -2,7 +2,7 @@
 // The server renders and sanitizes every reply; this script only inserts that HTML,
 // and never turns model text into HTML itself.
 
-import { decorateCode, errorText, getHTML, postJSON, root, t } from "./api.js";
+import { csrfToken, decorateCode, errorText, getHTML, postJSON, root, t } from "./api.js";
 import { setupSearch } from "./search.js";
 import { setupSettings as setupChatSettings } from "./settings.js";
 import { setupShare, showConversationActions } from "./share.js";
@@ -230,7 +230,11 @@ function setupChat() {
     try {
       const response = await fetch(`${root}/c/send`, {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "text/event-stream",
+          "X-CSRF-Token": csrfToken,
+        },
         body: JSON.stringify(body),
         signal: controller.signal,
       });

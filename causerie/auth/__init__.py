@@ -1,0 +1,1 @@
+"""Who is calling: passwords, sessions and CSRF, API keys, model permissions and quotas."""

@@ -1,0 +1,187 @@
+"""Signing in and out, signing up under the site's policy, passwords, and the admin's account
+actions, each written to the audit log.
+
+Signing in answers the same "wrong username or password" for an unknown user and a wrong
+password, and takes the same time (see ``passwords.verify``). After ``MAX_FAILURES_PER_USER``
+failures for one username, or ``MAX_FAILURES_PER_ADDRESS`` from one address, within
+``THROTTLE_WINDOW``, sign-in attempts are refused with a wait, before any password is checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Literal
+
+from causerie.auth import passwords
+from causerie.errors import (
+    AuthenticationError,
+    InvalidRequestError,
+    PermissionDeniedError,
+    QuotaExceededError,
+)
+from causerie.storage.audit import LOGIN_FAILED, AuditLog
+from causerie.storage.credentials import Credentials
+from causerie.storage.db import Database
+from causerie.storage.users import Account, Limits, Role, Status, UserStore
+
+SignupPolicy = Literal["closed", "invite", "approval"]
+SIGNUP_POLICIES: tuple[SignupPolicy, ...] = ("closed", "invite", "approval")
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_USER = 5
+MAX_FAILURES_PER_ADDRESS = 20
+WRONG_CREDENTIALS = "Wrong username or password."
+
+
+class Accounts:
+    def __init__(self, database: Database) -> None:
+        self.users = UserStore(database)
+        self.credentials = Credentials(database)
+        self.audit = AuditLog(database)
+
+    # -- signing in and out ---------------------------------------------------------------------
+
+    def sign_in(self, username: str, password: str, *, ip: str = "") -> tuple[str, Account]:
+        """A new session token for the user, or ``AuthenticationError``."""
+        name = username.strip().lower()[:64]
+        by_user, by_address = self.audit.failed_logins(username=name, ip=ip, within=THROTTLE_WINDOW)
+        if by_user >= MAX_FAILURES_PER_USER or (ip and by_address >= MAX_FAILURES_PER_ADDRESS):
+            raise QuotaExceededError(
+                "Too many failed sign-in attempts. Try again in a few minutes.",
+                retry_after=THROTTLE_WINDOW.total_seconds() / 3,
+                code="too_many_sign_in_attempts",
+            )
+        found = self.users.credentials(name)
+        matches = passwords.verify(found[1] if found else None, password)
+        if found is None or not matches:
+            self.audit.record(name, LOGIN_FAILED, ip=ip)
+            raise AuthenticationError(WRONG_CREDENTIALS, code="wrong_credentials")
+        account, stored_hash = found
+        if account.status != "active":
+            self.audit.record(name, LOGIN_FAILED, ip=ip, detail=account.status)
+            raise AuthenticationError(
+                "Your account is waiting for an administrator's approval."
+                if account.status == "pending"
+                else "Your account is disabled.",
+                code=f"account_{account.status}",
+            )
+        if passwords.needs_rehash(stored_hash):
+            self.users.set_password(
+                account.id, passwords.hash_password(password), end_sessions=False
+            )
+        token = self.credentials.start_session(account.id)
+        self.audit.record(name, "login", ip=ip)
+        return token, account
+
+    def sign_out(self, session_token: str) -> None:
+        self.credentials.end_session(session_token)
+
+    def sign_out_everywhere(self, account: Account, *, ip: str = "") -> None:
+        self.credentials.end_sessions(account.id)
+        self.audit.record(account.username, "logout.everywhere", account.username, ip=ip)
+
+    # -- signing up -----------------------------------------------------------------------------
+
+    def signup_policy(self) -> SignupPolicy:
+        value = self.users.site_setting("signup", "closed")
+        return value if value in SIGNUP_POLICIES else "closed"
+
+    def sign_up(
+        self, username: str, password: str, *, invite: str | None = None, ip: str = ""
+    ) -> Account:
+        """A new account: active with a valid invitation, pending under the approval policy."""
+        policy = self.signup_policy()
+        if invite:
+            if not self.credentials.invite_valid(invite):
+                raise InvalidRequestError(
+                    "This invitation link is not valid any more.", param="invite"
+                )
+            status: Status = "active"
+        elif policy == "approval":
+            status = "pending"
+        else:
+            raise PermissionDeniedError(
+                "Sign-up is closed here. Ask an administrator for an invitation link.",
+                code="signup_closed",
+            )
+        account = self.users.create(username, passwords.hash_password(password), status=status)
+        if invite:
+            try:
+                self.credentials.use_invite(invite, account.id)
+            except InvalidRequestError:  # used by someone else a moment ago
+                self.users.set_status(account.id, "disabled")
+                raise
+        self.audit.record(account.username, "signup", account.username, ip=ip, detail=status)
+        return account
+
+    def change_password(self, account: Account, current: str, new: str) -> str:
+        """Change one's own password; every session ends and a new one is returned."""
+        found = self.users.credentials(account.username)
+        if found is None or not passwords.verify(found[1], current):
+            raise InvalidRequestError("The current password is wrong.", param="current_password")
+        self.users.set_password(account.id, passwords.hash_password(new), end_sessions=True)
+        self.audit.record(account.username, "password.change", account.username)
+        return self.credentials.start_session(account.id)
+
+    # -- admin actions (actor: an admin's username, or "cli") ------------------------------------
+
+    def create_user(
+        self, actor: str, username: str, password: str, *, role: Role = "user"
+    ) -> Account:
+        account = self.users.create(username, passwords.hash_password(password), role=role)
+        self.audit.record(actor, "user.create", account.username, detail=role)
+        return account
+
+    def reset_password(self, actor: str, user_id: str, password: str) -> Account:
+        self.users.set_password(user_id, passwords.hash_password(password), end_sessions=True)
+        account = self.users.get(user_id)
+        self.audit.record(actor, "user.password_reset", account.username)
+        return account
+
+    def set_status(self, actor: str, user_id: str, status: Status) -> Account:
+        account = self.users.get(user_id)
+        if status != "active" and account.is_admin and self.users.count_admins() <= 1:
+            raise InvalidRequestError("The last active admin cannot be disabled.")
+        account = self.users.set_status(user_id, status)
+        self.audit.record(actor, f"user.{status}", account.username)
+        return account
+
+    def set_role(self, actor: str, user_id: str, role: Role) -> Account:
+        account = self.users.get(user_id)
+        if role != "admin" and account.is_admin and self.users.count_admins() <= 1:
+            raise InvalidRequestError("The last active admin must stay an admin.")
+        account = self.users.set_role(user_id, role)
+        self.audit.record(actor, "user.role", account.username, detail=role)
+        return account
+
+    def set_limits(self, actor: str, user_id: str, limits: Limits) -> Account:
+        account = self.users.set_limits(user_id, limits)
+        self.audit.record(actor, "user.limits", account.username, detail=str(asdict(limits)))
+        return account
+
+    def set_models(self, actor: str, user_id: str, models: list[str] | None) -> Account:
+        account = self.users.set_models(user_id, models)
+        self.audit.record(actor, "user.models", account.username, detail=str(models))
+        return account
+
+    def set_group(self, actor: str, user_id: str, group: str | None) -> Account:
+        account = self.users.set_group(user_id, group)
+        self.audit.record(actor, "user.group", account.username, detail=group or "")
+        return account
+
+    def set_group_models(self, actor: str, group: str, models: list[str] | None) -> None:
+        self.users.set_group_models(group, models)
+        self.audit.record(actor, "group.models", group, detail=str(models))
+
+    def set_signup_policy(self, actor: str, policy: str) -> None:
+        if policy not in SIGNUP_POLICIES:
+            raise InvalidRequestError(
+                f"The sign-up policy is one of {', '.join(SIGNUP_POLICIES)}.", param="policy"
+            )
+        self.users.set_site_setting("signup", policy)
+        self.audit.record(actor, "signup.policy", detail=policy)
+
+    def create_invite(self, actor: str, actor_id: str, *, days: int = 7) -> str:
+        token = self.credentials.create_invite(actor_id, days=days)
+        self.audit.record(actor, "invite.create", detail=f"valid {days} days")
+        return token
