@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,3 +235,19 @@ def server(request: pytest.FixtureRequest) -> Server:
     """The same test against a server on SQLite and on Postgres."""
     name = "sqlite_server" if request.param == "sqlite" else "postgres_app_server"
     return request.getfixturevalue(name)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def accounts_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, model_dir: Path
+) -> Iterator[Server]:
+    """A server of the test module's own, on SQLite then on Postgres, for tests that create
+    accounts. An account turns a server multi-user for good: never create one on the shared
+    ``sqlite_server`` / ``postgres_app_server``."""
+    tmp = tmp_path_factory.mktemp(f"accounts-{request.param}")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp / 'causerie.db'}"
+    else:
+        base = request.getfixturevalue("postgres_server")
+        url = create_pg_database(base, f"causerie_accounts_{uuid.uuid4().hex[:8]}")
+    yield from _server(tmp, url, model_dir)

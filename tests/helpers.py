@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import httpx
 import openai
 
+from causerie.auth.accounts import Accounts
 from causerie.storage import ConversationStore, Database
 
 LONG_COUNT = ", ".join(str(i) for i in range(1, 301))
@@ -46,3 +47,9 @@ def csrf_token_of(html: str) -> str:
     found = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
     assert found, "the page has no CSRF token"
     return found.group(1)
+
+
+def accounts_for(server: object) -> tuple[Database, Accounts]:
+    """The account service on the server's own database (what the CLI and admin pages use)."""
+    database = Database(server.database_url)  # type: ignore[attr-defined]
+    return database, Accounts(database)
