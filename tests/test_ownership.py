@@ -1,0 +1,189 @@
+"""The ownership matrix: user B reaches none of user A's objects — conversations, messages,
+share links, API keys — through the page (B's session), the API (B's key, every header that
+carries one), or a credential of the wrong kind. Each refusal is a 404 (or a 401 for the wrong
+kind of credential), never a hint that the object exists; afterwards A's data is unchanged.
+
+Runs against a real server, on SQLite then on Postgres.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import openai
+import pytest
+
+from causerie.auth.accounts import Accounts
+from causerie.storage import ConversationStore, Database
+from causerie.storage.shares import ShareStore
+from causerie.storage.users import Account
+from tests.conftest import Server
+from tests.helpers import accounts_for, csrf_token_of
+
+SECRET_WORD = "zanzibarquokka"
+
+
+@dataclass
+class Side:
+    account: Account
+    key: str
+    key_id: str
+    page: httpx.Client  # signed in through a session cookie, sending its CSRF token
+    conversation: str = ""
+    question: str = ""
+    reply: str = ""
+    share: str = ""
+
+
+def sign_in(server: Server, accounts: Accounts, account: Account) -> httpx.Client:
+    token = accounts.credentials.start_session(account.id)
+    page = httpx.Client(base_url=server.url, timeout=60, cookies={"causerie_session": token})
+    page.headers["X-CSRF-Token"] = csrf_token_of(page.get("/").text)
+    return page
+
+
+def make_side(server: Server, accounts: Accounts, name: str) -> Side:
+    account = accounts.create_user("cli", f"{name}{uuid.uuid4().hex[:8]}", "password-123")
+    info, key = accounts.credentials.create_key(account.id, name)
+    return Side(account, key, info.id, sign_in(server, accounts, account))
+
+
+@dataclass
+class World:
+    server: Server
+    database: Database
+    a: Side
+    b: Side
+
+
+@pytest.fixture(scope="module")
+def world(accounts_server: Server) -> Iterator[World]:
+    database, accounts = accounts_for(accounts_server)
+    if not accounts.users.any():
+        accounts.create_user("cli", "root", "root-password", role="admin")
+    a, b = make_side(accounts_server, accounts, "a"), make_side(accounts_server, accounts, "b")
+    for side, word in ((a, SECRET_WORD), (b, "otherword")):
+        with openai.OpenAI(base_url=accounts_server.api_url, api_key=side.key) as api:
+            raw = api.chat.completions.with_raw_response.create(
+                model="default",
+                messages=[{"role": "user", "content": f"Say {word}."}],
+                max_tokens=3,
+                temperature=0,
+            )
+        side.conversation = raw.headers["x-causerie-conversation-id"]
+        branch = ConversationStore(database, side.account.id).branch(side.conversation)
+        side.question, side.reply = branch[0].id, branch[-1].id
+        side.share = ShareStore(database, side.account.id).create(side.conversation).token
+    yield World(accounts_server, database, a, b)
+    a.page.close()
+    b.page.close()
+    database.dispose()
+
+
+def page_reads(w: World) -> list[str]:
+    c = w.a.conversation
+    return [f"/c/{c}", f"/c/{c}/thread", f"/c/{c}/export.md", f"/c/{c}/export.json"]
+
+
+def page_actions(w: World) -> list[tuple[str, dict[str, object]]]:
+    """Every state-changing page route, aimed at A's objects."""
+    c, a = w.a.conversation, w.a
+    return [
+        (f"/c/{c}/rename", {"title": "taken over"}),
+        (f"/c/{c}/delete", {}),
+        (f"/c/{c}/pin", {"value": True}),
+        (f"/c/{c}/archive", {"value": True}),
+        (f"/c/{c}/select", {"message_id": a.question}),
+        (f"/c/{c}/feedback", {"message_id": a.reply, "rating": -1}),
+        (f"/c/{c}/title", {}),
+        (f"/c/{c}/share", {}),
+        (f"/c/{c}/share/revoke", {"token": a.share}),
+        (f"/c/{c}/settings", {"system_prompt": "x"}),
+        ("/c/send", {"conversation_id": c, "content": "hi"}),
+        # A's objects reached through B's own conversation
+        (f"/c/{w.b.conversation}/select", {"message_id": a.question}),
+        (f"/c/{w.b.conversation}/feedback", {"message_id": a.reply, "rating": 1}),
+        (f"/c/{w.b.conversation}/share/revoke", {"token": a.share}),
+        ("/c/send", {"conversation_id": w.b.conversation, "parent_id": a.reply, "content": "x"}),
+    ]
+
+
+def test_b_reads_none_of_a_through_the_page(world: World) -> None:
+    for path in page_reads(world):
+        response = world.b.page.get(path)
+        assert response.status_code == 404, path
+        assert SECRET_WORD not in response.text, path
+    assert world.a.conversation not in world.b.page.get("/").text  # sidebar
+    hits = world.b.page.get("/search", params={"q": SECRET_WORD}).text
+    assert world.a.conversation not in hits
+    # A sees their own (the matrix is not passing because nothing works)
+    assert world.a.page.get(f"/c/{world.a.conversation}").status_code == 200
+    assert world.a.conversation in world.a.page.get("/search", params={"q": SECRET_WORD}).text
+
+
+def test_b_changes_none_of_a_through_the_page(world: World) -> None:
+    for path, body in page_actions(world):
+        response = world.b.page.post(path, json=body)
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["error"]["type"] == "not_found_error"
+    assert_a_unchanged(world)
+
+
+def test_b_cannot_revoke_a_s_key(world: World) -> None:
+    accounts = Accounts(world.database)
+    with pytest.raises(Exception, match="not found"):
+        accounts.credentials.revoke_key(world.b.account.id, world.a.key_id)
+    paths = [f"/account/keys/{world.a.key_id}/revoke"]
+    for path in paths:
+        response = world.b.page.post(path, data={})
+        assert response.status_code == 404, path
+    with openai.OpenAI(base_url=world.server.api_url, api_key=world.a.key) as api:
+        assert api.models.list().data  # A's key still works
+
+
+def test_the_wrong_kind_of_credential_reaches_nothing(world: World) -> None:
+    """A key is no page credential, a session is no API credential."""
+    with httpx.Client(base_url=world.server.url, timeout=60) as anonymous:
+        for path in page_reads(world):
+            for headers in ({"Authorization": f"Bearer {world.a.key}"}, {"api-key": world.a.key}):
+                response = anonymous.get(path, headers=headers)
+                assert response.status_code == 401, path
+                assert SECRET_WORD not in response.text
+            browser = anonymous.get(path, headers={"Accept": "text/html"})
+            assert browser.status_code == 303 and "/login" in browser.headers["location"]
+        for path, body in page_actions(world):
+            response = anonymous.post(path, json=body, headers={"api-key": world.a.key})
+            assert response.status_code == 401, path
+    with httpx.Client(base_url=world.server.url, cookies=world.a.page.cookies) as with_session:
+        assert with_session.get("/v1/models").status_code == 401
+        assert with_session.get(f"/c/{world.a.conversation}").status_code == 200  # the page's
+    assert_a_unchanged(world)
+
+
+@pytest.mark.parametrize("header", ["authorization", "api-key"])
+def test_b_s_key_does_not_continue_a_s_conversation(world: World, header: str) -> None:
+    history = ConversationStore(world.database, world.a.account.id).branch(world.a.conversation)
+    messages = [{"role": m.role, "content": m.content} for m in history]
+    messages.append({"role": "user", "content": "And then?"})
+    value = f"Bearer {world.b.key}" if header == "authorization" else world.b.key
+    response = httpx.post(
+        f"{world.server.api_url}/chat/completions",
+        json={"model": "default", "messages": messages, "max_tokens": 2},
+        headers={header: value},
+        timeout=60,
+    )
+    assert response.status_code == 200
+    assert response.headers["x-causerie-conversation-id"] != world.a.conversation
+    assert_a_unchanged(world)
+
+
+def assert_a_unchanged(world: World) -> None:
+    store = ConversationStore(world.database, world.a.account.id)
+    summary = store.get(world.a.conversation)
+    assert summary.title != "taken over" and not summary.pinned and not summary.archived
+    assert [m.id for m in store.branch(world.a.conversation)] == [world.a.question, world.a.reply]
+    assert store.count_messages(world.a.conversation) == 2
+    assert ShareStore(world.database).get(world.a.share).conversation_id == world.a.conversation
