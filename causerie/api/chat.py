@@ -22,6 +22,7 @@ from causerie.api.schemas import (
     ChunkDelta,
     PromptTokensDetails,
     UsageOut,
+    error_responses,
 )
 from causerie.auth.principal import Principal
 from causerie.auth.quotas import Admission
@@ -173,6 +174,10 @@ async def open_turn(
     response_model=ChatCompletion,
     openapi_extra=REQUEST_SCHEMA,
     summary="Create a chat completion",
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        **error_responses(400, 401, 404, 413, 429, 500, 502, 503),
+    },
 )
 async def create_chat_completion(
     request: Request, chat: ChatDep, principal: ApiPrincipal, services: ServicesDep

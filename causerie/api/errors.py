@@ -25,6 +25,7 @@ from causerie.errors import (
     RateLimitedError,
     TooManyRequestsError,
 )
+from causerie.middleware import SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return error_response(
+        response = error_response(
             500, "The server had an error processing your request.", "server_error"
         )
+        # Starlette answers this from outside every middleware: add the security headers here.
+        for name, value in SECURITY_HEADERS:
+            response.headers[name.decode()] = value.decode()
+        return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 from anyio import to_thread
 from fastapi import APIRouter
 
-from causerie.api.schemas import ModelCard, ModelList
+from causerie.api.schemas import ModelCard, ModelList, error_responses
 from causerie.auth.principal import Principal
 from causerie.deps import ApiPrincipal, ServicesDep
 from causerie.errors import ModelNotFoundError
@@ -27,7 +27,9 @@ async def visible_models(services: Services, principal: Principal) -> list[Model
     ]
 
 
-@router.get("/v1/models", response_model=ModelList, summary="List models")
+@router.get(
+    "/v1/models", response_model=ModelList, summary="List models", responses=error_responses(401)
+)
 async def list_models(services: ServicesDep, principal: ApiPrincipal) -> ModelList:
     return ModelList(
         data=[
@@ -37,7 +39,12 @@ async def list_models(services: ServicesDep, principal: ApiPrincipal) -> ModelLi
     )
 
 
-@router.get("/v1/models/{model_id}", response_model=ModelCard, summary="Retrieve a model")
+@router.get(
+    "/v1/models/{model_id}",
+    response_model=ModelCard,
+    summary="Retrieve a model",
+    responses=error_responses(401, 404),
+)
 async def get_model(model_id: str, services: ServicesDep, principal: ApiPrincipal) -> ModelCard:
     for info in await visible_models(services, principal):
         if info.id == model_id:

@@ -154,3 +154,18 @@ class ErrorBody(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     error: ErrorBody
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the errors a route can answer, all in OpenAI's envelope."""
+    meaning = {
+        400: "Invalid request",
+        401: "Missing or wrong API key",
+        404: "No such model or object (or not yours)",
+        413: "Request body too large",
+        429: "Over a limit or overloaded; see Retry-After",
+        500: "The model failed",
+        502: "An upstream provider failed",
+        503: "No provider could serve the request",
+    }
+    return {status: {"model": ErrorEnvelope, "description": meaning[status]} for status in statuses}
