@@ -52,6 +52,20 @@ def _insert(db: Database) -> Any:
     return sqlite.insert if db.is_sqlite else postgresql.insert
 
 
+def wait_text(seconds: float) -> str:
+    """How long to wait, said plainly ("Try again in 42 seconds.")."""
+    seconds = max(1, round(seconds))
+    if seconds < 120:
+        return f"Try again in {seconds} seconds."
+    if seconds < 7200:
+        return f"Try again in {round(seconds / 60)} minutes."
+    return f"Try again in {round(seconds / 3600)} hours."
+
+
+def _requests(count: int) -> str:
+    return f"{count} request" if count == 1 else f"{count} requests"
+
+
 def today() -> date:
     return datetime.now(UTC).date()
 
@@ -155,15 +169,19 @@ class QuotaBook:
                 left = limits.tokens_per_day - self._ledger.tokens_on(session, user_id, now.date())
                 if left <= 0:
                     midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time())
+                    wait = (midnight.replace(tzinfo=UTC) - now).total_seconds()
                     raise QuotaExceededError(
-                        f"You have used your {limits.tokens_per_day} tokens for today.",
-                        retry_after=(midnight.replace(tzinfo=UTC) - now).total_seconds(),
+                        f"You have used your {limits.tokens_per_day} tokens for today. "
+                        + wait_text(wait),
+                        retry_after=wait,
                         code="tokens_per_day_exceeded",
                     )
             if limits.requests_per_minute is not None and started > limits.requests_per_minute:
+                wait = 60 - now.timestamp() % 60
                 raise QuotaExceededError(
-                    f"You can start {limits.requests_per_minute} requests a minute.",
-                    retry_after=60 - now.timestamp() % 60,
+                    f"You can start {_requests(limits.requests_per_minute)} a minute. "
+                    + wait_text(wait),
+                    retry_after=wait,
                     code="requests_per_minute_exceeded",
                 )
             session.execute(
@@ -181,7 +199,8 @@ class QuotaBook:
             )
             if int(running or 0) >= limits.concurrent_requests:
                 raise QuotaExceededError(
-                    f"You can have {limits.concurrent_requests} requests running at once.",
+                    f"You can have {_requests(limits.concurrent_requests)} running at once. "
+                    "Try again when one has finished.",
                     retry_after=1,
                     code="concurrent_requests_exceeded",
                 )
