@@ -70,6 +70,12 @@ class Turn:
         return usage.completion_tokens if usage else sum(1 for part in self._parts if part)
 
     @property
+    def served_by(self) -> str:
+        """The model that really answered: ``provider/model`` for an upstream (after any
+        failover), else the model id."""
+        return getattr(self._completion, "served_by", None) or self.model
+
+    @property
     def cached_tokens(self) -> int:
         usage = self.usage
         return usage.cached_tokens if usage else 0
@@ -147,7 +153,7 @@ class ChatService:
                 lambda: self._ledger.record(
                     caller.owner,
                     caller.key_id,
-                    ended.model,
+                    ended.served_by,
                     prompt_tokens=ended.prompt_tokens,
                     cached_tokens=ended.cached_tokens,
                     completion_tokens=ended.completion_tokens,

@@ -174,6 +174,15 @@ class ProviderRegistry:
             target = Target(self._remote[owner], name, self._breaker(owner))
         return Route(name, target.label, [target], self._retry)
 
+    def price_of(self, served_by: str) -> tuple[float, float]:
+        """US dollars per million (input, output) tokens for a model as usage records it
+        (``provider/model`` for an upstream; a local model costs nothing)."""
+        provider, _, model = served_by.partition("/")
+        upstream = self.upstreams.get(provider) if model else None
+        if upstream is None:
+            return 0.0, 0.0
+        return upstream.config.price.input, upstream.config.price.output
+
     @property
     def default_model(self) -> str:
         return self.resolve(DEFAULT_ALIAS)[1]

@@ -5,12 +5,15 @@ reaches it), a third one that is stopped mid-test, and a closed port."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
+from causerie.storage import Database
+from causerie.storage.usage import UsageLedger
 from tests.conftest import Server, free_port
 from tests.helpers import client_for, long_reply_messages, store_for
 from tests.providers.conftest import start_server
@@ -232,7 +235,16 @@ def test_a_busy_local_engine_fails_over_to_the_upstream(
         long.close()
 
 
-def test_fails_over_past_a_closed_port(client: openai.OpenAI) -> None:
+def test_fails_over_past_a_closed_port(client: openai.OpenAI, proxy: Server) -> None:
+    database = Database(proxy.database_url)
+    ledger = UsageLedger(database)
+    today = datetime.now(UTC).date()
+
+    def strict_requests() -> int:
+        lines = ledger.lines(since=today)
+        return sum(line.requests for line in lines if line.model == f"strict/{MODEL}")
+
+    before = strict_requests()
     answer = client.chat.completions.create(
         model="failover",
         messages=QUESTION,
@@ -241,6 +253,9 @@ def test_fails_over_past_a_closed_port(client: openai.OpenAI) -> None:
     )
     assert answer.model == "failover"
     assert answer.choices[0].finish_reason in ("stop", "length")
+    # usage is counted for the upstream that really answered (its price applies)
+    assert strict_requests() == before + 1
+    database.dispose()
 
 
 def test_fails_over_when_the_upstream_is_stopped_mid_test(

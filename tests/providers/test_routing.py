@@ -180,3 +180,24 @@ def test_a_stream_under_way_is_never_replayed_elsewhere(
         run(registry, work)
     finally:
         doomed.stop()
+
+
+def test_prices_follow_the_model_that_served() -> None:
+    config = parse_providers(
+        {
+            "providers": {
+                "paid": {
+                    "base_url": "http://127.0.0.1:9/v1",
+                    "models": ["big"],
+                    "privacy": "trusted",
+                    "price": {"input": 1.5, "output": 6},
+                }
+            }
+        },
+        environ={},
+    )
+    registry = ProviderRegistry()
+    registry.configure(config)
+    assert registry.price_of("paid/big") == (1.5, 6.0)
+    assert registry.price_of("gemma-3-270m-q4_k_m") == (0.0, 0.0)  # local
+    assert registry.price_of("unknown/model") == (0.0, 0.0)
