@@ -94,6 +94,7 @@ HTML_INTERVAL = 0.05  # seconds between two html events of one reply
 PAGE_HEADERS = {"Cache-Control": "no-store"}
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 SEARCH_LIMIT = 20
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 router = APIRouter(include_in_schema=False)
 
@@ -124,14 +125,19 @@ def mount_web(app: FastAPI) -> None:
     async def _sign_in_first(request: Request, exc: LoginRequiredError) -> Response:
         """A browser asking for a page goes to the sign-in page; anything else gets a 401."""
         wants_page = "text/html" in request.headers.get("accept", "")
+        root = str(request.scope.get("root_path", "")).rstrip("/")
         if request.method == "GET" and wants_page:
-            root = str(request.scope.get("root_path", "")).rstrip("/")
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"{root}/login?next={quote(target, safe='')}", 303)
+        if wants_page and request.headers.get("content-type", "").startswith(FORM_TYPES):
+            return RedirectResponse(f"{root}/login", 303)  # a form posted after signing out
         return causerie_error_response(exc)
+
+    from causerie.web import account  # it renders with this module's page()
 
     app.include_router(router)
     app.include_router(actions.router)
+    app.include_router(account.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 
