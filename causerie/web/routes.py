@@ -133,11 +133,12 @@ def mount_web(app: FastAPI) -> None:
             return RedirectResponse(f"{root}/login", 303)  # a form posted after signing out
         return causerie_error_response(exc)
 
-    from causerie.web import account  # it renders with this module's page()
+    from causerie.web import account, admin  # they render with this module's page()
 
     app.include_router(router)
     app.include_router(actions.router)
     app.include_router(account.router)
+    app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 
