@@ -349,7 +349,11 @@ async def usage_page(
             for key in services.accounts.credentials.keys(user_id):
                 names[key.id] = f"{key.name} ({key.hint})"
         return usage_report(
-            lines, since=since, until=until, key_name=lambda key: names.get(key, key)
+            lines,
+            since=since,
+            until=until,
+            key_name=lambda key: names.get(key, key),
+            prices=services.registry.price_of,
         )
 
     report = await to_thread.run_sync(load)

@@ -139,10 +139,13 @@ def audited(client: httpx.Client) -> list[list[str]]:
 
 
 def counts(lines: list[UsageLine]) -> list[str]:
-    """What a usage table shows for ``lines``: requests, prompt, cached, completion tokens."""
+    """What a usage table shows for ``lines``: requests, prompt, cached, completion tokens, cost."""
     return [
-        f"{sum(getattr(line, name) for line in lines):,}"
-        for name in ("requests", "prompt_tokens", "cached_tokens", "completion_tokens")
+        *(
+            f"{sum(getattr(line, name) for line in lines):,}"
+            for name in ("requests", "prompt_tokens", "cached_tokens", "completion_tokens")
+        ),
+        "$0.0000",  # the cost: no price for the local model
     ]
 
 
@@ -391,14 +394,20 @@ def test_the_usage_page_shows_exact_numbers_and_a_bar_group_per_day(
         day=today - timedelta(days=2),
     )
     page = admin.get("/admin/usage?days=7").text
-    assert row_of(page, "usage-per-user", user.username)[1:] == [
+    assert row_of(page, "usage-per-user", user.username)[1:-1] == [
         "3",
         "1,234,575",
         "1,000",
         "89,023",
     ]
-    assert row_of(page, "usage-per-model", model)[1:] == ["3", "1,234,575", "1,000", "89,023"]
-    assert row_of(page, "usage-per-key", user.username, "Web page and terminal")[2:] == [
+    assert row_of(page, "usage-per-model", model)[1:] == [
+        "3",
+        "1,234,575",
+        "1,000",
+        "89,023",
+        "$0.0000",  # a model without a price in the providers file
+    ]
+    assert row_of(page, "usage-per-key", user.username, "Web page and terminal")[2:-1] == [
         "3",
         "1,234,575",
         "1,000",
@@ -450,3 +459,20 @@ def test_the_usage_report_adds_up_exactly() -> None:
     report = usage_report([line, line], since=day, until=day, key_name=str)
     assert report.total.prompt_tokens == 2 * (10**9 + 1)
     assert [d.prompt_tokens for d in report.chart] == [2 * (10**9 + 1)]
+
+
+def test_the_usage_report_prices_each_model() -> None:
+    day = date(2024, 5, 1)
+    paid = UsageLine(day, "u", "u", "", "cloud/big", 1, 2_000_000, 0, 1_000_000)
+    local = UsageLine(day, "u", "u", "", "gemma", 1, 5_000_000, 0, 5_000_000)
+    prices = {"cloud/big": (1.5, 6.0)}
+    report = usage_report(
+        [paid, local],
+        since=day,
+        until=day,
+        key_name=str,
+        prices=lambda model: prices.get(model, (0.0, 0.0)),
+    )
+    assert report.total.cost == pytest.approx(2 * 1.5 + 1 * 6.0)
+    by_model = {row.labels[0]: row.totals.cost for row in report.per_model}
+    assert by_model == {"cloud/big": pytest.approx(9.0), "gemma": 0.0}
