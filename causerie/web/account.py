@@ -36,7 +36,7 @@ from causerie.web.account_forms import (
     set_session_cookie,
     strings_for,
 )
-from causerie.web.routes import page
+from causerie.web.rendering import page
 from causerie.web.views import load_sidebar
 
 router = APIRouter(include_in_schema=False)

@@ -34,7 +34,7 @@ from causerie.storage.listing import ConversationListing
 from causerie.storage.usage import UsageLedger, today
 from causerie.storage.users import Account, Limits, Role, Status
 from causerie.web.i18n import catalogue, pick_language
-from causerie.web.routes import fragment, model_ids, page
+from causerie.web.rendering import fragment, model_ids, page
 from causerie.web.usage_chart import ChartText, usage_chart
 from causerie.web.usage_report import usage_report
 from causerie.web.views import load_sidebar

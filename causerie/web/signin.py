@@ -40,7 +40,7 @@ from causerie.web.account_forms import (
     set_session_cookie,
     strings_for,
 )
-from causerie.web.routes import fragment
+from causerie.web.rendering import fragment
 
 router = APIRouter(include_in_schema=False)
 

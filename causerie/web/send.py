@@ -1,0 +1,208 @@
+"""``POST /c/send``: the SSE endpoint the chat page streams replies from.
+
+``POST /c/send`` answers ``text/event-stream`` with, in order:
+
+- ``meta``: ``{"conversation_id", "user_message_id", "title"}`` (ids null for a temporary chat)
+- ``html`` (repeated, at most every ``HTML_INTERVAL`` seconds, always the last one):
+  ``{"html": <the whole reply so far, rendered and sanitized>}``
+- ``done``: ``{"reply_id", "finish_reason", "interrupted"}`` (plus ``"text"``, the raw reply, for
+  a temporary chat, whose history the page keeps), or ``error``: ``{"error": {...}}`` if the
+  model fails mid-reply.
+
+The body says where the turn goes: ``parent_id`` (absent: the current leaf; null: a new first
+message), ``content`` (null: answer ``parent_id`` again, i.e. regenerate). A temporary chat
+(``temporary: true``) sends its ``history`` and stores nothing.
+
+Errors before the stream starts (unknown conversation, empty message...) are the usual JSON
+error envelope with a 4xx status. A client that goes away (the page's Stop button aborts its
+fetch) cancels the stream; ``Turn.aclose`` then stops generation and saves the partial reply.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from anyio import to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
+
+from causerie.api.errors import causerie_error_response
+from causerie.auth.principal import Principal
+from causerie.auth.quotas import Admission
+from causerie.chat.instructions import system_text
+from causerie.chat.service import ChatService, Leaf, Turn
+from causerie.deps import ChatDep, ConversationsDep, Csrf, PreferencesDep, ServicesDep
+from causerie.errors import CauserieError, InvalidRequestError
+from causerie.storage import ConversationStore
+from causerie.storage.preferences import CUSTOM_INSTRUCTIONS, ChatSettings, Preferences
+from causerie.types import Message
+from causerie.web import actions
+from causerie.web.render import render_markdown
+
+log = logging.getLogger(__name__)
+
+HTML_INTERVAL = 0.05  # seconds between two html events of one reply
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+router = APIRouter(include_in_schema=False)
+
+
+class HistoryItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class SendRequest(BaseModel):
+    """The body of ``POST /c/send``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_id: str | None = None
+    content: str | None
+    parent_id: str | None = None  # absent: the current leaf
+    temporary: bool = False
+    history: list[HistoryItem] = Field(default_factory=list, max_length=1000)
+    max_tokens: int | None = Field(None, ge=1, le=8192)
+    model: str | None = Field(None, max_length=200)  # a model id or alias; default: "default"
+
+
+@router.post("/c/send")
+async def send(
+    request: Request,
+    chat: ChatDep,
+    conversations: ConversationsDep,
+    preferences: PreferencesDep,
+    principal: Csrf,
+    services: ServicesDep,
+) -> StreamingResponse:
+    body = await read_send_request(request)
+    model = body.model or "default"
+    await to_thread.run_sync(services.quotas.check_model, principal, chat.model_names(model))
+    admission = await services.quotas.admit(principal)
+    try:
+        turn = await open_turn(body, chat, preferences, principal, admission)
+    except BaseException:
+        await admission.release()
+        raise
+    turn.on_close(admission.release)
+    return StreamingResponse(
+        reply_events(turn, conversations),
+        media_type="text/event-stream",
+        headers=STREAM_HEADERS,
+        # Also after a disconnect that caught the stream between two events: the generator's
+        # own ``finally`` would then wait for garbage collection.
+        background=BackgroundTask(turn.aclose),
+    )
+
+
+async def open_turn(
+    body: SendRequest,
+    chat: ChatService,
+    preferences: Preferences,
+    principal: Principal,
+    admission: Admission,
+) -> Turn:
+    """Start the reply the page asked for, in the principal's conversation or a temporary one."""
+    caller = principal.caller(fairness="web")
+
+    def load_settings() -> tuple[ChatSettings, str]:
+        own = ChatSettings()
+        if body.conversation_id is not None and not body.temporary:
+            own = preferences.chat_settings(body.conversation_id)
+        return own, preferences.get(CUSTOM_INSTRUCTIONS)
+
+    settings, instructions = await to_thread.run_sync(load_settings)
+    system = system_text(settings.system_prompt, instructions)
+    params = chat.sampling(
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        max_tokens=admission.cap(body.max_tokens or settings.max_tokens),
+    )
+    if body.temporary:
+        if body.content is None:
+            raise InvalidRequestError("The message is empty.", param="content")
+        history = [Message(item.role, item.content) for item in body.history]
+        if system:
+            history.insert(0, Message("system", system))
+        return await chat.complete(
+            body.model or "default",
+            [*history, Message("user", body.content)],
+            params,
+            store=False,
+            caller=caller,
+        )
+    parent = body.parent_id if "parent_id" in body.model_fields_set else Leaf.CURRENT
+    if body.conversation_id is None and parent is not Leaf.CURRENT:
+        parent = Leaf.CURRENT  # a new conversation has nothing to branch from
+    return await chat.respond(
+        body.conversation_id,
+        body.content,
+        source="web",
+        parent_id=parent,
+        params=params,
+        model=body.model,
+        system=system,
+        caller=caller,
+    )
+
+
+async def read_send_request(request: Request) -> SendRequest:
+    body = SendRequest.model_validate_json(await actions.json_body(request))
+    if body.content is not None and not body.content.strip():
+        raise InvalidRequestError("The message is empty.", param="content")
+    return body
+
+
+async def reply_events(turn: Turn, conversations: ConversationStore) -> AsyncIterator[str]:
+    """The SSE body of one reply. Whatever happens, the turn is closed (and the reply saved)."""
+    try:
+        title = None
+        if turn.conversation_id is not None:
+            summary = await to_thread.run_sync(conversations.get, turn.conversation_id)
+            title = summary.title
+        yield sse(
+            "meta",
+            {
+                "conversation_id": turn.conversation_id,
+                "user_message_id": turn.user_message_id,
+                "title": title,
+            },
+        )
+        sent_at = 0.0
+        unsent = False
+        async for delta in turn.stream():
+            unsent = unsent or bool(delta.text)
+            now = time.monotonic()
+            if unsent and now - sent_at >= HTML_INTERVAL:
+                yield sse("html", {"html": render_markdown(turn.text)})
+                sent_at, unsent = now, False
+        if unsent:
+            yield sse("html", {"html": render_markdown(turn.text)})
+        await turn.aclose()
+        done: dict[str, Any] = {
+            "reply_id": turn.reply_id,
+            "finish_reason": turn.final.finish_reason if turn.final else None,
+            "interrupted": turn.final is None,
+        }
+        if turn.conversation_id is None:
+            done["text"] = turn.text
+        yield sse("done", done)
+    except CauserieError as exc:
+        log.warning("web reply failed: %s", exc.message)
+        yield sse("error", json.loads(bytes(causerie_error_response(exc).body)))
+    finally:
+        await turn.aclose()
+
+
+def sse(event: str, data: object) -> str:
+    return (
+        f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+    )
