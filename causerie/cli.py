@@ -1,4 +1,4 @@
-"""The ``causerie`` command: serve, chat, models, providers. Thin: parsing here, work elsewhere."""
+"""The ``causerie`` command: serve, chat, models, providers, users, keys. Parsing only."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from causerie import __version__
+from causerie.cli_accounts import keys, require_an_admin, users
 from causerie.config import Settings, is_loopback
 from causerie.errors import ConfigurationError
 
@@ -55,12 +56,8 @@ def serve(**options: Any) -> None:
     from causerie.app import create_app
 
     settings = load_settings(**options)
-    if not is_loopback(settings.host):
-        raise click.ClickException(
-            f"Refusing to listen on {settings.host}: Causerie has no accounts yet, so anyone who "
-            "can reach that address could read and write every conversation. Listen on "
-            "127.0.0.1 (the default) and reach it through SSH or an authenticating reverse proxy."
-        )
+    if not is_loopback(settings.host):  # a network address: only with accounts to guard it
+        require_an_admin(settings)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
@@ -150,6 +147,10 @@ def providers_check() -> None:
         click.echo(f"{health.name}\t{'ok' if health.reachable else 'FAILED'}\t{health.detail}")
     if not all(health.reachable for health in results):
         sys.exit(1)
+
+
+main.add_command(users)
+main.add_command(keys)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -124,7 +124,7 @@ def test_serve_refuses_a_network_address_without_accounts(host: str, tmp_path: P
     )
     assert result.exit_code == 1
     assert f"Refusing to listen on {host}" in result.output
-    assert not (tmp_path / "causerie.db").exists()  # nothing was started
+    assert "causerie users create NAME --admin" in result.output  # the refusal names the fix
 
 
 def test_loopback_addresses() -> None:
