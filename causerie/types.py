@@ -1,4 +1,5 @@
-"""Plain data shared by every layer: messages, sampling parameters, stream deltas, usage.
+"""Plain data shared by every layer: messages, sampling parameters, stream deltas, usage, and
+the tool calls of OpenAI-style function calling.
 
 This module imports nothing from Causerie, so any package may depend on it.
 """
@@ -7,14 +8,15 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 
 # Who is asking, for fair scheduling (a user, an API key, a client address). Set per request by
 # the chat service, read by the engine: request identity without threading it through every call.
 CALLER: ContextVar[str] = ContextVar("causerie_caller", default="anonymous")
-FinishReason = Literal["stop", "length"]
+FinishReason = Literal["stop", "length", "tool_calls"]
+ToolChoiceMode = Literal["none", "auto", "required", "function"]
 LOCAL_OWNER = "local"  # whose data it is when the server has no accounts (single-user mode)
 
 
@@ -33,11 +35,66 @@ class Caller:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call: its name, what it does, its parameters' JSON schema."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] | None = field(default=None, hash=False)
+    strict: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolUse:
+    """The tools of a request and how the model may use them: ``choice`` is ``none`` (never
+    call), ``auto`` (the model decides), ``required`` (call one) or ``function`` (call
+    ``function``)."""
+
+    tools: tuple[ToolSpec, ...]
+    choice: ToolChoiceMode = "auto"
+    function: str | None = None
+    parallel_tool_calls: bool | None = None
+
+    @property
+    def forced(self) -> tuple[ToolSpec, ...]:
+        """The tools one of which must be called now (empty: calling is not required)."""
+        if self.choice == "required":
+            return self.tools
+        if self.choice == "function":
+            return tuple(tool for tool in self.tools if tool.name == self.function)
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the assistant made: ``arguments`` is JSON text, exactly as the model wrote it."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallChunk:
+    """A piece of a streamed tool call. The first piece of call ``index`` carries its ``id`` and
+    ``name``; the ``arguments`` of every piece, joined, are the call's arguments."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
-    """One turn of a conversation as the model sees it."""
+    """One turn of a conversation as the model sees it. An assistant turn may carry
+    ``tool_calls`` (its content may then be empty); a ``tool`` turn answers the call
+    ``tool_call_id``."""
 
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +111,9 @@ class SamplingParams:
     repeat_penalty: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    # Functions the model may call (forwarded upstream as they are); a call the request forces
+    # also constrains the local model's sampling, with a grammar.
+    tools: ToolUse | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +136,7 @@ class Delta:
     text: str = ""
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
+    tool_calls: tuple[ToolCallChunk, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

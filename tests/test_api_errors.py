@@ -142,7 +142,7 @@ def test_unsupported_features_are_clear(server: Server) -> None:
         client.chat.completions.create(
             model="default",
             messages=[{"role": "user", "content": "Hi"}],
-            tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}],
+            logprobs=True,
         )
     assert caught.value.code == "unsupported_parameter"
 

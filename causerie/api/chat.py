@@ -24,12 +24,13 @@ from causerie.api.schemas import (
     UsageOut,
     error_responses,
 )
+from causerie.api.tools import ChunkFunction, ChunkToolCall, ToolCallOut
 from causerie.auth.principal import Principal
 from causerie.auth.quotas import Admission
 from causerie.chat.service import ChatService, Turn
 from causerie.deps import ApiPrincipal, ChatDep, ServicesDep
 from causerie.errors import CauserieError, InvalidRequestError
-from causerie.types import Usage
+from causerie.types import ToolCallChunk, ToolUse, Usage
 
 router = APIRouter()
 
@@ -99,6 +100,18 @@ class ChunkEncoder:
     def content(self, text: str) -> str:
         return f"{self._content_head}{json.dumps(text, ensure_ascii=False)}{self._content_tail}"
 
+    def tool_calls(self, pieces: tuple[ToolCallChunk, ...]) -> str:
+        calls = [
+            ChunkToolCall(
+                index=piece.index,
+                id=piece.id,
+                type="function" if piece.id is not None else None,
+                function=ChunkFunction(name=piece.name, arguments=piece.arguments),
+            )
+            for piece in pieces
+        ]
+        return self.event(ChunkDelta(tool_calls=calls))
+
     def event(self, delta: ChunkDelta, finish: str | None = None) -> str:
         chunk = self._template.model_copy(
             update={"choices": [ChunkChoice(delta=delta, finish_reason=finish)]}
@@ -110,10 +123,14 @@ class ChunkEncoder:
 
     @staticmethod
     def encode(chunk: ChatCompletionChunk) -> str:
-        """Like OpenAI, a delta lists only the fields it sets."""
+        """Like OpenAI, a delta lists only the fields it sets (a tool call piece too)."""
         data = chunk.model_dump()
         for choice in data["choices"]:
             choice["delta"] = {k: v for k, v in choice["delta"].items() if v is not None}
+            for call in choice["delta"].get("tool_calls", ()):
+                for key in [k for k, v in call.items() if v is None]:
+                    del call[key]
+                call["function"] = {k: v for k, v in call["function"].items() if v is not None}
         return f"data: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
 
 
@@ -127,6 +144,8 @@ async def event_stream(
             async for delta in turn.stream():
                 if delta.text:
                     yield encoder.content(delta.text)
+                if delta.tool_calls:
+                    yield encoder.tool_calls(delta.tool_calls)
                 if delta.finish_reason is not None:
                     yield encoder.event(ChunkDelta(), delta.finish_reason)
         except CauserieError as exc:  # headers are sent: report in the stream, as OpenAI does
@@ -145,6 +164,7 @@ async def open_turn(
     chat: ChatService,
     principal: Principal,
     admission: Admission,
+    tools: ToolUse | None,
 ) -> Turn:
     params = chat.sampling(
         max_tokens=admission.cap(body.reply_limit()),
@@ -157,6 +177,7 @@ async def open_turn(
         frequency_penalty=body.frequency_penalty,
         seed=body.seed,
         stop=body.stop_list() or None,
+        tools=tools,
     )
     messages = [message.to_message() for message in body.messages]
     client = body.user or (request.client.host if request.client else "anonymous")
@@ -183,10 +204,11 @@ async def create_chat_completion(
     request: Request, chat: ChatDep, principal: ApiPrincipal, services: ServicesDep
 ) -> JSONResponse | StreamingResponse:
     body = await parse_body(request)
+    tools = body.tool_use()
     await to_thread.run_sync(services.quotas.check_model, principal, chat.model_names(body.model))
     admission = await services.quotas.admit(principal)
     try:
-        turn = await open_turn(request, body, chat, principal, admission)
+        turn = await open_turn(request, body, chat, principal, admission, tools)
     except BaseException:
         await admission.release()
         raise
@@ -202,16 +224,22 @@ async def create_chat_completion(
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     text = await turn.collect()
+    calls = [ToolCallOut.of(call) for call in turn.tool_calls]
     result = ChatCompletion(
         id=completion_id,
         created=created,
         model=turn.model,
         choices=[
             Choice(
-                message=AssistantMessage(content=text),
+                message=AssistantMessage(
+                    content=(text or None) if calls else text, tool_calls=calls or None
+                ),
                 finish_reason=turn.final.finish_reason if turn.final else None,
             )
         ],
         usage=usage_out(turn.usage),
     )
-    return JSONResponse(result.model_dump(), headers=headers)
+    data = result.model_dump()
+    if not calls:  # like OpenAI: no tool_calls key in a plain answer
+        del data["choices"][0]["message"]["tool_calls"]
+    return JSONResponse(data, headers=headers)

@@ -6,8 +6,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from causerie.errors import UnsupportedParameterError
-from causerie.types import Message
+from causerie.api.tools import (
+    ChunkToolCall,
+    ToolCallIn,
+    ToolCallOut,
+    ToolChoice,
+    ToolDefinition,
+    tool_use,
+)
+from causerie.errors import InvalidRequestError, UnsupportedParameterError
+from causerie.types import Message, ToolUse
 
 
 class TextPart(BaseModel):
@@ -16,9 +24,11 @@ class TextPart(BaseModel):
 
 
 class ChatMessageIn(BaseModel):
-    role: Literal["system", "developer", "user", "assistant"]
+    role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
     name: str | None = None
+    tool_calls: list[ToolCallIn] | None = None  # an assistant's calls
+    tool_call_id: str | None = None  # the call a tool message answers
 
     def to_message(self) -> Message:
         if isinstance(self.content, list):
@@ -26,7 +36,8 @@ class ChatMessageIn(BaseModel):
         else:
             text = self.content or ""
         role = "system" if self.role == "developer" else self.role
-        return Message(role, text)
+        calls = tuple(call.to_call() for call in self.tool_calls or ())
+        return Message(role, text, calls, self.tool_call_id)
 
 
 class StreamOptions(BaseModel):
@@ -57,7 +68,9 @@ class ChatCompletionRequest(BaseModel):
     user: str | None = None
     store: bool | None = None
     logprobs: bool | None = None
-    tools: list[dict[str, Any]] | None = None
+    tools: list[ToolDefinition] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
 
     def check_supported(self) -> None:
         """Refuse, with a clear error, what is valid OpenAI but not implemented here yet."""
@@ -65,8 +78,16 @@ class ChatCompletionRequest(BaseModel):
             raise UnsupportedParameterError("Only n=1 is supported for now.", param="n")
         if self.logprobs:
             raise UnsupportedParameterError("logprobs are not supported yet.", param="logprobs")
-        if self.tools:
-            raise UnsupportedParameterError("tools are not supported yet.", param="tools")
+        for index, message in enumerate(self.messages):
+            if message.role == "tool" and not message.tool_call_id:
+                raise InvalidRequestError(
+                    "A tool message needs the 'tool_call_id' of the call it answers.",
+                    param=f"messages[{index}].tool_call_id",
+                )
+
+    def tool_use(self) -> ToolUse | None:
+        """The tools and tool choice as providers take them (a bad definition: 400)."""
+        return tool_use(self.tools, self.tool_choice, self.parallel_tool_calls)
 
     def stop_list(self) -> tuple[str, ...]:
         if self.stop is None:
@@ -90,8 +111,9 @@ class UsageOut(BaseModel):
 
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str
+    content: str | None
     refusal: None = None
+    tool_calls: list[ToolCallOut] | None = None  # left out of the JSON when there are none
 
 
 class Choice(BaseModel):
@@ -114,6 +136,7 @@ class ChatCompletion(BaseModel):
 class ChunkDelta(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
+    tool_calls: list[ChunkToolCall] | None = None
 
 
 class ChunkChoice(BaseModel):

@@ -8,8 +8,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import Any
 
-from causerie.storage.conversations import ConversationSummary, StoredMessage
+from causerie.storage.conversations import ConversationSummary, StoredMessage, tool_calls_json
 from causerie.storage.preferences import ChatSettings
 
 __all__ = ["export_filename", "to_json", "to_markdown"]
@@ -56,11 +57,22 @@ def to_json(
                     if m.rating is not None or m.feedback_comment
                     else None
                 ),
+                **tool_fields(m),
             }
             for m in messages
         ],
     }
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def tool_fields(message: StoredMessage) -> dict[str, Any]:
+    """A message's function calls, or the call it answers, when it has them (API chats)."""
+    fields: dict[str, Any] = {}
+    if message.tool_calls:
+        fields["tool_calls"] = json.loads(tool_calls_json(message.tool_calls) or "[]")
+    if message.tool_call_id is not None:
+        fields["tool_call_id"] = message.tool_call_id
+    return fields
 
 
 def to_markdown(summary: ConversationSummary, branch: Sequence[StoredMessage]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from enum import Enum
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import anyio
 from anyio import to_thread
@@ -18,7 +18,16 @@ from causerie.providers.registry import ProviderRegistry
 from causerie.storage import ConversationStore, Database, MessageDraft
 from causerie.storage.conversations import title_from
 from causerie.storage.usage import UsageLedger
-from causerie.types import CALLER, Caller, Delta, Message, Role, SamplingParams, Usage
+from causerie.types import (
+    CALLER,
+    Caller,
+    Delta,
+    Message,
+    SamplingParams,
+    ToolCall,
+    ToolCallChunk,
+    Usage,
+)
 
 SaveReply = Callable[[MessageDraft], Awaitable[str]]
 OnClose = Callable[["Turn"], Awaitable[None]]
@@ -56,6 +65,7 @@ class Turn:
         self.reply_id: str | None = None
         self.final: Delta | None = None
         self._parts: list[str] = []
+        self._calls: dict[int, ToolCall] = {}  # by index, assembled from the streamed pieces
         self._closed = False
         self._on_close: list[OnClose] = []
 
@@ -88,9 +98,22 @@ class Turn:
     def usage(self) -> Usage | None:
         return self.final.usage if self.final else None
 
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """The function calls of the reply so far, in index order."""
+        return tuple(self._calls[index] for index in sorted(self._calls))
+
+    def _add_piece(self, piece: ToolCallChunk) -> None:
+        call = self._calls.get(piece.index) or ToolCall("", "", "")
+        self._calls[piece.index] = ToolCall(
+            piece.id or call.id, piece.name or call.name, call.arguments + piece.arguments
+        )
+
     async def stream(self) -> AsyncIterator[Delta]:
         async for delta in self._completion:
             self._parts.append(delta.text)
+            for piece in delta.tool_calls:
+                self._add_piece(piece)
             if delta.finish_reason is not None:
                 self.final = delta
             yield delta
@@ -122,6 +145,7 @@ class Turn:
                     finish_reason=self.final.finish_reason if self.final else None,
                     prompt_tokens=self.prompt_tokens,
                     completion_tokens=self.completion_tokens,
+                    tool_calls=self.tool_calls,
                 )
                 self.reply_id = await self._save(draft)
             for callback in self._on_close:
@@ -252,9 +276,9 @@ class ChatService:
             raise InvalidRequestError("Nothing to answer or continue there.", param="parent_id")
         continued = branch[-1] if content is None and branch[-1].role == "assistant" else None
         history = [
-            Message(cast(Role, m.role), m.content)
+            m.as_message()
             for m in branch
-            if m.role != "assistant" or m.content  # an empty interrupted reply says nothing
+            if m.role != "assistant" or m.content or m.tool_calls  # an empty reply says nothing
         ]
         window = next(i.context_window for i in provider.models() if i.id == model_id)
         params = params or self.sampling()

@@ -17,6 +17,7 @@ class GenerationRequest:
     params: SamplingParams
     max_tokens: int
     stop: tuple[str, ...]
+    grammar: str | None = None  # GBNF the reply must match (root rule ``root``)
 
 
 class Generation:

@@ -15,15 +15,40 @@ from causerie.types import SamplingParams
 PENALTY_WINDOW = 64  # tokens of history the repetition penalties look at
 
 
+class GrammarError(ValueError):
+    """llama.cpp refused a grammar."""
+
+
+def grammar_sampler(vocab: Any, grammar: str) -> Any:
+    """A llama.cpp sampler that allows only text the GBNF ``grammar`` (root rule ``root``)
+    accepts, ending generation when it is complete."""
+    sampler = L.llama_sampler_init_grammar(vocab, grammar.encode("utf-8"), b"root")
+    if not sampler:
+        raise GrammarError("llama.cpp could not parse the grammar")
+    return sampler
+
+
+def check_grammar(vocab: Any, grammar: str) -> None:
+    """Raise ``GrammarError`` now, rather than on the engine thread, if llama.cpp refuses it."""
+    L.llama_sampler_free(grammar_sampler(vocab, grammar))
+
+
 class SamplerChain:
-    """penalties -> logit bias -> top-k -> top-p -> min-p -> temperature -> draw (or greedy).
+    """grammar -> penalties -> logit bias -> top-k -> top-p -> min-p -> temperature -> draw (or
+    greedy). The grammar, when there is one, comes first: the rest only sees allowed tokens.
 
     Top-k comes early because Gemma's vocabulary has 262,144 entries. The chain keeps its own
     penalty history and random state, so sequences sampled in one batch never share them.
     """
 
     def __init__(
-        self, params: SamplingParams, n_vocab: int, logit_bias: Mapping[int, float] | None = None
+        self,
+        params: SamplingParams,
+        n_vocab: int,
+        logit_bias: Mapping[int, float] | None = None,
+        *,
+        grammar: str | None = None,
+        vocab: Any = None,
     ) -> None:
         self._n_vocab = n_vocab
         # Plain greedy decoding needs no candidate list: an argmax over the logits row is ten
@@ -34,9 +59,16 @@ class SamplerChain:
             and not params.frequency_penalty
             and not params.presence_penalty
             and not logit_bias
+            and grammar is None
         )
         self._chain: Any = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
         add = self._add
+        if grammar is not None:
+            try:
+                add(grammar_sampler(vocab, grammar))
+            except GrammarError:
+                self.close()
+                raise
         if params.repeat_penalty != 1.0 or params.frequency_penalty or params.presence_penalty:
             add(
                 L.llama_sampler_init_penalties(

@@ -24,7 +24,7 @@ from causerie.engine.metrics import EngineMetrics
 from causerie.engine.model import LoadedModel
 from causerie.engine.queue import FairQueue
 from causerie.engine.requests import Generation, GenerationRequest
-from causerie.engine.sampling import SamplerChain
+from causerie.engine.sampling import GrammarError, SamplerChain
 from causerie.engine.text import ReplyText
 from causerie.errors import ConfigurationError, EngineError, OverloadedError
 from causerie.types import Delta, FinishReason, Usage
@@ -158,10 +158,18 @@ class Scheduler:
                 # A seed asks for a reproducible reply: evaluate the prompt the same way every
                 # time (a reused prefix changes the last bits of the logits, and the draw).
                 shared = 0
+            try:
+                sampler = SamplerChain(
+                    request.params, self._n_vocab, grammar=request.grammar, vocab=self.model.vocab
+                )
+            except GrammarError as exc:  # checked before submitting; never kill the engine
+                generation.push(EngineError(f"the reply's grammar was refused: {exc}"))
+                self._forget(generation)
+                continue
             keep = self._reuse_prefix(slot, min(shared, len(prompt) - 1))
             slot.running = Running(
                 generation=generation,
-                sampler=SamplerChain(request.params, self._n_vocab),
+                sampler=sampler,
                 text=ReplyText(request.stop),
                 cached=keep,
             )

@@ -6,6 +6,11 @@ Resolution order (``resolve_template``):
    model;
 3. for a base model with no template, a plain "User:/Assistant:" dialogue with a short few-shot
    preamble, which makes a base model such as the bundled Gemma 3 270M answer simple questions.
+
+Tool calls and tool results reach every template as plain turns (``plain_turns``): an
+assistant's calls are written as the JSON the tool-call grammar produces, a result becomes a
+user turn naming the function, and consecutive turns of one role are merged (templates that
+insist on alternating roles accept the history).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from jinja2 import TemplateError
 from jinja2.ext import loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from causerie.engine.grammar import call_text
 from causerie.errors import ConfigurationError, InvalidRequestError
 from causerie.types import Message
 
@@ -31,6 +37,33 @@ class ChatTemplate:
     name: str
     render: Callable[[Sequence[Message]], str]
     stop: tuple[str, ...] = ()
+
+    def prompt(self, messages: Sequence[Message]) -> str:
+        """The prompt text of a history that may hold tool calls and tool results."""
+        return self.render(plain_turns(messages))
+
+
+def plain_turns(messages: Sequence[Message]) -> list[Message]:
+    """Tool calls and results as ordinary turns (see the module docstring)."""
+    names = {call.id: call.name for m in messages for call in m.tool_calls}
+    turns: list[Message] = []
+    after_result = False  # the last turn holds a tool result
+    for message in messages:
+        text = message.content
+        role = message.role
+        if role == "tool":
+            name = names.get(message.tool_call_id or "", "the function")
+            role, text = "user", f"Result of {name}: {message.content}"
+        elif message.tool_calls:
+            calls = "\n".join(call_text(call) for call in message.tool_calls)
+            text = f"{message.content}\n{calls}" if message.content else calls
+        result = message.role == "tool"
+        if turns and turns[-1].role == role == "user" and (result or after_result):
+            turns[-1] = Message("user", f"{turns[-1].content}\n\n{text}")
+        else:
+            turns.append(Message(role, text))
+        after_result = result or (after_result and role == "user")
+    return turns
 
 
 # ---------------------------------------------------------------- 1. the GGUF's own Jinja template

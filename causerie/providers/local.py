@@ -1,27 +1,55 @@
-"""The in-process model: chat template -> tokens -> the continuous-batching engine."""
+"""The in-process model: chat template -> tokens -> the continuous-batching engine.
+
+Function calling: when a request requires a call (``tool_choice`` "required" or a named
+function), the tools are described in a system preamble and a grammar makes the reply one call,
+streamed as tool-call pieces with finish reason ``tool_calls``. With ``auto`` the model answers
+in text (the bundled base model has no tool template to decide with); ``none`` ignores tools.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 
 from causerie.config import Settings
+from causerie.engine.grammar import ToolCallReader, tool_call_grammar, tools_preamble
 from causerie.engine.metrics import EngineMetrics
 from causerie.engine.model import LoadedModel, resolve_model_path
 from causerie.engine.requests import Generation, GenerationRequest
+from causerie.engine.sampling import GrammarError, check_grammar
 from causerie.engine.scheduler import EngineConfig, Scheduler
 from causerie.engine.templates import ChatTemplate, resolve_template
 from causerie.errors import ContextLengthExceededError, InvalidRequestError
-from causerie.types import CALLER, Delta, Message, ModelInfo, SamplingParams
+from causerie.types import CALLER, Delta, Message, ModelInfo, SamplingParams, ToolSpec
 
 
 class LocalCompletion:
-    def __init__(self, generation: Generation, prompt_tokens: int) -> None:
+    """The engine's deltas; for a forced tool call, its text read as tool-call pieces."""
+
+    def __init__(
+        self, generation: Generation, prompt_tokens: int, *, tool_call: bool = False
+    ) -> None:
         self._generation = generation
         self.prompt_tokens = prompt_tokens
+        self._reader = ToolCallReader() if tool_call else None
 
     def __aiter__(self) -> AsyncIterator[Delta]:
-        return self._generation.__aiter__()
+        if self._reader is None:
+            return self._generation.__aiter__()
+        return self._tool_call(self._reader)
+
+    async def _tool_call(self, reader: ToolCallReader) -> AsyncIterator[Delta]:
+        async for delta in self._generation:
+            pieces = reader.feed(delta.text)
+            if delta.finish_reason is None:
+                if pieces:
+                    yield Delta(tool_calls=tuple(pieces))
+                continue
+            complete = delta.finish_reason == "stop"  # the grammar let the model end
+            pieces += reader.finish(complete)
+            reason = "tool_calls" if complete and reader.started else delta.finish_reason
+            yield Delta(finish_reason=reason, usage=delta.usage, tool_calls=tuple(pieces))
 
     def cancel(self) -> None:
         self._generation.cancel()
@@ -67,8 +95,10 @@ class LocalProvider:
             )
         ]
 
-    def _prompt(self, messages: Sequence[Message]) -> list[int]:
-        text = self.template.render(messages)
+    def _prompt(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> list[int]:
+        if tools:
+            messages = [Message("system", tools_preamble(tools)), *messages]
+        text = self.template.prompt(messages)
         bos = self.model.bos_text
         add_bos = self.model.adds_bos and not (bos and text.startswith(bos))
         return self.model.tokenize(text, add_bos=add_bos)
@@ -81,7 +111,9 @@ class LocalProvider:
     ) -> LocalCompletion:
         if not messages:
             raise InvalidRequestError("messages must not be empty", param="messages")
-        prompt = self._prompt(messages)
+        forced = params.tools.forced if params.tools else ()
+        grammar = self._grammar(forced) if forced else None
+        prompt = self._prompt(messages, forced)
         window = self.model.context_size
         room = window - len(prompt)
         if room < 1:
@@ -99,9 +131,22 @@ class LocalProvider:
                 param="max_tokens",
             )
         stop = tuple(dict.fromkeys(self.template.stop + params.stop))
-        request = GenerationRequest(prompt, params, max_tokens, stop)
+        if grammar is not None:
+            stop = ()  # the grammar says where the call ends
+        request = GenerationRequest(prompt, replace(params, tools=None), max_tokens, stop, grammar)
         generation = self.scheduler.submit(request, caller=CALLER.get())
-        return LocalCompletion(generation, len(prompt))
+        return LocalCompletion(generation, len(prompt), tool_call=grammar is not None)
+
+    def _grammar(self, tools: Sequence[ToolSpec]) -> str:
+        """The grammar of one call to one of ``tools``; a schema it cannot enforce is a 400."""
+        try:
+            grammar = tool_call_grammar(tools)
+            check_grammar(self.model.vocab, grammar)
+        except (ValueError, GrammarError) as exc:
+            raise InvalidRequestError(
+                f"The tools' parameters cannot be enforced on this model: {exc}", param="tools"
+            ) from exc
+        return grammar
 
     async def close_engine(self) -> None:
         """Stop the engine but keep the model loaded (tests start several engines on one)."""

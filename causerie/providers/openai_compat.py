@@ -3,7 +3,11 @@
 ``open`` sends the request and waits for the upstream's first token: everything that can fail
 before it (connection, timeout, 5xx, 429) raises ``ProviderUnavailableError`` and a route may
 try another target. After that, a broken stream raises ``ProviderError`` inside the iteration and
-is never replayed elsewhere. Tool calls are not passed through yet.
+is never replayed elsewhere.
+
+Function calling passes through: tools, ``tool_choice``, ``parallel_tool_calls``, assistant
+tool calls and tool results go upstream as the client sent them, and the upstream's streamed
+``delta.tool_calls`` come back as tool-call pieces (ids, indexes and argument pieces intact).
 """
 
 from __future__ import annotations
@@ -29,16 +33,91 @@ from causerie.errors import (
     RateLimitedError,
 )
 from causerie.providers.config import ProviderConfig
-from causerie.types import Delta, FinishReason, Message, ModelInfo, SamplingParams, Usage
+from causerie.types import (
+    Delta,
+    FinishReason,
+    Message,
+    ModelInfo,
+    SamplingParams,
+    ToolCallChunk,
+    ToolUse,
+    Usage,
+)
 
 log = logging.getLogger(__name__)
 
-FINISH_REASONS: dict[str, FinishReason] = {"stop": "stop", "length": "length"}
+FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+}
 
 
 def estimate_tokens(messages: Sequence[Message]) -> int:
     """No tokenizer for a remote model: about 3 characters a token, plus the framing."""
-    return sum(math.ceil(len(m.content) / 3) + 4 for m in messages) + 2
+    characters = (len(m.content) + sum(len(c.arguments) for c in m.tool_calls) for m in messages)
+    return sum(math.ceil(count / 3) + 4 for count in characters) + 2
+
+
+def wire_message(message: Message) -> dict[str, Any]:
+    """A message as the OpenAI API takes it."""
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        wire["content"] = message.content or None
+        wire["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        wire["tool_call_id"] = message.tool_call_id
+    return wire
+
+
+def wire_tools(tools: ToolUse) -> dict[str, Any]:
+    """``tools``, ``tool_choice`` and ``parallel_tool_calls`` as the OpenAI API takes them."""
+    functions = []
+    for tool in tools.tools:
+        function: dict[str, Any] = {"name": tool.name}
+        if tool.description:
+            function["description"] = tool.description
+        if tool.parameters is not None:
+            function["parameters"] = tool.parameters
+        if tool.strict is not None:
+            function["strict"] = tool.strict
+        functions.append({"type": "function", "function": function})
+    fields: dict[str, Any] = {"tools": functions}
+    if tools.choice == "function":
+        fields["tool_choice"] = {"type": "function", "function": {"name": tools.function}}
+    else:
+        fields["tool_choice"] = tools.choice
+    if tools.parallel_tool_calls is not None:
+        fields["parallel_tool_calls"] = tools.parallel_tool_calls
+    return fields
+
+
+def tool_call_pieces(entries: object) -> tuple[ToolCallChunk, ...]:
+    """An upstream's ``delta.tool_calls`` as tool-call pieces (malformed entries skipped)."""
+    pieces = []
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, dict):
+            continue
+        function = entry.get("function")
+        if not isinstance(function, dict):
+            function = {}
+        pieces.append(
+            ToolCallChunk(
+                index=int(entry.get("index") or 0),
+                id=entry.get("id") or None,
+                name=function.get("name") or None,
+                arguments=str(function.get("arguments") or ""),
+            )
+        )
+    return tuple(pieces)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -196,7 +275,7 @@ class OpenAICompatProvider:
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": [wire_message(m) for m in messages],
             "stream": True,
             "stream_options": {"include_usage": True},
             "temperature": params.temperature,
@@ -216,6 +295,8 @@ class OpenAICompatProvider:
             body.update(
                 top_k=params.top_k, min_p=params.min_p, repeat_penalty=params.repeat_penalty
             )
+        if params.tools is not None:
+            body.update(wire_tools(params.tools))
         return body
 
     async def open(
@@ -320,10 +401,12 @@ class OpenAICompatProvider:
             for choice in event.get("choices") or []:
                 if choice.get("index", 0) != 0:
                     continue
-                text = (choice.get("delta") or {}).get("content")
-                if text:
+                delta = choice.get("delta") or {}
+                text = delta.get("content")
+                pieces = tool_call_pieces(delta.get("tool_calls"))
+                if text or pieces:
                     completion_chunks += 1
-                    yield Delta(text)
+                    yield Delta(text or "", tool_calls=pieces)
                 if choice.get("finish_reason"):
                     finish = FINISH_REASONS.get(choice["finish_reason"], "stop")
         if finish is None:

@@ -3,19 +3,27 @@
 
 ``RedactingProvider`` wraps any provider, so the chat service does not know it is there. Its
 completions report ``redactions`` (kinds and counts, never values) for the UI.
+
+Tool results are message contents and are redacted like them; the arguments of an assistant's
+tool calls are redacted value by value inside their JSON (a number that hides personal data
+becomes a placeholder string). Placeholders in the argument pieces a model streams back are
+restored as JSON string content (escaped), so the arguments stay valid JSON. Tool definitions
+(written by the developer, not the user) are sent as they are.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
+from typing import Any
 
 from causerie.errors import PrivacyBlockedError
-from causerie.privacy.redact import Redactor, describe
+from causerie.privacy.redact import PLACEHOLDER, Redactor, StreamRestorer, describe
 from causerie.providers.base import Completion, Provider
 from causerie.providers.config import Policy, PrivacyClass
-from causerie.types import Delta, Message, ModelInfo, SamplingParams
+from causerie.types import Delta, Message, ModelInfo, SamplingParams, ToolCall, ToolCallChunk
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +40,36 @@ class RedactedCompletion:
 
     async def __aiter__(self) -> AsyncIterator[Delta]:
         restorer = self._redactor.stream()
+        calls: dict[int, StreamRestorer] = {}  # one per tool call: its arguments stream apart
         async for delta in self._inner:
             text = restorer.feed(delta.text)
+            pieces = [self._restored(piece, calls) for piece in delta.tool_calls]
             if delta.finish_reason is not None:
                 text += restorer.flush()
-                yield Delta(text, delta.finish_reason, delta.usage)
+                pieces += [
+                    ToolCallChunk(index, arguments=rest)
+                    for index, arguments in calls.items()
+                    if (rest := arguments.flush())
+                ]
+                yield Delta(text, delta.finish_reason, delta.usage, tuple(pieces))
                 return
-            if text:
-                yield Delta(text)
+            pieces = [p for p in pieces if p.arguments or p.id is not None or p.name is not None]
+            if text or pieces:
+                yield Delta(text, tool_calls=tuple(pieces))
         rest = restorer.flush()
         if rest:
             yield Delta(rest)
+
+    def _restored(self, piece: ToolCallChunk, calls: dict[int, StreamRestorer]) -> ToolCallChunk:
+        if piece.index not in calls:
+            calls[piece.index] = StreamRestorer(self._restore_in_json)
+        return replace(piece, arguments=calls[piece.index].feed(piece.arguments))
+
+    def _restore_in_json(self, text: str) -> str:
+        """Restore placeholders written inside JSON strings (the values escaped for JSON)."""
+        return PLACEHOLDER.sub(
+            lambda m: json.dumps(self._redactor.restore(m.group()), ensure_ascii=False)[1:-1], text
+        )
 
     def cancel(self) -> None:
         self._inner.cancel()
@@ -84,8 +111,9 @@ class RedactingProvider:
         if self.policy == "allow":
             return await self.inner.open(model, messages, params)
         redactor = Redactor(self._names)
-        redactor.reserve([*(m.content for m in messages), *params.stop])
-        redacted = [Message(m.role, redactor.redact(m.content)) for m in messages]
+        arguments = [call.arguments for m in messages for call in m.tool_calls]
+        redactor.reserve([*(m.content for m in messages), *arguments, *params.stop])
+        redacted = [redacted_message(m, redactor) for m in messages]
         stop = tuple(redactor.redact(text) for text in params.stop)  # the model writes placeholders
         counts = redactor.counts()
         if counts and self.policy == "block":
@@ -101,3 +129,35 @@ class RedactingProvider:
 
     async def close(self) -> None:
         await self.inner.close()
+
+
+def redacted_message(message: Message, redactor: Redactor) -> Message:
+    """The message with its content and its tool calls' arguments redacted."""
+    calls = tuple(
+        ToolCall(call.id, call.name, redacted_arguments(call.arguments, redactor))
+        for call in message.tool_calls
+    )
+    return replace(message, content=redactor.redact(message.content), tool_calls=calls)
+
+
+def redacted_arguments(arguments: str, redactor: Redactor) -> str:
+    """JSON arguments redacted value by value (text that is not JSON: as text)."""
+    try:
+        value = json.loads(arguments)
+    except json.JSONDecodeError:
+        return redactor.redact(arguments)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str):
+            return redactor.redact(node)
+        if isinstance(node, bool) or node is None:
+            return node
+        if isinstance(node, int | float):
+            hidden = redactor.redact(str(node))
+            return node if hidden == str(node) else hidden
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return {redactor.redact(key): walk(item) for key, item in node.items()}
+
+    redacted = walk(value)
+    return arguments if redacted == value else json.dumps(redacted, ensure_ascii=False)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -14,18 +16,51 @@ from sqlalchemy.orm import Session
 from causerie.errors import NotFoundError
 from causerie.storage.db import Database
 from causerie.storage.tables import LOCAL_OWNER, ConversationRow, MessageRow, utcnow
-from causerie.types import Message
+from causerie.types import Message, Role, ToolCall
 
 TITLE_LENGTH = 80
 
 
-def chain_hash(parent_hash: str, role: str, content: str) -> str:
-    """The key of a message: the same text after the same history has the same hash."""
+def chain_hash(
+    parent_hash: str,
+    role: str,
+    content: str,
+    tool_calls: Sequence[ToolCall] = (),
+    tool_call_id: str | None = None,
+) -> str:
+    """The key of a message: the same text (and tool calls) after the same history has the same
+    hash. A message without tool calls hashes as it always did."""
     digest = hashlib.sha256()
-    for part in (parent_hash, role, content):
+    parts = [parent_hash, role, content]
+    if tool_calls or tool_call_id is not None:
+        parts += [tool_calls_json(tool_calls) or "", tool_call_id or ""]
+    for part in parts:
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\x1f")
     return digest.hexdigest()
+
+
+def tool_calls_json(calls: Sequence[ToolCall]) -> str | None:
+    """Tool calls as stored: OpenAI's JSON shape, keys in a fixed order (None: no calls)."""
+    if not calls:
+        return None
+    return json.dumps(
+        [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in calls
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def tool_calls_of(text: str | None) -> tuple[ToolCall, ...]:
+    if not text:
+        return ()
+    return tuple(
+        ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])
+        for c in json.loads(text)
+    )
 
 
 def title_from(text: str) -> str:
@@ -51,6 +86,12 @@ class StoredMessage:
     created_at: datetime
     rating: int | None = None  # 1 thumbs up, -1 thumbs down
     feedback_comment: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+    def as_message(self) -> Message:
+        """The message as a model sees it again."""
+        return Message(cast(Role, self.role), self.content, self.tool_calls, self.tool_call_id)
 
     @classmethod
     def of(cls, row: MessageRow) -> StoredMessage:
@@ -68,6 +109,8 @@ class StoredMessage:
             created_at=row.created_at,
             rating=row.rating,
             feedback_comment=row.feedback_comment,
+            tool_calls=tool_calls_of(row.tool_calls),
+            tool_call_id=row.tool_call_id,
         )
 
 
@@ -109,6 +152,17 @@ class MessageDraft:
     finish_reason: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+    @classmethod
+    def of(cls, message: Message) -> MessageDraft:
+        return cls(
+            message.role,
+            message.content,
+            tool_calls=message.tool_calls,
+            tool_call_id=message.tool_call_id,
+        )
 
 
 def owned(session: Session, conversation_id: str, owner: str) -> ConversationRow:
@@ -204,13 +258,21 @@ class ConversationStore:
                     parent_id=parent_id,
                     role=draft.role,
                     content=draft.content,
-                    chain_hash=chain_hash(parent_hash, draft.role, draft.content),
+                    chain_hash=chain_hash(
+                        parent_hash,
+                        draft.role,
+                        draft.content,
+                        draft.tool_calls,
+                        draft.tool_call_id,
+                    ),
                     status=draft.status,
                     model=draft.model,
                     finish_reason=draft.finish_reason,
                     prompt_tokens=draft.prompt_tokens,
                     completion_tokens=draft.completion_tokens,
                     created_at=now,
+                    tool_calls=tool_calls_json(draft.tool_calls),
+                    tool_call_id=draft.tool_call_id,
                 )
                 session.add(row)
                 session.flush()
@@ -253,7 +315,9 @@ class ConversationStore:
         hashes: list[str] = []
         parent_hash = ""
         for message in history:
-            parent_hash = chain_hash(parent_hash, message.role, message.content)
+            parent_hash = chain_hash(
+                parent_hash, message.role, message.content, message.tool_calls, message.tool_call_id
+            )
             hashes.append(parent_hash)
         with self._db.session() as session:
             rows = session.scalars(
@@ -275,11 +339,11 @@ class ConversationStore:
                 rest = history[index + 1 :]
                 if not rest:
                     return match.conversation_id, match.id
-                drafts = [MessageDraft(role=m.role, content=m.content) for m in rest]
+                drafts = [MessageDraft.of(m) for m in rest]
                 return match.conversation_id, self.append(match.conversation_id, match.id, drafts)[
                     -1
                 ].id
         first_user = next((m.content for m in history if m.role == "user"), "")
         conversation_id = self.create(title=title_from(first_user), source=source, model=model)
-        drafts = [MessageDraft(role=m.role, content=m.content) for m in history]
+        drafts = [MessageDraft.of(m) for m in history]
         return conversation_id, self.append(conversation_id, None, drafts)[-1].id

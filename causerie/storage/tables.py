@@ -64,7 +64,8 @@ class MessageRow(Base):
     )
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text)
-    # sha256 of (parent's chain_hash, role, content): a resent history maps onto stored rows.
+    # sha256 of (parent's chain_hash, role, content[, tool calls]): a resent history maps onto
+    # stored rows.
     chain_hash: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default="complete")  # complete | interrupted
     model: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -74,6 +75,9 @@ class MessageRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     rating: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)  # 1 up, -1 down
     feedback_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # An assistant's function calls (JSON, OpenAI's shape); the call a ``tool`` message answers.
+    tool_calls: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tool_call_id: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ShareRow(Base):

@@ -9,7 +9,7 @@ from functools import lru_cache
 import nh3
 from markupsafe import Markup
 
-from causerie.storage.conversations import ConversationSummary
+from causerie.storage.conversations import ConversationSummary, StoredMessage
 from causerie.storage.listing import ConversationListing, as_utc
 from causerie.storage.search import MARK_END, MARK_START, SearchHit
 from causerie.storage.shares import Share
@@ -41,7 +41,7 @@ class MessageView:
     def of(cls, item: ThreadMessage) -> MessageView:
         message = item.message
         if message.role == "assistant":
-            html = render_stored(message.content)
+            html = render_stored(shown_text(message))
         else:
             html = Markup.escape(message.content)  # shown with white-space: pre-wrap
         return cls(
@@ -68,6 +68,14 @@ class MessageView:
 
 
 @lru_cache(maxsize=2048)
+def shown_text(message: StoredMessage) -> str:
+    """A reply's text, with the function calls it made (through the API) as a code block."""
+    if not message.tool_calls:
+        return message.content
+    calls = "\n".join(f"{call.name}({call.arguments})" for call in message.tool_calls)
+    return f"{message.content}\n\n```\n{calls}\n```".strip()
+
+
 def render_stored(content: str) -> Markup:
     """A stored reply's HTML. Stored text never changes, so a reopened conversation (or the
     thread refreshed after a turn) renders only what is new."""
