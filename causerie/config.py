@@ -45,8 +45,9 @@ class Settings(BaseSettings):
 
     host: str = Field(
         "127.0.0.1",
-        description="Address to listen on. Loopback only until accounts exist: "
-        "`causerie serve` refuses any other address.",
+        description="Address to listen on. Loopback only until an active admin account "
+        "exists (`causerie users create --admin`): until then `causerie serve` refuses any "
+        "other address.",
     )
     port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on.")
     data_dir: Path = Field(

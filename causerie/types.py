@@ -6,6 +6,7 @@ This module imports nothing from Causerie, so any package may depend on it.
 
 from __future__ import annotations
 
+import json
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -15,6 +16,9 @@ Role = Literal["system", "user", "assistant", "tool"]
 # Who is asking, for fair scheduling (a user, an API key, a client address). Set per request by
 # the chat service, read by the engine: request identity without threading it through every call.
 CALLER: ContextVar[str] = ContextVar("causerie_caller", default="anonymous")
+# The names the asking user listed in their settings, hidden from external providers by the
+# privacy firewall. Set per turn by the chat service, read where a request leaves the machine.
+PRIVATE_NAMES: ContextVar[tuple[str, ...]] = ContextVar("causerie_private_names", default=())
 FinishReason = Literal["stop", "length", "tool_calls"]
 ToolChoiceMode = Literal["none", "auto", "required", "function"]
 LOCAL_OWNER = "local"  # whose data it is when the server has no accounts (single-user mode)
@@ -114,6 +118,25 @@ class SamplingParams:
     # Functions the model may call (forwarded upstream as they are); a call the request forces
     # also constrains the local model's sampling, with a grammar.
     tools: ToolUse | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Redactions:
+    """What the privacy firewall replaced before a request went to ``provider``: distinct
+    values by kind (``{"email": 2, "name": 1}``), never the values themselves."""
+
+    provider: str
+    counts: dict[str, int] = field(hash=False)
+
+    def as_json(self) -> str:
+        return json.dumps({"provider": self.provider, "counts": self.counts}, sort_keys=True)
+
+    @classmethod
+    def of_json(cls, text: str | None) -> Redactions | None:
+        if not text:
+            return None
+        data = json.loads(text)
+        return cls(str(data["provider"]), {str(k): int(v) for k, v in data["counts"].items()})
 
 
 @dataclass(frozen=True, slots=True)

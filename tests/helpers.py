@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,3 +54,14 @@ def accounts_for(server: object) -> tuple[Database, Accounts]:
     """The account service on the server's own database (what the CLI and admin pages use)."""
     database = Database(server.database_url)  # type: ignore[attr-defined]
     return database, Accounts(database)
+
+
+def page_events(response: httpx.Response) -> list[tuple[str, dict[str, object]]]:
+    """The ``(event, data)`` pairs of a ``POST /c/send`` answer (server-sent events)."""
+    parsed = []
+    for block in response.text.split("\n\n"):
+        if not block.strip():
+            continue
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        parsed.append((fields["event"], json.loads(fields["data"])))
+    return parsed

@@ -66,8 +66,14 @@ def to_json(
 
 
 def tool_fields(message: StoredMessage) -> dict[str, Any]:
-    """A message's function calls, or the call it answers, when it has them (API chats)."""
+    """A message's function calls, or the call it answers, when it has them (API chats), and
+    what the privacy firewall replaced before its request left (kinds and counts)."""
     fields: dict[str, Any] = {}
+    if message.redactions is not None:
+        fields["redactions"] = {
+            "provider": message.redactions.provider,
+            "counts": message.redactions.counts,
+        }
     if message.tool_calls:
         fields["tool_calls"] = json.loads(tool_calls_json(message.tool_calls) or "[]")
     if message.tool_call_id is not None:

@@ -11,18 +11,22 @@ import anyio
 from anyio import to_thread
 
 from causerie.chat.prompt import fit_messages
+from causerie.chat.titles import write_title
 from causerie.config import Settings
 from causerie.errors import InvalidRequestError
 from causerie.providers.base import Completion
 from causerie.providers.registry import ProviderRegistry
 from causerie.storage import ConversationStore, Database, MessageDraft
 from causerie.storage.conversations import title_from
+from causerie.storage.preferences import Preferences
 from causerie.storage.usage import UsageLedger
 from causerie.types import (
     CALLER,
+    PRIVATE_NAMES,
     Caller,
     Delta,
     Message,
+    Redactions,
     SamplingParams,
     ToolCall,
     ToolCallChunk,
@@ -99,6 +103,13 @@ class Turn:
         return self.final.usage if self.final else None
 
     @property
+    def redactions(self) -> Redactions | None:
+        """What the privacy firewall hid from the provider (None: nothing, or not external)."""
+        counts = getattr(self._completion, "redactions", None)
+        provider = getattr(self._completion, "redacted_for", None)
+        return Redactions(provider, dict(counts)) if counts and provider else None
+
+    @property
     def tool_calls(self) -> tuple[ToolCall, ...]:
         """The function calls of the reply so far, in index order."""
         return tuple(self._calls[index] for index in sorted(self._calls))
@@ -146,6 +157,7 @@ class Turn:
                     prompt_tokens=self.prompt_tokens,
                     completion_tokens=self.completion_tokens,
                     tool_calls=self.tool_calls,
+                    redactions=self.redactions,
                 )
                 self.reply_id = await self._save(draft)
             for callback in self._on_close:
@@ -187,6 +199,21 @@ class ChatService:
         turn.on_close(count)
         return turn
 
+    async def _enter(self, caller: Caller) -> None:
+        """Set who this turn is for: the engine's fairness key and the names the caller wants
+        hidden from external providers (read only when some provider is firewalled)."""
+        CALLER.set(caller.queue_key)  # the engine serves callers fairly
+        names: tuple[str, ...] = ()
+        if self._registry.redacts:
+            preferences = Preferences(self._database, caller.owner)
+            names = await to_thread.run_sync(preferences.private_names)
+        PRIVATE_NAMES.set(names)
+
+    async def title(self, model: str, first_message: str, caller: Caller) -> str | None:
+        """The model's title for a conversation that starts with ``first_message``."""
+        await self._enter(caller)
+        return await write_title(self._registry, model, first_message)
+
     def model_names(self, name: str) -> list[str]:
         """A requested model name and the model it resolves to (unknown: ModelNotFoundError)."""
         return [name, self._registry.resolve(name)[1]]
@@ -221,7 +248,7 @@ class ChatService:
     ) -> Turn:
         """An OpenAI-style call: the client sends the whole history each time. The history
         continues one of the caller's own conversations only."""
-        CALLER.set(caller.queue_key)  # the engine serves callers fairly
+        await self._enter(caller)
         provider, model_id = self._registry.resolve(model)
         completion = await provider.open(model_id, messages, params)
         if not store:
@@ -264,7 +291,7 @@ class ChatService:
         on, and the whole text is stored as a sibling of the cut reply. ``system`` (custom
         instructions, a conversation's system prompt) goes first in the prompt, never stored.
         """
-        CALLER.set(caller.queue_key)
+        await self._enter(caller)
         store = ConversationStore(self._database, caller.owner)
         provider, model_id = self._registry.resolve(model or "default")
         if conversation_id is None or parent_id is None:

@@ -1,8 +1,10 @@
 """The privacy firewall as a provider decorator: what reaches an external upstream is redacted
 (or refused), and the reply is restored before anyone sees it.
 
-``RedactingProvider`` wraps any provider, so the chat service does not know it is there. Its
-completions report ``redactions`` (kinds and counts, never values) for the UI.
+``RedactingProvider`` wraps any provider, so the chat service does not know it is there. The
+names to hide are the providers file's ``[privacy] names`` plus those the asking user listed in
+their settings (``PRIVATE_NAMES``, set per turn). Its completions report ``redactions`` (kinds
+and counts, never values) and ``redacted_for`` (the provider) for the UI.
 
 Tool results are message contents and are redacted like them; the arguments of an assistant's
 tool calls are redacted value by value inside their JSON (a number that hides personal data
@@ -23,7 +25,15 @@ from causerie.errors import PrivacyBlockedError
 from causerie.privacy.redact import PLACEHOLDER, Redactor, StreamRestorer, describe
 from causerie.providers.base import Completion, Provider
 from causerie.providers.config import Policy, PrivacyClass
-from causerie.types import Delta, Message, ModelInfo, SamplingParams, ToolCall, ToolCallChunk
+from causerie.types import (
+    PRIVATE_NAMES,
+    Delta,
+    Message,
+    ModelInfo,
+    SamplingParams,
+    ToolCall,
+    ToolCallChunk,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +41,12 @@ log = logging.getLogger(__name__)
 class RedactedCompletion:
     """The inner completion's reply with placeholders restored, across chunk boundaries too."""
 
-    def __init__(self, inner: Completion, redactor: Redactor) -> None:
+    def __init__(self, inner: Completion, redactor: Redactor, provider: str) -> None:
         self._inner = inner
         self._redactor = redactor
         self.prompt_tokens = inner.prompt_tokens
         self.redactions = redactor.counts()
+        self.redacted_for = provider
         self.served_by: str | None = getattr(inner, "served_by", None)
 
     async def __aiter__(self) -> AsyncIterator[Delta]:
@@ -110,7 +121,7 @@ class RedactingProvider:
             )
         if self.policy == "allow":
             return await self.inner.open(model, messages, params)
-        redactor = Redactor(self._names)
+        redactor = Redactor([*self._names, *PRIVATE_NAMES.get()])
         arguments = [call.arguments for m in messages for call in m.tool_calls]
         redactor.reserve([*(m.content for m in messages), *arguments, *params.stop])
         redacted = [redacted_message(m, redactor) for m in messages]
@@ -125,7 +136,7 @@ class RedactingProvider:
         if counts:
             log.info("redacted %s before provider %s", describe(counts), self.name)
         completion = await self.inner.open(model, redacted, replace(params, stop=stop))
-        return RedactedCompletion(completion, redactor)
+        return RedactedCompletion(completion, redactor, self.name)
 
     async def close(self) -> None:
         await self.inner.close()

@@ -184,6 +184,11 @@ class ProviderRegistry:
         return upstream.config.price.input, upstream.config.price.output
 
     @property
+    def redacts(self) -> bool:
+        """Whether any upstream sits behind the privacy firewall (so users' names matter)."""
+        return any(isinstance(p, RedactingProvider) for p in self._remote.values())
+
+    @property
     def default_model(self) -> str:
         return self.resolve(DEFAULT_ALIAS)[1]
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from causerie.errors import NotFoundError
 from causerie.storage.db import Database
 from causerie.storage.tables import LOCAL_OWNER, ConversationRow, MessageRow, utcnow
-from causerie.types import Message, Role, ToolCall
+from causerie.types import Message, Redactions, Role, ToolCall
 
 TITLE_LENGTH = 80
 
@@ -88,6 +88,7 @@ class StoredMessage:
     feedback_comment: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    redactions: Redactions | None = None  # what was hidden from the provider that answered
 
     def as_message(self) -> Message:
         """The message as a model sees it again."""
@@ -111,6 +112,7 @@ class StoredMessage:
             feedback_comment=row.feedback_comment,
             tool_calls=tool_calls_of(row.tool_calls),
             tool_call_id=row.tool_call_id,
+            redactions=Redactions.of_json(row.redactions),
         )
 
 
@@ -154,6 +156,7 @@ class MessageDraft:
     completion_tokens: int = 0
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    redactions: Redactions | None = None
 
     @classmethod
     def of(cls, message: Message) -> MessageDraft:
@@ -273,6 +276,7 @@ class ConversationStore:
                     created_at=now,
                     tool_calls=tool_calls_json(draft.tool_calls),
                     tool_call_id=draft.tool_call_id,
+                    redactions=draft.redactions.as_json() if draft.redactions else None,
                 )
                 session.add(row)
                 session.flush()

@@ -1,7 +1,9 @@
-"""Chat settings: per conversation (system prompt, sampling) and the user's custom instructions.
+"""Chat settings: per conversation (system prompt, sampling), the user's custom instructions
+and the names the user wants hidden from external providers.
 
-Both are small JSON/text values read before each turn; the chat service folds them into the
-prompt (as a system message that is never stored in the tree) and the sampling parameters.
+All are small JSON/text values read before each turn; the chat service folds them into the
+prompt (as a system message that is never stored in the tree), the sampling parameters and the
+privacy firewall.
 """
 
 from __future__ import annotations
@@ -14,9 +16,21 @@ from causerie.storage.conversations import owned
 from causerie.storage.db import Database
 from causerie.storage.tables import LOCAL_OWNER, PreferenceRow, utcnow
 
-__all__ = ["CUSTOM_INSTRUCTIONS", "ChatSettings", "Preferences"]
+__all__ = ["CUSTOM_INSTRUCTIONS", "PRIVATE_NAMES", "ChatSettings", "Preferences", "names_in"]
 
 CUSTOM_INSTRUCTIONS = "custom_instructions"
+PRIVATE_NAMES = "private_names"  # one per line
+MAX_PRIVATE_NAMES = 200
+
+
+def names_in(text: str) -> tuple[str, ...]:
+    """The names of a ``PRIVATE_NAMES`` text: one per line, trimmed, without blanks or repeats
+    (names match whatever their case, so the first spelling is kept)."""
+    names: dict[str, str] = {}
+    for line in text.splitlines():
+        if name := line.strip():
+            names.setdefault(name.casefold(), name)
+    return tuple(names.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +66,9 @@ class Preferences:
         with self._db.session() as session:
             row = owned(session, conversation_id, self.owner)
             row.settings = json.dumps(asdict(settings), ensure_ascii=False)
+
+    def private_names(self) -> tuple[str, ...]:
+        return names_in(self.get(PRIVATE_NAMES))
 
     def get(self, name: str) -> str:
         with self._db.session() as session:

@@ -78,6 +78,9 @@ class MessageRow(Base):
     # An assistant's function calls (JSON, OpenAI's shape); the call a ``tool`` message answers.
     tool_calls: Mapped[str | None] = mapped_column(Text, nullable=True)
     tool_call_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # What the privacy firewall replaced before the request went out (JSON: provider and counts
+    # by kind, never values); None when nothing was.
+    redactions: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ShareRow(Base):

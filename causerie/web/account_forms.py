@@ -23,7 +23,7 @@ from causerie.deps import check_csrf, is_secure
 from causerie.errors import CauserieError, PermissionDeniedError, TooManyRequestsError
 from causerie.storage.credentials import SESSION_LIFETIME
 from causerie.storage.usage import UsageLine
-from causerie.web.i18n import catalogue, pick_language
+from causerie.web.i18n import catalogue, language_of
 
 __all__ = [
     "UsageTable",
@@ -62,9 +62,7 @@ def root_of(request: Request) -> str:
 
 def strings_for(request: Request) -> dict[str, str]:
     """The catalogue of the page's language."""
-    return catalogue(
-        pick_language(request.headers.get("accept-language", ""), request.cookies.get("lang"))
-    )
+    return catalogue(language_of(request))
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -13,19 +13,25 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from causerie.chat.titles import write_title
 from causerie.deps import (
+    ChatDep,
     ConversationsDep,
+    Csrf,
     ListingDep,
     PreferencesDep,
-    RegistryDep,
     SharesDep,
     TreeDep,
     require_csrf,
 )
 from causerie.errors import InvalidRequestError
 from causerie.storage.conversations import title_from
-from causerie.storage.preferences import CUSTOM_INSTRUCTIONS, ChatSettings
+from causerie.storage.preferences import (
+    CUSTOM_INSTRUCTIONS,
+    MAX_PRIVATE_NAMES,
+    PRIVATE_NAMES,
+    ChatSettings,
+    names_in,
+)
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_csrf)])
 
@@ -56,6 +62,7 @@ class Settings(BaseModel):
 class Instructions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(max_length=8000)
+    private_names: str | None = Field(None, max_length=20000)  # one per line; None: unchanged
 
 
 class Revoke(BaseModel):
@@ -134,7 +141,8 @@ async def auto_title(
     conversation_id: str,
     conversations: ConversationsDep,
     tree: TreeDep,
-    registry: RegistryDep,
+    chat: ChatDep,
+    principal: Csrf,
 ) -> dict[str, Any]:
     """After the first reply: the model's title, unless the user already named the chat."""
     await json_body(request)
@@ -148,7 +156,7 @@ async def auto_title(
     current, model, first = await to_thread.run_sync(first_turn)
     if first is None or current != title_from(first):  # renamed by hand: keep it
         return {"id": conversation_id, "title": current, "generated": False}
-    title = await write_title(registry, model, first)
+    title = await chat.title(model, first, principal.caller(fairness="web"))
     if title is None:
         return {"id": conversation_id, "title": current, "generated": False}
     await to_thread.run_sync(conversations.rename, conversation_id, title)
@@ -186,8 +194,21 @@ async def chat_settings(
 
 @router.post("/preferences/instructions")
 async def custom_instructions(request: Request, preferences: PreferencesDep) -> dict[str, Any]:
-    """What every conversation should know about the user and how to answer."""
+    """What every conversation should know about the user and how to answer, and the names to
+    hide from external providers."""
     body = Instructions.model_validate_json(await json_body(request))
     text = body.text.strip()
-    await to_thread.run_sync(preferences.set, CUSTOM_INSTRUCTIONS, text)
-    return {"text": text}
+    names = names_in(body.private_names or "")
+    if len(names) > MAX_PRIVATE_NAMES:
+        raise InvalidRequestError(
+            f"At most {MAX_PRIVATE_NAMES} private names, one per line.", param="private_names"
+        )
+
+    def save() -> tuple[str, ...]:
+        preferences.set(CUSTOM_INSTRUCTIONS, text)
+        if body.private_names is not None:
+            preferences.set(PRIVATE_NAMES, "\n".join(names))
+        return preferences.private_names()
+
+    saved = await to_thread.run_sync(save)
+    return {"text": text, "private_names": list(saved)}

@@ -33,7 +33,7 @@ from causerie.services import Services
 from causerie.storage.listing import ConversationListing
 from causerie.storage.usage import UsageLedger, today
 from causerie.storage.users import Account, Limits, Role, Status
-from causerie.web.i18n import catalogue, pick_language
+from causerie.web.i18n import catalogue, language_of
 from causerie.web.rendering import fragment, model_ids, page
 from causerie.web.usage_chart import ChartText, usage_chart
 from causerie.web.usage_report import usage_report
@@ -84,10 +84,6 @@ AdminForm = Annotated[Account, Depends(admin_form)]
 # -- rendering ----------------------------------------------------------------------------------
 
 
-def language(request: Request) -> str:
-    return pick_language(request.headers.get("accept-language", ""), request.cookies.get("lang"))
-
-
 def number_format(lang: str) -> Callable[[int], str]:
     """Exact numbers with thousands separators: 1,234,567 (en), 1 234 567 (fr)."""
     if lang == "fr":
@@ -110,7 +106,7 @@ async def render(
         sidebar=sidebar,
         status_code=status_code,
         section=section,
-        num=number_format(language(request)),
+        num=number_format(language_of(request)),
         **context,
     )
 
@@ -340,7 +336,7 @@ async def usage_page(
     days = min(max(days, 1), MAX_DAYS)
     until = today()
     since = until - timedelta(days=days - 1)
-    strings = catalogue(language(request))
+    strings = catalogue(language_of(request))
 
     def load() -> Any:
         lines = UsageLedger(services.database).lines(since=since)
@@ -360,7 +356,7 @@ async def usage_page(
     text = ChartText(
         strings["admin_chart_title"], strings["admin_prompt"], strings["admin_completion"]
     )
-    chart = usage_chart(report.chart, text, number_format(language(request)))
+    chart = usage_chart(report.chart, text, number_format(language_of(request)))
     return await render(request, listing, "usage", report=report, chart=chart, days=days)
 
 

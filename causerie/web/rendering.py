@@ -22,8 +22,8 @@ from causerie.errors import CauserieError
 from causerie.providers.registry import ProviderRegistry
 from causerie.storage.conversations import ConversationSummary
 from causerie.storage.preferences import ChatSettings
-from causerie.web.i18n import catalogue, pick_language
-from causerie.web.views import Sidebar
+from causerie.web.i18n import catalogue, language_of
+from causerie.web.views import Sidebar, privacy_note
 
 HERE = Path(__file__).resolve().parent
 PAGE_HEADERS = {"Cache-Control": "no-store"}
@@ -59,6 +59,7 @@ def page(
         "models": [],
         "chat_settings": ChatSettings(),
         "instructions": "",
+        "private_names": "",
         **extra,
     }
     return fragment(request, name, status_code=status_code, **context)
@@ -68,7 +69,7 @@ def fragment(
     request: Request, name: str, *, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     root = str(request.scope.get("root_path", "")).rstrip("/")
-    lang = pick_language(request.headers.get("accept-language", ""), request.cookies.get("lang"))
+    lang = language_of(request)
     strings = catalogue(lang)
     principal = getattr(request.state, "principal", None)
     csrf_token, new_cookie = page_csrf_token(request, principal)
@@ -118,4 +119,5 @@ def templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["privacy_note"] = privacy_note
     return Jinja2Templates(env=env)

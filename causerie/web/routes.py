@@ -90,6 +90,7 @@ async def new_chat(
 ) -> HTMLResponse:
     sidebar = await to_thread.run_sync(load_sidebar, listing)
     instructions = await to_thread.run_sync(preferences.get, CUSTOM_INSTRUCTIONS)
+    names = await to_thread.run_sync(preferences.private_names)
     allowed = await to_thread.run_sync(services.quotas.allowed_models, principal)
     return page(
         request,
@@ -98,6 +99,7 @@ async def new_chat(
         temporary=temporary,
         models=model_ids(registry, allowed),
         instructions=instructions,
+        private_names="\n".join(names),
     )
 
 
@@ -129,6 +131,7 @@ async def conversation_page(
             "models": model_ids(registry, services.quotas.allowed_models(principal)),
             "chat_settings": chat_settings,
             "instructions": preferences.get(CUSTOM_INSTRUCTIONS),
+            "private_names": "\n".join(preferences.private_names()),
         }
 
     try:

@@ -5,8 +5,9 @@
 - ``meta``: ``{"conversation_id", "user_message_id", "title"}`` (ids null for a temporary chat)
 - ``html`` (repeated, at most every ``HTML_INTERVAL`` seconds, always the last one):
   ``{"html": <the whole reply so far, rendered and sanitized>}``
-- ``done``: ``{"reply_id", "finish_reason", "interrupted"}`` (plus ``"text"``, the raw reply, for
-  a temporary chat, whose history the page keeps), or ``error``: ``{"error": {...}}`` if the
+- ``done``: ``{"reply_id", "finish_reason", "interrupted", "privacy_note"}`` (plus ``"text"``,
+  the raw reply, for a temporary chat, whose history the page keeps; ``privacy_note`` says what
+  the privacy firewall replaced, "" if nothing), or ``error``: ``{"error": {...}}`` if the
   model fails mid-reply.
 
 The body says where the turn goes: ``parent_id`` (absent: the current leaf; null: a new first
@@ -43,7 +44,9 @@ from causerie.storage import ConversationStore
 from causerie.storage.preferences import CUSTOM_INSTRUCTIONS, ChatSettings, Preferences
 from causerie.types import Message
 from causerie.web import actions
+from causerie.web.i18n import catalogue, language_of
 from causerie.web.render import render_markdown
+from causerie.web.views import privacy_note
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +97,7 @@ async def send(
         raise
     turn.on_close(admission.release)
     return StreamingResponse(
-        reply_events(turn, conversations),
+        reply_events(turn, conversations, catalogue(language_of(request))),
         media_type="text/event-stream",
         headers=STREAM_HEADERS,
         # Also after a disconnect that caught the stream between two events: the generator's
@@ -161,7 +164,9 @@ async def read_send_request(request: Request) -> SendRequest:
     return body
 
 
-async def reply_events(turn: Turn, conversations: ConversationStore) -> AsyncIterator[str]:
+async def reply_events(
+    turn: Turn, conversations: ConversationStore, strings: dict[str, str]
+) -> AsyncIterator[str]:
     """The SSE body of one reply. Whatever happens, the turn is closed (and the reply saved)."""
     try:
         title = None
@@ -191,6 +196,7 @@ async def reply_events(turn: Turn, conversations: ConversationStore) -> AsyncIte
             "reply_id": turn.reply_id,
             "finish_reason": turn.final.finish_reason if turn.final else None,
             "interrupted": turn.final is None,
+            "privacy_note": privacy_note(turn.redactions, strings),
         }
         if turn.conversation_id is None:
             done["text"] = turn.text

@@ -3,17 +3,20 @@ in a worker thread, never in the event loop)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import nh3
 from markupsafe import Markup
 
+from causerie.privacy.redact import KINDS
 from causerie.storage.conversations import ConversationSummary, StoredMessage
 from causerie.storage.listing import ConversationListing, as_utc
 from causerie.storage.search import MARK_END, MARK_START, SearchHit
 from causerie.storage.shares import Share
 from causerie.storage.tree import MessageTree, ThreadMessage
+from causerie.types import Redactions
 from causerie.web.render import render_markdown
 
 SIDEBAR_PAGE = 50
@@ -36,6 +39,7 @@ class MessageView:
     comment: str
     position: int  # 1-based among its siblings
     siblings: tuple[str, ...]
+    redactions: Redactions | None = None
 
     @classmethod
     def of(cls, item: ThreadMessage) -> MessageView:
@@ -56,6 +60,7 @@ class MessageView:
             comment=message.feedback_comment or "",
             position=item.position,
             siblings=item.siblings,
+            redactions=message.redactions,
         )
 
     @property
@@ -65,6 +70,21 @@ class MessageView:
     @property
     def next_sibling(self) -> str | None:
         return self.siblings[self.position] if self.position < len(self.siblings) else None
+
+
+def privacy_note(redactions: Redactions | None, strings: Mapping[str, str]) -> str:
+    """What the privacy firewall hid before a reply's request left: ``Before going to openai,
+    personal data was replaced by placeholders: 2 e-mail addresses, 1 name.`` ("" if nothing)."""
+    if redactions is None:
+        return ""
+    items = [
+        f"{count} {strings[f'kind_{kind}_1' if count == 1 else f'kind_{kind}_n']}"
+        for kind in KINDS
+        if (count := redactions.counts.get(kind, 0))
+    ]
+    if not items:
+        return ""
+    return strings["privacy_note"].format(provider=redactions.provider, items=", ".join(items))
 
 
 @lru_cache(maxsize=2048)

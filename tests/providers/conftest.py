@@ -40,3 +40,13 @@ def relay(upstream: Server) -> Iterator[Relay]:
         yield relay
     finally:
         relay.stop()
+
+
+@pytest.fixture(scope="module")
+def module_relay(upstream: Server) -> Iterator[Relay]:
+    """A ``Relay`` shared by the tests of one module (a module's server is configured with it)."""
+    relay = Relay(upstream.api_url).start()
+    try:
+        yield relay
+    finally:
+        relay.stop()

@@ -11,7 +11,7 @@ from causerie.errors import PrivacyBlockedError
 from causerie.providers.config import ProviderConfig
 from causerie.providers.openai_compat import OpenAICompatProvider
 from causerie.providers.redacting import RedactingProvider
-from causerie.types import Message, SamplingParams
+from causerie.types import PRIVATE_NAMES, Message, SamplingParams
 from tests.providers.relay import Relay
 
 MODEL = "gemma-3-270m-q4_k_m"
@@ -72,3 +72,33 @@ def test_refuses_before_anything_is_sent(
     assert fragment in refused.value.message
     assert "bob@example.org" not in refused.value.message
     assert relay.calls == 0
+
+
+def test_hides_the_files_names_and_the_asking_users_own(relay: Relay) -> None:
+    """``PRIVATE_NAMES`` (the user's settings, set per turn) adds to the file's names, for
+    that turn only; names match whatever their case."""
+    provider = firewall(relay, policy="redact", names=["Alice Martin"])
+    messages = [*ECHO[:2], Message("user", "Repeat exactly: alice martin met Jean Dupont")]
+    params = SamplingParams(max_tokens=16, temperature=0)
+
+    async def main() -> list[tuple[str, dict[str, int], str]]:
+        results = []
+        try:
+            for names in (("Jean Dupont", "Zoé"), ()):
+                PRIVATE_NAMES.set(names)
+                completion = await provider.open(MODEL, messages, params)
+                text = "".join([delta.text async for delta in completion])
+                report = completion.redactions, completion.redacted_for  # type: ignore[attr-defined]
+                results.append((text, *report))
+        finally:
+            await provider.close()
+        return results
+
+    (mine, mine_counts, provider_name), (theirs, theirs_counts, _) = asyncio.run(main())
+    first, second = (body["messages"][-1]["content"] for body in relay.bodies[-2:])
+    assert first == "Repeat exactly: [NAME_1] met [NAME_2]"
+    assert mine_counts == {"name": 2} and provider_name == "cloud"
+    assert "alice martin met Jean Dupont" in mine  # restored as the user wrote them
+    assert second == "Repeat exactly: [NAME_1] met Jean Dupont"  # another user's turn
+    assert theirs_counts == {"name": 1}
+    assert "Jean Dupont" in theirs

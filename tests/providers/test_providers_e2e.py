@@ -15,7 +15,7 @@ import pytest
 from causerie.storage import Database
 from causerie.storage.usage import UsageLedger
 from tests.conftest import Server, free_port
-from tests.helpers import client_for, long_reply_messages, store_for
+from tests.helpers import client_for, long_reply_messages, page_client, page_events, store_for
 from tests.providers.conftest import start_server
 from tests.providers.relay import Relay
 
@@ -73,15 +73,6 @@ privacy = "trusted"
 
 
 @pytest.fixture(scope="module")
-def module_relay(upstream: Server) -> Iterator[Relay]:
-    relay = Relay(upstream.api_url).start()
-    try:
-        yield relay
-    finally:
-        relay.stop()
-
-
-@pytest.fixture(scope="module")
 def doomed(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Server]:
     server = start_server(tmp_path_factory.mktemp("doomed"), model_dir)
     try:
@@ -106,6 +97,7 @@ def proxy(
         CAUSERIE_PROVIDERS_FILE=str(path),
         CAUSERIE_PARALLEL="1",  # one local sequence and no queue: a second request gets 429
         CAUSERIE_MAX_WAITING="0",
+        CAUSERIE_LOG_LEVEL="info",  # the firewall's log line must name kinds, never values
     )
     try:
         yield server
@@ -179,6 +171,74 @@ def test_personal_data_is_redacted_for_the_upstream_and_restored_in_the_reply(
         ]
     assert "[EMAIL_1]" in "".join(pieces)
     assert not any("[EMAIL_1]" in piece for piece in pieces)
+
+
+def test_names_from_the_users_settings_are_hidden_and_the_reply_says_what_was(
+    client: openai.OpenAI, module_relay: Relay, proxy: Server
+) -> None:
+    with page_client(proxy.url) as page:
+        saved = page.post(
+            "/preferences/instructions",
+            json={"text": "", "private_names": "Jean Dupont\n\n  jean dupont \nZoé Ä"},
+        )
+        assert saved.json()["private_names"] == ["Jean Dupont", "Zoé Ä"]
+
+        # Through the API: the reply comes back whole, the upstream saw placeholders only.
+        answer = client.chat.completions.create(
+            model=f"up/{MODEL}",
+            messages=echo("ask Jean Dupont at jd@example.net"),  # type: ignore[arg-type]
+            max_tokens=24,
+            temperature=0,
+        )
+        assert answer.choices[0].message.content == "ask Jean Dupont at jd@example.net"
+        sent = module_relay.bodies[-1]["messages"][-1]["content"]
+        assert sent == "Repeat exactly: ask [NAME_1] at [EMAIL_1]"
+
+        # The stored reply says, under it, what was replaced and for which provider.
+        database, store = store_for(proxy)
+        try:
+            conversation = store.list_recent(1)[0]
+        finally:
+            database.dispose()
+        thread = page.get(f"/c/{conversation.id}/thread").text
+        assert (
+            "Before going to up, personal data was replaced by placeholders: "
+            "1 e-mail address, 1 name." in thread
+        )
+        exported = page.get(f"/c/{conversation.id}/export.json").json()["messages"]
+        assert exported[-1]["redactions"] == {"provider": "up", "counts": {"email": 1, "name": 1}}
+        assert "redactions" not in exported[-2]  # the question itself went nowhere
+
+        # Through the page, in French: the note comes with the end of the stream too.
+        reply = page.post(
+            "/c/send",
+            json={
+                "content": "Appelez Zoé Ä au +33 6 12 34 56 78 ou jean DUPONT.",
+                "model": f"up/{MODEL}",
+                "max_tokens": 4,
+            },
+            headers={"Accept-Language": "fr"},
+        )
+        done = dict(page_events(reply))["done"]
+        assert done["privacy_note"] == (
+            "Avant l'envoi à up, des données personnelles ont été remplacées par des "
+            "marqueurs : 1 numéro de téléphone, 2 noms."
+        )
+        sent = module_relay.bodies[-1]["messages"][-1]["content"]
+        assert sent == "Appelez [NAME_1] au [PHONE_1] ou [NAME_2]."
+
+        # A local model sees everything and reports nothing.
+        local = page.post(
+            "/c/send", json={"content": "Hi Jean Dupont", "model": MODEL, "max_tokens": 2}
+        )
+        assert dict(page_events(local))["done"]["privacy_note"] == ""
+
+        page.post("/preferences/instructions", json={"text": "", "private_names": ""})
+    assert proxy.log_path is not None
+    log = proxy.log_path.read_text()
+    assert "redacted 1 email, 1 name before provider up" in log
+    for value in ("Jean Dupont", "jd@example.net", "Zoé", "12 34 56 78"):
+        assert value not in log
 
 
 def test_block_policy_refuses_personal_data_with_a_clear_400(client: openai.OpenAI) -> None:

@@ -1,4 +1,8 @@
-"""Debian's chromium driven through Playwright's sync API (no downloaded browsers)."""
+"""Debian's chromium driven through Playwright's sync API (no downloaded browsers).
+
+Browser tests live in this directory only: while the session's browser is open, Playwright's
+event loop runs in the main thread, so a test that calls ``asyncio.run`` must run before (tests
+in ``tests/web`` run last)."""
 
 from __future__ import annotations
 

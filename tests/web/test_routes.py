@@ -10,23 +10,13 @@ import pytest
 
 from tests.conftest import Server
 from tests.helpers import page_client
+from tests.helpers import page_events as events
 
 
 @pytest.fixture
 def http(sqlite_server: Server) -> Iterator[httpx.Client]:
     with page_client(sqlite_server.url) as client:
         yield client
-
-
-def events(response: httpx.Response) -> list[tuple[str, dict[str, object]]]:
-    """Parse an SSE body into (event, data) pairs."""
-    parsed = []
-    for block in response.text.split("\n\n"):
-        if not block.strip():
-            continue
-        fields = dict(line.split(": ", 1) for line in block.splitlines())
-        parsed.append((fields["event"], json.loads(fields["data"])))
-    return parsed
 
 
 def test_new_chat_page(http: httpx.Client) -> None:

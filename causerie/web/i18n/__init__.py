@@ -10,7 +10,9 @@ import json
 from functools import cache
 from pathlib import Path
 
-__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "catalogue", "pick_language"]
+from starlette.requests import HTTPConnection
+
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "catalogue", "language_of", "pick_language"]
 
 HERE = Path(__file__).resolve().parent
 LANGUAGES = ("en", "fr")
@@ -43,3 +45,8 @@ def pick_language(accept_language: str, cookie: str | None = None) -> str:
         if primary in LANGUAGES and quality > 0:
             ranked.append((-quality, index, primary))
     return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
+
+
+def language_of(request: HTTPConnection) -> str:
+    """The language of the page a request is for (its ``lang`` cookie, else the browser's)."""
+    return pick_language(request.headers.get("accept-language", ""), request.cookies.get("lang"))

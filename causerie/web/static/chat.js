@@ -161,6 +161,16 @@ function setupChat() {
     element.append(marker);
   }
 
+  // What the privacy firewall replaced before the request left (a stored reply shows it again
+  // after the refresh, from the server).
+  function showPrivacyNote(element, text) {
+    const note = document.createElement("p");
+    note.className = "privacy-note";
+    note.dataset.testid = "privacy-note";
+    note.textContent = text;
+    element.append(note);
+  }
+
   function showError(message) {
     errorBox.textContent = message;
     errorBox.hidden = false;
@@ -281,6 +291,7 @@ function setupChat() {
     } else {
       if (finished?.reply_id) reply.dataset.id = finished.reply_id;
       if (stopped || failure || finished?.interrupted) markInterrupted(reply);
+      if (finished?.privacy_note) showPrivacyNote(reply, finished.privacy_note);
       if (temporary && finished) {
         temporaryHistory.push({ role: "user", content }, { role: "assistant", content: finished.text });
       }

@@ -29,7 +29,11 @@ export function setupSettings(conversationId) {
   setupDialog(
     document.querySelector("[data-testid=open-instructions]"),
     document.querySelector("[data-testid=instructions-dialog]"),
-    (data) => postJSON("/preferences/instructions", { text: data.get("text") }),
+    (data) =>
+      postJSON("/preferences/instructions", {
+        text: data.get("text"),
+        private_names: data.get("private_names"),
+      }),
   );
   setupDialog(
     document.querySelector("[data-testid=open-settings]"),
