@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from causerie.errors import NotFoundError
 from causerie.storage import ConversationStore, Database, MessageDraft
 from causerie.storage.conversations import title_from
+from causerie.storage.tables import MessageRow
 from causerie.types import Message
 from tests.conftest import create_pg_database
 
@@ -78,6 +80,35 @@ def test_attach_history_continues_only_after_a_reply(store: ConversationStore) -
     )
     assert edited == conversation
     assert store.branch(conversation, edited_leaf)[-2].content == "A1"
+
+
+def test_many_conversations_that_start_alike_cost_a_fixed_number_of_rows(
+    store: ConversationStore,
+) -> None:
+    """Forty API conversations that open with the same system prompt and question (each its
+    own conversation): mapping a resent history loads the one reply it continues, and a new
+    first turn loads nothing, however many look-alikes are stored."""
+    opening = [Message("system", "You are terse."), Message("user", "Hello?")]
+    started = [store.attach_history(opening, model="m") for _ in range(40)]
+    assert len({conversation for conversation, _ in started}) == 40
+    conversation, leaf = started[-1]
+    store.append(conversation, leaf, [MessageDraft("assistant", "Hi.")])
+    loaded: list[str] = []
+
+    def on_load(row: MessageRow, _context: object) -> None:
+        loaded.append(row.id)
+
+    event.listen(MessageRow, "load", on_load)
+    try:
+        resent = [*opening, Message("assistant", "Hi."), Message("user", "Bye?")]
+        same, _ = store.attach_history(resent, model="m")
+        assert same == conversation and len(set(loaded)) == 1  # the reply it continues
+        loaded.clear()
+        fresh, _ = store.attach_history(opening, model="m")
+        assert fresh not in {c for c, _ in started} and not loaded
+    finally:
+        event.remove(MessageRow, "load", on_load)
+    assert store.count_messages(conversation) == 4
 
 
 def test_list_recent_orders_by_activity_and_delete(store: ConversationStore) -> None:

@@ -7,7 +7,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
-from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
@@ -205,8 +204,7 @@ async def create_chat_completion(
 ) -> JSONResponse | StreamingResponse:
     body = await parse_body(request)
     tools = body.tool_use()
-    await to_thread.run_sync(services.quotas.check_model, principal, chat.model_names(body.model))
-    admission = await services.quotas.admit(principal)
+    admission = await services.quotas.admit(principal, chat.model_names(body.model))
     try:
         turn = await open_turn(request, body, chat, principal, admission, tools)
     except BaseException:

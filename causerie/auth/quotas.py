@@ -60,13 +60,19 @@ class Quotas:
             else default.concurrent_requests,
         )
 
-    async def admit(self, principal: Principal) -> Admission:
-        """Let a request in, or raise ``QuotaExceededError`` (429 with Retry-After)."""
-        if principal.account is None:
+    async def admit(self, principal: Principal, models: Iterable[str]) -> Admission:
+        """Let a request for ``models`` in (see ``check_model``), or raise ``ModelNotFoundError``
+        or ``QuotaExceededError`` (429 with Retry-After). Single-user mode checks nothing and
+        costs nothing."""
+        account = principal.account
+        if account is None:
             return Admission(self._book, None, None)
-        limits = self.limits(principal.account)
-        user_id = principal.account.id
-        lease, left = await to_thread.run_sync(self._book.admit, user_id, limits)
+
+        def admit() -> tuple[str | None, int | None]:
+            self.check_model(principal, models)
+            return self._book.admit(account.id, self.limits(account))
+
+        lease, left = await to_thread.run_sync(admit)
         return Admission(self._book, lease, left)
 
     def allowed_models(self, principal: Principal) -> tuple[str, ...] | None:

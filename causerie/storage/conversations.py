@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from causerie.errors import NotFoundError
@@ -318,36 +318,60 @@ class ConversationStore:
         """
         hashes: list[str] = []
         parent_hash = ""
+        seen_assistant: list[bool] = []
         for message in history:
             parent_hash = chain_hash(
                 parent_hash, message.role, message.content, message.tool_calls, message.tool_call_id
             )
             hashes.append(parent_hash)
-        with self._db.session() as session:
-            rows = session.scalars(
-                select(MessageRow)
-                .join(ConversationRow, ConversationRow.id == MessageRow.conversation_id)
-                .where(MessageRow.chain_hash.in_(hashes), ConversationRow.owner_id == self.owner)
-                .order_by(MessageRow.created_at.desc())
-            ).all()
-        newest: dict[str, MessageRow] = {}
-        for row in rows:
-            newest.setdefault(row.chain_hash, row)
-        seen_assistant = [False] * len(history)
-        for index, message in enumerate(history):
-            previous = seen_assistant[index - 1] if index else False
-            seen_assistant[index] = previous or message.role == "assistant"
-        for index in reversed(range(len(history))):
-            match = newest.get(hashes[index])
-            if match is not None and seen_assistant[index]:
-                rest = history[index + 1 :]
-                if not rest:
-                    return match.conversation_id, match.id
-                drafts = [MessageDraft.of(m) for m in rest]
-                return match.conversation_id, self.append(match.conversation_id, match.id, drafts)[
-                    -1
-                ].id
+            seen_assistant.append(
+                bool(seen_assistant and seen_assistant[-1]) or message.role == "assistant"
+            )
+        found = self._longest_stored_prefix(hashes, seen_assistant)
+        if found is not None:
+            index, conversation_id, leaf_id = found
+            rest = history[index + 1 :]
+            if not rest:
+                return conversation_id, leaf_id
+            drafts = [MessageDraft.of(m) for m in rest]
+            return conversation_id, self.append(conversation_id, leaf_id, drafts)[-1].id
         first_user = next((m.content for m in history if m.role == "user"), "")
         conversation_id = self.create(title=title_from(first_user), source=source, model=model)
         drafts = [MessageDraft.of(m) for m in history]
         return conversation_id, self.append(conversation_id, None, drafts)[-1].id
+
+    def _longest_stored_prefix(
+        self, hashes: Sequence[str], seen_assistant: Sequence[bool]
+    ) -> tuple[int, str, str] | None:
+        """``(index, conversation id, message id)`` of the longest prefix of a history that is
+        stored and holds an assistant reply (the newest copy), or None.
+
+        Two indexed queries whatever the history: which prefixes are stored (distinct hashes),
+        then the newest copy of the longest one, so that many conversations starting alike (a
+        fixed system prompt, few-shot examples) do not each cost a row."""
+        eligible = [h for h, seen in zip(hashes, seen_assistant, strict=True) if seen]
+        if not eligible:
+            return None
+
+        def owned_rows(*columns: Any) -> Select[Any]:
+            return (
+                select(*columns)
+                .join(ConversationRow, ConversationRow.id == MessageRow.conversation_id)
+                .where(ConversationRow.owner_id == self.owner)
+            )
+
+        with self._db.session() as session:
+            query = owned_rows(MessageRow.chain_hash).where(MessageRow.chain_hash.in_(eligible))
+            stored = set(session.scalars(query.distinct()))
+            index = max(
+                (i for i, h in enumerate(hashes) if seen_assistant[i] and h in stored), default=None
+            )
+            if index is None:
+                return None
+            match = session.scalars(
+                owned_rows(MessageRow)
+                .where(MessageRow.chain_hash == hashes[index])
+                .order_by(MessageRow.created_at.desc())
+                .limit(1)
+            ).one()
+            return index, match.conversation_id, match.id

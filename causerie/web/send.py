@@ -88,8 +88,7 @@ async def send(
 ) -> StreamingResponse:
     body = await read_send_request(request)
     model = body.model or "default"
-    await to_thread.run_sync(services.quotas.check_model, principal, chat.model_names(model))
-    admission = await services.quotas.admit(principal)
+    admission = await services.quotas.admit(principal, chat.model_names(model))
     try:
         turn = await open_turn(body, chat, preferences, principal, admission)
     except BaseException:
