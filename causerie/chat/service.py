@@ -11,9 +11,9 @@ import anyio
 from anyio import to_thread
 
 from causerie.chat.prompt import fit_messages
-from causerie.chat.titles import write_title
+from causerie.chat.titles import TITLE_SECONDS, clean_title, title_request
 from causerie.config import Settings
-from causerie.errors import InvalidRequestError
+from causerie.errors import CauserieError, InvalidRequestError
 from causerie.providers.base import Completion
 from causerie.providers.registry import ProviderRegistry
 from causerie.storage import ConversationStore, Database, MessageDraft
@@ -210,9 +210,19 @@ class ChatService:
         PRIVATE_NAMES.set(names)
 
     async def title(self, model: str, first_message: str, caller: Caller) -> str | None:
-        """The model's title for a conversation that starts with ``first_message``."""
+        """The model's title for a conversation that starts with ``first_message`` (None if it
+        fails or answers with something unusable); its tokens count in the caller's usage."""
         await self._enter(caller)
-        return await write_title(self._registry, model, first_message)
+        try:
+            provider, model_id = self._registry.resolve(model or "default")
+            messages, params = title_request(first_message)
+            completion = await provider.open(model_id, messages, params)
+            turn = self._opened(completion, model_id, None, caller)
+            with anyio.fail_after(TITLE_SECONDS):
+                text = await turn.collect()
+        except (CauserieError, TimeoutError):
+            return None
+        return clean_title(text)
 
     def model_names(self, name: str) -> list[str]:
         """A requested model name and the model it resolves to (unknown: ModelNotFoundError)."""

@@ -2,20 +2,17 @@
 
 The first title is the first message, cut (``storage.conversations.title_from``); once the first
 reply is in, the model is asked for a few words. Its answer is cleaned up and used only when it
-looks like a title; otherwise the first title stays.
+looks like a title; otherwise the first title stays. ``ChatService.title`` asks (and counts the
+tokens in the user's usage, like any turn).
 """
 
 from __future__ import annotations
 
 import re
 
-from anyio import fail_after
-
-from causerie.errors import CauserieError
-from causerie.providers.registry import ProviderRegistry
 from causerie.types import Message, SamplingParams
 
-__all__ = ["TITLE_PROMPT", "clean_title", "write_title"]
+__all__ = ["TITLE_PROMPT", "TITLE_SECONDS", "clean_title", "title_request"]
 
 TITLE_PROMPT = (
     "Write a title of 2 to 6 words for a conversation that begins with the message below. "
@@ -43,20 +40,7 @@ def clean_title(text: str) -> str | None:
     return line
 
 
-async def write_title(registry: ProviderRegistry, model: str, first_message: str) -> str | None:
-    """Ask the model for a title; None if it fails or answers with something unusable."""
-    try:
-        provider, model_id = registry.resolve(model or "default")
-        prompt = TITLE_PROMPT.format(message=" ".join(first_message.split())[:600])
-        params = SamplingParams(temperature=0.2, max_tokens=TITLE_TOKENS)
-        completion = await provider.open(model_id, [Message("user", prompt)], params)
-        parts: list[str] = []
-        try:
-            with fail_after(TITLE_SECONDS):
-                async for delta in completion:
-                    parts.append(delta.text)
-        finally:
-            completion.cancel()
-    except (CauserieError, TimeoutError):
-        return None
-    return clean_title("".join(parts))
+def title_request(first_message: str) -> tuple[list[Message], SamplingParams]:
+    """What the model is asked to title a conversation that opens with ``first_message``."""
+    prompt = TITLE_PROMPT.format(message=" ".join(first_message.split())[:600])
+    return [Message("user", prompt)], SamplingParams(temperature=0.2, max_tokens=TITLE_TOKENS)

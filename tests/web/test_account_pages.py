@@ -23,7 +23,7 @@ from causerie.auth.accounts import Accounts
 from causerie.storage.usage import UsageLedger, today
 from causerie.storage.users import Account
 from tests.conftest import Server
-from tests.helpers import accounts_for, csrf_token_of
+from tests.helpers import accounts_for, csrf_token_of, page_events
 
 PASSWORD = "correct horse battery"
 WRONG = "Wrong username or password."
@@ -410,6 +410,31 @@ def test_the_account_page_shows_the_users_own_usage(
         "120",
         "21",
     ]
+
+
+def test_the_title_the_model_writes_counts_in_the_users_usage(
+    accounts_server: Server, accounts: Accounts
+) -> None:
+    user = new_user(accounts)
+    database, _ = accounts_for(accounts_server)
+    ledger = UsageLedger(database)
+
+    def counted() -> tuple[int, int]:
+        lines = ledger.lines(since=today(), user_id=user.id)
+        return sum(line.requests for line in lines), sum(line.prompt_tokens for line in lines)
+
+    try:
+        with signed_in(accounts_server, user.username) as client:
+            client.headers["X-CSRF-Token"] = csrf_token_of(client.get("/").text)
+            reply = client.post("/c/send", json={"content": "Name a colour.", "max_tokens": 2})
+            conversation = dict(page_events(reply))["meta"]["conversation_id"]
+            requests, prompt_tokens = counted()
+            assert requests == 1 and prompt_tokens > 0
+            assert client.post(f"/c/{conversation}/title", json={}).status_code == 200
+        after_requests, after_prompt_tokens = counted()
+        assert after_requests == 2 and after_prompt_tokens > prompt_tokens  # the title's prompt
+    finally:
+        database.dispose()
 
 
 def test_an_api_key_is_shown_once_works_and_is_refused_once_revoked(
