@@ -373,5 +373,7 @@ class ConversationStore:
                 .where(MessageRow.chain_hash == hashes[index])
                 .order_by(MessageRow.created_at.desc())
                 .limit(1)
-            ).one()
+            ).first()
+            if match is None:  # deleted between the two reads: start afresh
+                return None
             return index, match.conversation_id, match.id

@@ -19,6 +19,7 @@ from causerie.deps import (
     Csrf,
     ListingDep,
     PreferencesDep,
+    ServicesDep,
     SharesDep,
     TreeDep,
     require_csrf,
@@ -143,6 +144,7 @@ async def auto_title(
     tree: TreeDep,
     chat: ChatDep,
     principal: Csrf,
+    services: ServicesDep,
 ) -> dict[str, Any]:
     """After the first reply: the model's title, unless the user already named the chat."""
     await json_body(request)
@@ -156,7 +158,11 @@ async def auto_title(
     current, model, first = await to_thread.run_sync(first_turn)
     if first is None or current != title_from(first):  # renamed by hand: keep it
         return {"id": conversation_id, "title": current, "generated": False}
-    title = await chat.title(model, first, principal.caller(fairness="web"))
+    admission = await services.quotas.admit(principal, chat.model_names(model or "default"))
+    try:
+        title = await chat.title(model, first, principal.caller(fairness="web"))
+    finally:
+        await admission.release()
     if title is None:
         return {"id": conversation_id, "title": current, "generated": False}
     await to_thread.run_sync(conversations.rename, conversation_id, title)
@@ -202,6 +208,12 @@ async def custom_instructions(request: Request, preferences: PreferencesDep) -> 
     if len(names) > MAX_PRIVATE_NAMES:
         raise InvalidRequestError(
             f"At most {MAX_PRIVATE_NAMES} private names, one per line.", param="private_names"
+        )
+    if short := [name for name in names if len(name) < 2]:
+        raise InvalidRequestError(
+            f"A private name has at least 2 characters (`{short[0]}` would hide that letter "
+            f"everywhere).",
+            param="private_names",
         )
 
     def save() -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from causerie.api.errors import causerie_error_response
@@ -101,6 +101,20 @@ async def new_chat(
         instructions=instructions,
         private_names="\n".join(names),
     )
+
+
+@router.get("/preferences/instructions")
+async def instructions(preferences: PreferencesDep, principal: PagePrincipal) -> JSONResponse:
+    """The custom instructions and private names, for the dialog that edits them (it is on
+    every page, and loads them when it opens)."""
+
+    def load() -> dict[str, Any]:
+        return {
+            "text": preferences.get(CUSTOM_INSTRUCTIONS),
+            "private_names": list(preferences.private_names()),
+        }
+
+    return JSONResponse(await to_thread.run_sync(load), headers=PAGE_HEADERS)
 
 
 @router.get("/c/{conversation_id}", response_class=HTMLResponse)

@@ -102,3 +102,32 @@ def test_hides_the_files_names_and_the_asking_users_own(relay: Relay) -> None:
     assert second == "Repeat exactly: [NAME_1] met Jean Dupont"  # another user's turn
     assert theirs_counts == {"name": 1}
     assert "Jean Dupont" in theirs
+
+
+def test_concurrent_turns_keep_their_own_users_names(relay: Relay) -> None:
+    """Two users' turns at once (each request is its own task): each hides only its names."""
+    provider = firewall(relay, policy="redact")
+    params = SamplingParams(max_tokens=4, temperature=0)
+
+    async def turn(names: tuple[str, ...], text: str) -> dict[str, int]:
+        PRIVATE_NAMES.set(names)
+        await asyncio.sleep(0)  # let the other task set its own names first
+        completion = await provider.open(MODEL, [Message("user", text)], params)
+        async for _ in completion:
+            pass
+        return completion.redactions  # type: ignore[attr-defined, no-any-return]
+
+    async def main() -> list[dict[str, int]]:
+        try:
+            return list(
+                await asyncio.gather(
+                    turn(("Jean Dupont",), "Jean Dupont meets Sami Aziz."),
+                    turn(("Sami Aziz",), "Sami Aziz meets Jean Dupont."),
+                )
+            )
+        finally:
+            await provider.close()
+
+    assert asyncio.run(main()) == [{"name": 1}, {"name": 1}]
+    sent = sorted(body["messages"][-1]["content"] for body in relay.bodies[-2:])
+    assert sent == ["[NAME_1] meets Jean Dupont.", "[NAME_1] meets Sami Aziz."]

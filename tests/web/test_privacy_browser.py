@@ -4,6 +4,7 @@ hidden from an external provider, and the reply says what was replaced (kinds an
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from tests.web.pages import ask, wait_until_idle
 pytestmark = pytest.mark.browser
 
 MODEL = "gemma-3-270m-q4_k_m"
+TITLE_ASKED = "Write a title of 2 to 6 words"
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +73,13 @@ def test_private_names_are_hidden_and_the_reply_says_so(
         "1 e-mail address, 2 names."
     )
     expect(note).to_have_text(expected)
+    # the title the model writes for the new chat is asked of the same provider, as hidden
+    deadline = time.monotonic() + 30
+    while not any(TITLE_ASKED in str(body) for body in module_relay.bodies):
+        assert time.monotonic() < deadline, "the page never asked for a title"
+        time.sleep(0.1)
     sent = [body["messages"][-1]["content"] for body in module_relay.bodies]
     assert "Write to [NAME_1] ([EMAIL_1]) about [NAME_2]." in sent
-    # the title the model writes for the new chat is asked of the same provider, as hidden
     assert not any(value in str(sent) for value in ("Dupont", "jd@example", "roux"))
     question = page.locator("[data-testid=message][data-role=user]")
     expect(question).to_have_text(re.compile("Jean Dupont"))  # the user's own text is intact
@@ -81,3 +87,32 @@ def test_private_names_are_hidden_and_the_reply_says_so(
     page.reload()  # both stay: the note is stored with the reply, the names with the user
     expect(note).to_have_text(expected)
     expect(page.locator("[data-testid=private-names]")).to_have_value("Jean Dupont\nCamille Roux")
+
+
+def test_the_dialog_on_any_page_keeps_the_names_it_did_not_show(
+    page: Page, cloud_server: Server, page_errors: list[str]
+) -> None:
+    """The dialog is on every page; it loads what is stored when it opens, so saving it from
+    the archive (or an account page) never wipes the names."""
+    page.goto(cloud_server.url)
+    page.locator("[data-testid=open-instructions]").click()
+    dialog = page.locator("[data-testid=instructions-dialog]")
+    dialog.locator("[data-testid=instructions]").fill("Be brief.")
+    dialog.locator("[data-testid=private-names]").fill("Noor Haddad")
+    dialog.locator("[data-testid=instructions-save]").click()
+    expect(dialog.locator("[data-testid=instructions-status]")).to_have_text("Saved.")
+
+    page.goto(f"{cloud_server.url}/archive")
+    page.locator("[data-testid=open-instructions]").click()
+    expect(dialog.locator("[data-testid=private-names]")).to_have_value("Noor Haddad")
+    dialog.locator("[data-testid=private-names]").fill("Noor Haddad\nI")
+    dialog.locator("[data-testid=instructions-save]").click()
+    expect(dialog.locator("[data-testid=instructions-status]")).to_contain_text("at least 2")
+    page_errors.clear()  # the browser logs the refused request
+    dialog.locator("[data-testid=private-names]").fill("Noor Haddad\nSami Aziz")
+    dialog.locator("[data-testid=instructions-save]").click()
+    expect(dialog.locator("[data-testid=instructions-status]")).to_have_text("Saved.")
+
+    page.goto(cloud_server.url)
+    expect(page.locator("[data-testid=instructions]")).to_have_value("Be brief.")
+    expect(page.locator("[data-testid=private-names]")).to_have_value("Noor Haddad\nSami Aziz")

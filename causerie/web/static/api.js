@@ -1,4 +1,4 @@
-// Small helpers shared by the page's modules: strings, JSON POSTs, error messages.
+// Small helpers shared by the page's modules: strings, JSON requests, error messages.
 
 const stringsElement = document.getElementById("strings");
 export const t = stringsElement ? JSON.parse(stringsElement.textContent) : {};
@@ -16,6 +16,12 @@ export async function postJSON(path, body = {}) {
     },
     body: JSON.stringify(body),
   });
+  if (!response.ok) throw new Error(await errorText(response));
+  return response.json();
+}
+
+export async function getJSON(path) {
+  const response = await fetch(`${root}${path}`, { headers: { Accept: "application/json" } });
   if (!response.ok) throw new Error(await errorText(response));
   return response.json();
 }

@@ -1,19 +1,31 @@
 // The chat settings dialog (system prompt and sampling of the open conversation) and the
 // custom instructions dialog (for every conversation).
 
-import { postJSON, t } from "./api.js";
+import { getJSON, postJSON, t } from "./api.js";
 
-function setupDialog(opener, dialog, save) {
+// ``load`` (optional) fills the form when the dialog opens; Save waits for it, so a form that
+// could not be filled never overwrites what is stored with blanks.
+function setupDialog(opener, dialog, save, load = null) {
   if (!opener || !dialog) return;
   const form = dialog.querySelector("form");
   const status = dialog.querySelector("[role=status]");
-  opener.addEventListener("click", () => {
+  const submit = form.querySelector("[type=submit]");
+  opener.addEventListener("click", async () => {
     status.textContent = "";
     dialog.showModal();
+    if (!load) return;
+    submit.disabled = true;
+    try {
+      await load(form);
+      submit.disabled = false;
+    } catch (error) {
+      status.textContent = error.message;
+    }
   });
   dialog.querySelector("[data-close]").addEventListener("click", () => dialog.close());
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (submit.disabled) return;
     try {
       await save(new FormData(form));
       status.textContent = t.saved;
@@ -21,6 +33,12 @@ function setupDialog(opener, dialog, save) {
       status.textContent = error.message;
     }
   });
+}
+
+async function loadInstructions(form) {
+  const stored = await getJSON("/preferences/instructions");
+  form.elements.text.value = stored.text;
+  form.elements.private_names.value = stored.private_names.join("\n");
 }
 
 const number = (value) => (value === "" || value === null ? null : Number(value));
@@ -34,6 +52,7 @@ export function setupSettings(conversationId) {
         text: data.get("text"),
         private_names: data.get("private_names"),
       }),
+    loadInstructions,
   );
   setupDialog(
     document.querySelector("[data-testid=open-settings]"),
