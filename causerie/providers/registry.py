@@ -147,6 +147,9 @@ class ProviderRegistry:
         route_ = self._routes.get(name) or self._routes.get(name.removesuffix(".gguf"))
         if route_ is not None:
             return route_
+        local = self._local_target(name)
+        if local is not None:
+            return local
         remote = self._remote_route(name)
         if remote is not None:
             return remote, remote.model_id
@@ -155,6 +158,14 @@ class ProviderRegistry:
             f"{', '.join(sorted({*self._routes, *self._aliases, *(m.id for m in self.models())}))}.",
             param="model",
         )
+
+    def _local_target(self, name: str) -> tuple[Provider, str] | None:
+        """``local/<model>``: how a route names a local model (and stores it with a reply)."""
+        provider_name, _, model = name.partition("/")
+        for provider in self._providers:
+            if provider.name == provider_name and any(i.id == model for i in provider.models()):
+                return provider, model
+        return None
 
     def _remote_route(self, name: str) -> Route | None:
         provider_name, _, model = name.partition("/")
