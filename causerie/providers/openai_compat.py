@@ -15,10 +15,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -33,118 +31,25 @@ from causerie.errors import (
     RateLimitedError,
 )
 from causerie.providers.config import ProviderConfig
+from causerie.providers.wire import (
+    FINISH_REASONS,
+    estimate_tokens,
+    retry_after_seconds,
+    tool_call_pieces,
+    upstream_message,
+    wire_message,
+    wire_tools,
+)
 from causerie.types import (
     Delta,
     FinishReason,
     Message,
     ModelInfo,
     SamplingParams,
-    ToolCallChunk,
-    ToolUse,
     Usage,
 )
 
 log = logging.getLogger(__name__)
-
-FINISH_REASONS: dict[str, FinishReason] = {
-    "stop": "stop",
-    "length": "length",
-    "tool_calls": "tool_calls",
-    "function_call": "tool_calls",
-}
-
-
-def estimate_tokens(messages: Sequence[Message]) -> int:
-    """No tokenizer for a remote model: about 3 characters a token, plus the framing."""
-    characters = (len(m.content) + sum(len(c.arguments) for c in m.tool_calls) for m in messages)
-    return sum(math.ceil(count / 3) + 4 for count in characters) + 2
-
-
-def wire_message(message: Message) -> dict[str, Any]:
-    """A message as the OpenAI API takes it."""
-    wire: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.tool_calls:
-        wire["content"] = message.content or None
-        wire["tool_calls"] = [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments},
-            }
-            for call in message.tool_calls
-        ]
-    if message.tool_call_id is not None:
-        wire["tool_call_id"] = message.tool_call_id
-    return wire
-
-
-def wire_tools(tools: ToolUse) -> dict[str, Any]:
-    """``tools``, ``tool_choice`` and ``parallel_tool_calls`` as the OpenAI API takes them."""
-    functions = []
-    for tool in tools.tools:
-        function: dict[str, Any] = {"name": tool.name}
-        if tool.description:
-            function["description"] = tool.description
-        if tool.parameters is not None:
-            function["parameters"] = tool.parameters
-        if tool.strict is not None:
-            function["strict"] = tool.strict
-        functions.append({"type": "function", "function": function})
-    fields: dict[str, Any] = {"tools": functions}
-    if tools.choice == "function":
-        fields["tool_choice"] = {"type": "function", "function": {"name": tools.function}}
-    else:
-        fields["tool_choice"] = tools.choice
-    if tools.parallel_tool_calls is not None:
-        fields["parallel_tool_calls"] = tools.parallel_tool_calls
-    return fields
-
-
-def tool_call_pieces(entries: object) -> tuple[ToolCallChunk, ...]:
-    """An upstream's ``delta.tool_calls`` as tool-call pieces (malformed entries skipped)."""
-    pieces = []
-    for entry in entries if isinstance(entries, list) else ():
-        if not isinstance(entry, dict):
-            continue
-        function = entry.get("function")
-        if not isinstance(function, dict):
-            function = {}
-        pieces.append(
-            ToolCallChunk(
-                index=int(entry.get("index") or 0),
-                id=entry.get("id") or None,
-                name=function.get("name") or None,
-                arguments=str(function.get("arguments") or ""),
-            )
-        )
-    return tuple(pieces)
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """A Retry-After header (seconds or an HTTP date) in seconds."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
-def upstream_message(response: httpx.Response) -> tuple[str, str | None, str | None]:
-    """(message, code, param) from an OpenAI error envelope, or the start of the body."""
-    try:
-        error = response.json().get("error")
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-        error = None
-    if isinstance(error, dict):
-        return str(error.get("message") or ""), error.get("code"), error.get("param")
-    if isinstance(error, str):
-        return error, None, None
-    return response.text[:300].strip(), None, None
 
 
 class UpstreamCompletion:
