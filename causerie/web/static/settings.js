@@ -3,8 +3,8 @@
 
 import { getJSON, postJSON, t } from "./api.js";
 
-// ``load`` (optional) fills the form when the dialog opens; Save waits for it, so a form that
-// could not be filled never overwrites what is stored with blanks.
+// ``load`` (optional) fills the form before the dialog shows, so nothing typed is overwritten;
+// if it fails, the dialog says why and cannot save (blanks never overwrite what is stored).
 function setupDialog(opener, dialog, save, load = null) {
   if (!opener || !dialog) return;
   const form = dialog.querySelector("form");
@@ -12,15 +12,16 @@ function setupDialog(opener, dialog, save, load = null) {
   const submit = form.querySelector("[type=submit]");
   opener.addEventListener("click", async () => {
     status.textContent = "";
-    dialog.showModal();
-    if (!load) return;
-    submit.disabled = true;
-    try {
-      await load(form);
-      submit.disabled = false;
-    } catch (error) {
-      status.textContent = error.message;
+    if (load) {
+      try {
+        await load(form);
+        submit.disabled = false;
+      } catch (error) {
+        submit.disabled = true;
+        status.textContent = error.message;
+      }
     }
+    dialog.showModal();
   });
   dialog.querySelector("[data-close]").addEventListener("click", () => dialog.close());
   form.addEventListener("submit", async (event) => {
