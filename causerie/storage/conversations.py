@@ -318,16 +318,13 @@ class ConversationStore:
         """
         hashes: list[str] = []
         parent_hash = ""
-        seen_assistant: list[bool] = []
         for message in history:
             parent_hash = chain_hash(
                 parent_hash, message.role, message.content, message.tool_calls, message.tool_call_id
             )
             hashes.append(parent_hash)
-            seen_assistant.append(
-                bool(seen_assistant and seen_assistant[-1]) or message.role == "assistant"
-            )
-        found = self._longest_stored_prefix(hashes, seen_assistant)
+        first_reply = next((i for i, m in enumerate(history) if m.role == "assistant"), None)
+        found = None if first_reply is None else self._longest_stored_prefix(hashes, first_reply)
         if found is not None:
             index, conversation_id, leaf_id = found
             rest = history[index + 1 :]
@@ -341,17 +338,15 @@ class ConversationStore:
         return conversation_id, self.append(conversation_id, None, drafts)[-1].id
 
     def _longest_stored_prefix(
-        self, hashes: Sequence[str], seen_assistant: Sequence[bool]
+        self, hashes: Sequence[str], first_reply: int
     ) -> tuple[int, str, str] | None:
-        """``(index, conversation id, message id)`` of the longest prefix of a history that is
-        stored and holds an assistant reply (the newest copy), or None.
+        """``(index, conversation id, message id)`` of the longest stored prefix of a history
+        among those that include its first assistant reply (``hashes[first_reply:]``), the
+        newest copy, or None.
 
         Two indexed queries whatever the history: which prefixes are stored (distinct hashes),
         then the newest copy of the longest one, so that many conversations starting alike (a
         fixed system prompt, few-shot examples) do not each cost a row."""
-        eligible = [h for h, seen in zip(hashes, seen_assistant, strict=True) if seen]
-        if not eligible:
-            return None
 
         def owned_rows(*columns: Any) -> Select[Any]:
             return (
@@ -361,10 +356,11 @@ class ConversationStore:
             )
 
         with self._db.session() as session:
-            query = owned_rows(MessageRow.chain_hash).where(MessageRow.chain_hash.in_(eligible))
+            candidates = hashes[first_reply:]
+            query = owned_rows(MessageRow.chain_hash).where(MessageRow.chain_hash.in_(candidates))
             stored = set(session.scalars(query.distinct()))
-            index = max(
-                (i for i, h in enumerate(hashes) if seen_assistant[i] and h in stored), default=None
+            index = next(
+                (i for i in reversed(range(first_reply, len(hashes))) if hashes[i] in stored), None
             )
             if index is None:
                 return None

@@ -58,8 +58,6 @@ def page(
         "temporary": False,
         "models": [],
         "chat_settings": ChatSettings(),
-        "instructions": "",
-        "private_names": "",
         **extra,
     }
     return fragment(request, name, status_code=status_code, **context)

@@ -83,14 +83,11 @@ async def new_chat(
     request: Request,
     listing: ListingDep,
     registry: RegistryDep,
-    preferences: PreferencesDep,
     principal: PagePrincipal,
     services: ServicesDep,
     temporary: bool = False,
 ) -> HTMLResponse:
     sidebar = await to_thread.run_sync(load_sidebar, listing)
-    instructions = await to_thread.run_sync(preferences.get, CUSTOM_INSTRUCTIONS)
-    names = await to_thread.run_sync(preferences.private_names)
     allowed = await to_thread.run_sync(services.quotas.allowed_models, principal)
     return page(
         request,
@@ -98,15 +95,13 @@ async def new_chat(
         sidebar=sidebar,
         temporary=temporary,
         models=model_ids(registry, allowed),
-        instructions=instructions,
-        private_names="\n".join(names),
     )
 
 
 @router.get("/preferences/instructions")
 async def instructions(preferences: PreferencesDep, principal: PagePrincipal) -> JSONResponse:
-    """The custom instructions and private names, for the dialog that edits them (it is on
-    every page, and loads them when it opens)."""
+    """The custom instructions and private names, for the dialog that edits them: it is on
+    every page and loads them when it opens (pages do not render them)."""
 
     def load() -> dict[str, Any]:
         return {
@@ -144,8 +139,6 @@ async def conversation_page(
             "sidebar": load_sidebar(listing),
             "models": model_ids(registry, services.quotas.allowed_models(principal)),
             "chat_settings": chat_settings,
-            "instructions": preferences.get(CUSTOM_INSTRUCTIONS),
-            "private_names": "\n".join(preferences.private_names()),
         }
 
     try:

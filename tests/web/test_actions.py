@@ -260,7 +260,9 @@ def test_chat_settings_and_instructions_reach_the_prompt(
     assert http.post("/preferences/instructions", json={"text": instructions}).status_code == 200
     try:
         with_both, _ = reply_tokens()
-        assert instructions in http.get("/").text  # shown in its dialog
+        shown = http.get("/preferences/instructions")  # what its dialog loads
+        assert shown.headers["cache-control"] == "no-store"
+        assert shown.json() == {"text": instructions, "private_names": []}
     finally:
         http.post("/preferences/instructions", json={"text": ""})
     assert with_both > with_prompt + 15

@@ -366,6 +366,7 @@ def test_chat_settings_and_custom_instructions_dialogs(
             "Answer in one short sentence."
         )
         expect(page.locator("[data-testid=max-tokens]")).to_have_value("12")
+        page.locator("[data-testid=open-instructions]").click()  # the dialog loads them
         expect(page.locator("[data-testid=instructions]")).to_have_value("Call me Sam.")
     finally:
         preferences.set(CUSTOM_INSTRUCTIONS, "")

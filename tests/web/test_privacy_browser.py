@@ -86,7 +86,8 @@ def test_private_names_are_hidden_and_the_reply_says_so(
 
     page.reload()  # both stay: the note is stored with the reply, the names with the user
     expect(note).to_have_text(expected)
-    expect(page.locator("[data-testid=private-names]")).to_have_value("Jean Dupont\nCamille Roux")
+    page.locator("[data-testid=open-instructions]").click()
+    expect(dialog.locator("[data-testid=private-names]")).to_have_value("Jean Dupont\nCamille Roux")
 
 
 def test_the_dialog_on_any_page_keeps_the_names_it_did_not_show(
@@ -114,5 +115,6 @@ def test_the_dialog_on_any_page_keeps_the_names_it_did_not_show(
     expect(dialog.locator("[data-testid=instructions-status]")).to_have_text("Saved.")
 
     page.goto(cloud_server.url)
+    page.locator("[data-testid=open-instructions]").click()
     expect(page.locator("[data-testid=instructions]")).to_have_value("Be brief.")
     expect(page.locator("[data-testid=private-names]")).to_have_value("Noor Haddad\nSami Aziz")
