@@ -9,8 +9,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# llama-cpp-python compiled once with CPU flags this machine really enables, then cached.
-$(VENV)/.llama-cpp: tools/install_llama_cpp.py | $(BIN)/python
+# llama-cpp-python compiled once with the instruction sets a smoke test showed this machine runs,
+# then cached; a cached build is smoke-tested again before it is installed.
+$(VENV)/.llama-cpp: tools/install_llama_cpp.py $(wildcard tools/llama_install/*.py) causerie/engine/smoke.py | $(BIN)/python
 	$(BIN)/python tools/install_llama_cpp.py
 	touch $@
 

@@ -1,4 +1,4 @@
-"""The ``causerie`` command: serve, chat, models, providers, users, keys. Parsing only."""
+"""The ``causerie`` command: serve, chat, models, doctor, providers, users, keys. Parsing only."""
 
 from __future__ import annotations
 
@@ -102,6 +102,20 @@ def models(**options: Any) -> None:
     for info in provider.models():
         click.echo(f"{info.id}\tcontext {info.context_window}\t{provider.model.path}")
     provider.model.close()
+
+
+@main.command()
+@model_option
+@database_option
+def doctor(**options: Any) -> None:
+    """Check the installation: llama.cpp build and CPU, model, database, providers.
+
+    Exits 1 when it finds a problem; each problem says what to do.
+    """
+    from causerie.doctor import diagnose, render
+
+    settings = load_settings(**options)
+    sys.exit(render(diagnose(settings), click.echo))
 
 
 @main.group()

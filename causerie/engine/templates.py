@@ -207,3 +207,13 @@ def resolve_template(metadata: Mapping[str, str], *, bos: str, eos: str) -> Chat
     if family and is_instruction_tuned(metadata):
         return BUILT_IN[family]
     return DIALOGUE
+
+
+def template_source(metadata: Mapping[str, str]) -> str:
+    """Where ``resolve_template`` takes this model's template from, in words."""
+    if metadata.get("tokenizer.chat_template"):
+        return "the GGUF's own chat template (Jinja)"
+    family = FAMILY_TEMPLATES.get(metadata.get("general.architecture", ""))
+    if family and is_instruction_tuned(metadata):
+        return f"Causerie's built-in {family} template (the GGUF has none)"
+    return "dialogue framing for a base model (the GGUF has no chat template)"

@@ -30,6 +30,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def redacted_url(url: str) -> str:
+    """A database URL fit to print: the password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: show only its scheme
+        return url.split(":", 1)[0] + ":…"
+
+
 class Database:
     """Owns the engine and the session factory; ``migrate()`` brings the schema to head."""
 
@@ -71,15 +85,19 @@ class Database:
         except Exception:
             return False
 
-    def migrate(self) -> Path | None:
-        """Upgrade to the newest schema; back up a SQLite file first. Returns the backup path."""
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        head = ScriptDirectory.from_config(config).get_current_head()
+    def migration_state(self) -> tuple[str | None, str | None]:
+        """(the schema revision the database is at, the newest one this code knows)."""
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
         with self.engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
+        return current, head
+
+    def migrate(self) -> Path | None:
+        """Upgrade to the newest schema; back up a SQLite file first. Returns the backup path."""
+        current, head = self.migration_state()
         if current == head:
             return None
+        config = _alembic_config()
         backup = self._backup_sqlite() if current is not None else None
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
