@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
+from anyio import to_thread
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from causerie import __version__
@@ -14,8 +16,12 @@ from causerie.api import chat as chat_api
 from causerie.api import models as models_api
 from causerie.api.errors import install_error_handlers
 from causerie.config import Settings
-from causerie.deps import ServicesDep
-from causerie.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from causerie.deps import ReaderPrincipal, ServicesDep
+from causerie.middleware import (
+    BodyLimitMiddleware,
+    HostGuardMiddleware,
+    SecurityHeadersMiddleware,
+)
 from causerie.services import Services
 
 
@@ -33,9 +39,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             if owned:
                 await app.state.services.close()
 
-    app = FastAPI(title="Causerie", version=__version__, lifespan=lifespan)
+    # /docs and /openapi.json are routes of ours below: closed to anonymous clients once
+    # accounts exist.
+    app = FastAPI(
+        title="Causerie", version=__version__, lifespan=lifespan, docs_url=None, openapi_url=None
+    )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    hosts = settings.served_hosts()
+    if hosts is not None:
+        app.add_middleware(HostGuardMiddleware, allowed=hosts)
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(chat_api.router)
     app.include_router(models_api.router)
@@ -54,8 +67,19 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return JSONResponse({"status": "ok" if status == 200 else "unavailable", **checks}, status)
 
     @app.get("/metrics", summary="Prometheus metrics of the engine", include_in_schema=False)
-    async def metrics(services: ServicesDep) -> Response:
+    async def metrics(request: Request, services: ServicesDep) -> Response:
+        await to_thread.run_sync(
+            services.gate.check_metrics_reader, request.headers, settings.metrics_token
+        )
         return Response(generate_latest(services.metrics), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(_: ReaderPrincipal) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(_: ReaderPrincipal) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Causerie API")
 
     from causerie.web.routes import mount_web
 

@@ -63,7 +63,13 @@ def serve(**options: Any) -> None:
     )
     app = create_app(settings)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            forwarded_allow_ips=settings.trusted_proxies,  # None: uvicorn's own default
+        )
     except ConfigurationError as exc:
         raise click.ClickException(exc.message) from exc
 

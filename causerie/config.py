@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         "other address.",
     )
     port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on.")
+    allowed_hosts: str = Field(
+        "",
+        description="While listening on loopback, the host names served besides localhost, "
+        "127.0.0.1 and [::1] (comma-separated; `*` turns the check off). Other names in the "
+        "`Host` header get 403, which closes DNS rebinding.",
+    )
     data_dir: Path = Field(
         default_factory=xdg_data_dir,
         description="Where the database, models and backups live.",
@@ -103,6 +109,18 @@ class Settings(BaseSettings):
         description="TOML file of remote providers and model aliases (docs/providers.md); "
         "default <data_dir>/providers.toml when it exists.",
     )
+    trusted_proxies: str | None = Field(
+        None,
+        description="Addresses of the reverse proxies whose `X-Forwarded-For`/`-Proto` are "
+        "believed (comma-separated; `*` for any). Sign-in throttling counts failures per client "
+        "address, so behind a proxy list it here. Default: uvicorn's `FORWARDED_ALLOW_IPS`, "
+        "else 127.0.0.1.",
+    )
+    metrics_token: str | None = Field(
+        None,
+        description="Once accounts exist, `/metrics` answers only `Authorization: Bearer "
+        "<this token>` (for Prometheus' `authorization` setting); without it, it is closed then.",
+    )
     local_only: bool = Field(
         False, description="Refuse every provider whose privacy class is external."
     )
@@ -115,6 +133,13 @@ class Settings(BaseSettings):
     default_concurrent_requests: int | None = Field(
         None, ge=1, description="Requests a user may run at once unless their account sets it."
     )
+
+    def served_hosts(self) -> list[str] | None:
+        """The Host names to accept, or None when any is (not on loopback, or ``*``)."""
+        extra = [name.strip() for name in self.allowed_hosts.split(",") if name.strip()]
+        if not is_loopback(self.host) or "*" in extra:
+            return None
+        return ["localhost", "127.0.0.1", "::1", *extra]
 
     def resolved_database_url(self) -> str:
         if self.database_url:

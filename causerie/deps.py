@@ -58,7 +58,15 @@ def get_page_principal(request: Request) -> Principal:
     return principal
 
 
+def get_reader(request: Request) -> Principal:
+    """A signed-in user or an API key's owner (anyone, on a server without accounts)."""
+    gate = get_services(request).gate
+    principal = gate.page_principal(session_token(request))
+    return principal if principal is not None else gate.api_principal(request.headers)
+
+
 ApiPrincipal = Annotated[Principal, Depends(get_api_principal)]
+ReaderPrincipal = Annotated[Principal, Depends(get_reader)]
 PagePrincipal = Annotated[Principal, Depends(get_page_principal)]
 
 

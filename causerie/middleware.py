@@ -1,6 +1,10 @@
-"""ASGI middleware: request size limit and security headers on every response."""
+"""ASGI middleware: request size limit, Host and Origin checks, security headers."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,26 +58,74 @@ def _too_large_text(limit: int) -> str:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    import json
+    await _refuse(send, 413, _too_large_text(limit), "request_too_large", close=True)
 
+
+async def _refuse(send: Send, status: int, message: str, code: str, close: bool = False) -> None:
+    """An OpenAI-style error envelope sent straight from the middleware."""
     body = json.dumps(
         {
             "error": {
-                "message": _too_large_text(limit),
+                "message": message,
                 "type": "invalid_request_error",
                 "param": None,
-                "code": "request_too_large",
+                "code": code,
             }
         }
     ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-        }
-    )
+    headers = [(b"content-type", b"application/json")]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, without the port: ``[::1]:8000`` -> ``::1``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class HostGuardMiddleware:
+    """Closes DNS rebinding and cross-site requests to a server on loopback.
+
+    A web page can rebind its own name to 127.0.0.1 and read a server with no accounts; its
+    requests then carry *its* name in ``Host``. Only loopback names and configured ones are
+    served. A state-changing request whose ``Origin`` is another site is refused too (a client
+    that sends no ``Origin``, such as the openai SDK or curl, is not a browser page).
+    """
+
+    def __init__(self, app: ASGIApp, allowed: Iterable[str]) -> None:
+        self.app = app
+        self.allowed = {host_name(name) for name in allowed if name.strip()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        host = headers.get(b"host", b"").decode("latin-1")
+        if host_name(host) not in self.allowed:
+            message = (
+                f"The host name {host_name(host)!r} is not served here; use 127.0.0.1 or "
+                "localhost, or add it to CAUSERIE_ALLOWED_HOSTS."
+            )
+            await _refuse(send, 403, message, "host_not_allowed")
+            return
+        origin = headers.get(b"origin")
+        if scope["method"] in UNSAFE_METHODS and origin is not None:
+            netloc = urlsplit(origin.decode("latin-1")).netloc.lower()
+            if netloc != host.strip().lower():
+                message = "A request from another site's page was refused."
+                await _refuse(send, 403, message, "cross_origin_refused")
+                return
+        await self.app(scope, receive, send)
 
 
 class SecurityHeadersMiddleware:

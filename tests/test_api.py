@@ -17,6 +17,7 @@ def test_health_ready_and_models(server: Server) -> None:
     ids = [model.id for model in models.data]
     assert ids == ["gemma-3-270m-q4_k_m"]
     assert client.models.retrieve(ids[0]).id == ids[0]
+    assert client.models.retrieve("default").id == "default"  # every name a request accepts
     import httpx
 
     assert httpx.get(f"{server.url}/health").json() == {"status": "ok"}

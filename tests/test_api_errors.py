@@ -11,6 +11,7 @@ from tests.helpers import client_for
 
 URL = "/v1/chat/completions"
 GOOD = {"model": "default", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
+GOOD_TEXT = '{"model": "default", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}'
 
 
 def post(server: Server, content: bytes | str, **headers: str) -> httpx.Response:
@@ -47,6 +48,21 @@ def test_invalid_utf8(server: Server) -> None:
     assert "UTF-8" in str(envelope(response)["message"])
 
 
+def test_a_lone_surrogate_is_a_400_and_a_pair_is_a_character(server: Server) -> None:
+    lone = post(server, GOOD_TEXT.replace("Hi", "x\\ud800y"))
+    assert lone.status_code == 400
+    assert "surrogate" in str(envelope(lone)["message"])
+    paired = post(server, GOOD_TEXT.replace("Hi", "\\ud83d\\ude00"))  # an emoji, escaped
+    assert paired.status_code == 200, paired.text
+
+
+def test_json_nested_thousands_of_levels_deep_is_a_400(server: Server) -> None:
+    deep = '{"model": "default", "messages": ' + "[" * 3000 + "]" * 3000 + "}"
+    response = post(server, deep)
+    assert response.status_code == 400
+    assert "nested too deeply" in str(envelope(response)["message"])
+
+
 def test_body_must_be_an_object(server: Server) -> None:
     response = post(server, b"[1, 2]")
     assert response.status_code == 400
@@ -65,6 +81,13 @@ def test_body_must_be_an_object(server: Server) -> None:
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
         ({"n": 2}, "n"),
         ({"model": 42}, "model"),
+        ({"stream": "yes"}, "stream"),
+        ({"max_tokens": "5"}, "max_tokens"),
+        ({"max_tokens": True}, "max_tokens"),
+        ({"temperature": "0.5"}, "temperature"),
+        ({"repeat_penalty": float("inf")}, "repeat_penalty"),
+        ({"top_p": float("nan")}, "top_p"),
+        ({"stream_options": {"include_usage": "true"}}, "stream_options"),
     ],
 )
 def test_wrong_values_name_the_parameter(

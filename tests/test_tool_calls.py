@@ -281,3 +281,32 @@ def test_bad_tool_choice_and_tool_messages_are_400s(server: Server) -> None:
                 messages=[*question(), {"role": "tool", "content": "42"}],  # type: ignore[list-item]
             )
         assert orphan.value.param == "messages[2].tool_call_id"
+
+
+def test_a_pattern_that_matches_nothing_is_a_400_and_the_server_lives(
+    sqlite_server: Server,
+) -> None:
+    """The request that used to abort the process (llama.cpp threw while sampling)."""
+    crashing = [
+        {
+            "type": "function",
+            "function": {
+                "name": "f",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"a": {"type": "string", "pattern": "^[z-a]$"}},
+                    "required": ["a"],
+                },
+            },
+        }
+    ]
+    with client_for(sqlite_server) as client:
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(
+                model="default", messages=question(), tools=crashing, tool_choice="required"
+            )
+        assert refused.value.param == "tools" and "^[z-a]$" in refused.value.message
+        reply = client.chat.completions.create(
+            model="default", messages=question("Hello"), max_tokens=4
+        )
+        assert reply.choices[0].message.content is not None

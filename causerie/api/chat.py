@@ -51,6 +51,15 @@ def usage_out(usage: Usage | None) -> UsageOut:
     )
 
 
+def has_lone_surrogate(payload: object) -> bool:
+    """Whether a decoded body holds a surrogate that no pair completed (JSON allows the escape)."""
+    try:
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 async def parse_body(request: Request) -> ChatCompletionRequest:
     """Decode the body ourselves so bad bytes and bad JSON get precise 400s."""
     raw = await request.body()
@@ -66,6 +75,13 @@ async def parse_body(request: Request) -> ChatCompletionRequest:
         raise InvalidRequestError(
             f"The request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
         ) from exc
+    except RecursionError as exc:
+        raise InvalidRequestError("The request body is nested too deeply.") from exc
+    if ("\\ud" in text or "\\uD" in text) and has_lone_surrogate(payload):
+        raise InvalidRequestError(
+            "The request body holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), "
+            "which is not a character."
+        )
     if not isinstance(payload, dict):
         raise InvalidRequestError("The request body must be a JSON object.")
     body = ChatCompletionRequest.model_validate(payload)

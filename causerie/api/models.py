@@ -46,7 +46,14 @@ async def list_models(services: ServicesDep, principal: ApiPrincipal) -> ModelLi
     responses=error_responses(401, 404),
 )
 async def get_model(model_id: str, services: ServicesDep, principal: ApiPrincipal) -> ModelCard:
-    for info in await visible_models(services, principal):
-        if info.id == model_id:
-            return ModelCard(id=info.id, created=info.created, owned_by=info.owned_by)
-    raise ModelNotFoundError(f"The model `{model_id}` does not exist.", param="model")
+    """Every name a request accepts: listed ids, and aliases such as ``default``."""
+    visible = {info.id: info for info in await visible_models(services, principal)}
+    info = visible.get(model_id)
+    if info is None:
+        try:
+            info = visible.get(services.registry.resolve(model_id)[1])
+        except ModelNotFoundError:
+            info = None
+    if info is None:
+        raise ModelNotFoundError(f"The model `{model_id}` does not exist.", param="model")
+    return ModelCard(id=model_id, created=info.created, owned_by=info.owned_by)

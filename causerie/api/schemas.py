@@ -40,37 +40,43 @@ class ChatMessageIn(BaseModel):
         return Message(role, text, calls, self.tool_call_id)
 
 
+# Types as OpenAI enforces them: "5" is not an integer, "yes" not a boolean, and no number is
+# infinite or NaN (Python's json module reads `Infinity` and `NaN`).
+Flag = Annotated[bool, Field(strict=True)]
+OptionalFlag = Annotated[bool | None, Field(strict=True)]
+
+
 class StreamOptions(BaseModel):
-    include_usage: bool = False
+    include_usage: Flag = False
 
 
 class ChatCompletionRequest(BaseModel):
     """``POST /v1/chat/completions``. Unknown fields are ignored, as most OpenAI servers do."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     model: str
     messages: Annotated[list[ChatMessageIn], Field(min_length=1)]
-    stream: bool = False
+    stream: Flag = False
     stream_options: StreamOptions | None = None
-    max_tokens: Annotated[int | None, Field(ge=1)] = None
-    max_completion_tokens: Annotated[int | None, Field(ge=1)] = None
-    temperature: Annotated[float | None, Field(ge=0, le=2)] = None
-    top_p: Annotated[float | None, Field(gt=0, le=1)] = None
-    top_k: Annotated[int | None, Field(ge=0)] = None
-    min_p: Annotated[float | None, Field(ge=0, le=1)] = None
-    repeat_penalty: Annotated[float | None, Field(ge=0)] = None
+    max_tokens: Annotated[int | None, Field(ge=1, strict=True)] = None
+    max_completion_tokens: Annotated[int | None, Field(ge=1, strict=True)] = None
+    temperature: Annotated[float | None, Field(ge=0, le=2, strict=True)] = None
+    top_p: Annotated[float | None, Field(gt=0, le=1, strict=True)] = None
+    top_k: Annotated[int | None, Field(ge=0, strict=True)] = None
+    min_p: Annotated[float | None, Field(ge=0, le=1, strict=True)] = None
+    repeat_penalty: Annotated[float | None, Field(ge=0, strict=True)] = None
     stop: str | Annotated[list[str], Field(max_length=4)] | None = None
-    seed: int | None = None
-    presence_penalty: Annotated[float | None, Field(ge=-2, le=2)] = None
-    frequency_penalty: Annotated[float | None, Field(ge=-2, le=2)] = None
-    n: int | None = None
+    seed: Annotated[int | None, Field(strict=True)] = None
+    presence_penalty: Annotated[float | None, Field(ge=-2, le=2, strict=True)] = None
+    frequency_penalty: Annotated[float | None, Field(ge=-2, le=2, strict=True)] = None
+    n: Annotated[int | None, Field(strict=True)] = None
     user: str | None = None
-    store: bool | None = None
-    logprobs: bool | None = None
+    store: OptionalFlag = None
+    logprobs: OptionalFlag = None
     tools: list[ToolDefinition] | None = None
     tool_choice: ToolChoice | None = None
-    parallel_tool_calls: bool | None = None
+    parallel_tool_calls: OptionalFlag = None
 
     def check_supported(self) -> None:
         """Refuse, with a clear error, what is valid OpenAI but not implemented here yet."""

@@ -2,15 +2,23 @@
 actions, each written to the audit log.
 
 Signing in answers the same "wrong username or password" for an unknown user and a wrong
-password, and takes the same time (see ``passwords.verify``). After ``MAX_FAILURES_PER_USER``
-failures for one username, or ``MAX_FAILURES_PER_ADDRESS`` from one address, within
-``THROTTLE_WINDOW``, sign-in attempts are refused with a wait, before any password is checked.
+password, and takes the same time (see ``passwords.verify``). Throttling (``sign_in_wait``),
+counted over ``THROTTLE_WINDOW`` before any password is checked, cannot lock the owner out:
+
+- ``MAX_FAILURES_PER_PAIR`` failures for one username *from one address* close that address to
+  that username (the guesser's address, not the owner's);
+- ``MAX_FAILURES_PER_ADDRESS`` failures from one address, any usernames, close that address
+  (credential stuffing); behind a proxy this needs its address in ``CAUSERIE_TRUSTED_PROXIES``,
+  or every client would share it;
+- past ``DELAY_AFTER`` failures for one username from anywhere, each attempt must wait a delay
+  that doubles with every failure up to ``MAX_DELAY`` after the last one: guessers spread over
+  many addresses are slowed down, while the right password still gets in after that short wait.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from causerie.auth import passwords
@@ -20,17 +28,34 @@ from causerie.errors import (
     PermissionDeniedError,
     QuotaExceededError,
 )
-from causerie.storage.audit import LOGIN_FAILED, AuditLog
+from causerie.storage.audit import LOGIN_FAILED, AuditLog, FailedLogins
 from causerie.storage.credentials import Credentials
 from causerie.storage.db import Database
+from causerie.storage.tables import utcnow
 from causerie.storage.users import Account, Limits, Role, Status, UserStore
 
 SignupPolicy = Literal["closed", "invite", "approval"]
 SIGNUP_POLICIES: tuple[SignupPolicy, ...] = ("closed", "invite", "approval")
 THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_USER = 5
+MAX_FAILURES_PER_PAIR = 5
 MAX_FAILURES_PER_ADDRESS = 20
+DELAY_AFTER = 5
+MAX_DELAY = timedelta(seconds=30)
 WRONG_CREDENTIALS = "Wrong username or password."
+
+
+def sign_in_wait(failed: FailedLogins, *, has_address: bool, now: datetime) -> float:
+    """Seconds this sign-in attempt must still wait (0: check the password now)."""
+    if has_address and (
+        failed.for_user_from_address >= MAX_FAILURES_PER_PAIR
+        or failed.from_address >= MAX_FAILURES_PER_ADDRESS
+    ):
+        return THROTTLE_WINDOW.total_seconds() / 3
+    if failed.for_user >= DELAY_AFTER and failed.last_for_user is not None:
+        doubling = timedelta(seconds=2 ** min(failed.for_user - DELAY_AFTER, 10))
+        delay = min(doubling, MAX_DELAY)
+        return max(0.0, (failed.last_for_user + delay - now).total_seconds())
+    return 0.0
 
 
 class Accounts:
@@ -44,11 +69,13 @@ class Accounts:
     def sign_in(self, username: str, password: str, *, ip: str = "") -> tuple[str, Account]:
         """A new session token for the user, or ``AuthenticationError``."""
         name = username.strip().lower()[:64]
-        by_user, by_address = self.audit.failed_logins(username=name, ip=ip, within=THROTTLE_WINDOW)
-        if by_user >= MAX_FAILURES_PER_USER or (ip and by_address >= MAX_FAILURES_PER_ADDRESS):
+        failed = self.audit.failed_logins(username=name, ip=ip, within=THROTTLE_WINDOW)
+        wait = sign_in_wait(failed, has_address=bool(ip), now=utcnow())
+        if wait > 0:
             raise QuotaExceededError(
-                "Too many failed sign-in attempts. Try again in a few minutes.",
-                retry_after=THROTTLE_WINDOW.total_seconds() / 3,
+                "Too many failed sign-in attempts. Try again in "
+                + (f"{wait:.0f} seconds." if wait < 60 else "a few minutes."),
+                retry_after=wait,
                 code="too_many_sign_in_attempts",
             )
         found = self.users.credentials(name)

@@ -14,6 +14,7 @@ next request, on every replica.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 
 from causerie.auth.principal import LOCAL, Principal
@@ -67,6 +68,18 @@ class Gate:
             raise AuthenticationError("Incorrect API key provided, or the key was revoked.")
         key_id, account = found
         return Principal(account, key_id=key_id)
+
+    def check_metrics_reader(self, headers: Mapping[str, str], token: str | None) -> None:
+        """``/metrics``: open without accounts; once they exist, only for the metrics token."""
+        if not self.multi_user():
+            return
+        given = presented_key(headers)
+        if token and given and hmac.compare_digest(given.encode(), token.encode()):
+            return
+        raise AuthenticationError(
+            "/metrics needs 'Authorization: Bearer <CAUSERIE_METRICS_TOKEN>' once accounts exist.",
+            code="metrics_token_required",
+        )
 
     def page_principal(self, session_token: str | None) -> Principal | None:
         """The signed-in user, LOCAL without accounts, None when signing in is needed."""

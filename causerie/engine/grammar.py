@@ -62,6 +62,7 @@ def tool_call_grammar(tools: Sequence[ToolSpec]) -> str:
         schema.setdefault("type", "object")
         if largest_repeat(schema) > MAX_REPEAT:
             raise ValueError(f"`{tool.name}` repeats more than {MAX_REPEAT} times")
+        check_patterns(schema, tool.name)
         try:
             resolved = converter.resolve_refs(schema, f"tool-{index}")
             arguments = converter.visit(resolved, f"tool-{index}-arguments")  # type: ignore[no-untyped-call]
@@ -74,6 +75,25 @@ def tool_call_grammar(tools: Sequence[ToolSpec]) -> str:
     if len(grammar) > MAX_GRAMMAR:
         raise ValueError("the tools' parameters are too large to enforce")
     return grammar
+
+
+def check_patterns(node: object, tool: str) -> None:
+    """Every ``pattern`` in a schema must be a regular expression that compiles (Python's ``re``
+    refuses what the grammar converter would turn into a class that matches nothing)."""
+    if isinstance(node, list):
+        for item in node:
+            check_patterns(item, tool)
+    elif isinstance(node, dict):
+        pattern = node.get("pattern")
+        if isinstance(pattern, str):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"the pattern {pattern!r} in `{tool}` is not a valid regular expression: {exc}"
+                ) from exc
+        for value in node.values():
+            check_patterns(value, tool)
 
 
 def largest_repeat(node: object) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 import llama_cpp as L
 import numpy as np
 
+from causerie.engine.gbnf_check import char_class_errors
 from causerie.types import SamplingParams
 
 PENALTY_WINDOW = 64  # tokens of history the repetition penalties look at
@@ -29,7 +30,11 @@ def grammar_sampler(vocab: Any, grammar: str) -> Any:
 
 
 def check_grammar(vocab: Any, grammar: str) -> None:
-    """Raise ``GrammarError`` now, rather than on the engine thread, if llama.cpp refuses it."""
+    """Raise ``GrammarError`` now, rather than on the engine thread, for a grammar llama.cpp
+    refuses or would fail on while sampling (a character class that matches nothing)."""
+    errors = char_class_errors(grammar)
+    if errors:
+        raise GrammarError("; ".join(errors))
     L.llama_sampler_free(grammar_sampler(vocab, grammar))
 
 

@@ -138,6 +138,8 @@ class Scheduler:
             except Exception as exc:  # never let the engine thread die silently
                 log.exception("engine step failed")
                 self._fail_all(EngineError(f"the model failed while generating: {exc}"))
+            # after the step too: the one that finished the last sequence leaves it at 0
+            self.metrics.active_sequences.set(sum(not slot.idle for slot in self._slots))
 
     def _all_idle(self) -> bool:
         return all(slot.idle for slot in self._slots)

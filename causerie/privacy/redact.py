@@ -54,7 +54,7 @@ IBAN_LENGTHS = dict(
 def iban_valid(candidate: str) -> bool:
     """The country's length (where known, else 15 to 34) and the ISO 13616 mod-97 check."""
     compact = candidate.replace(" ", "")
-    if not 15 <= len(compact) <= 34 or not compact.isalnum():
+    if not 15 <= len(compact) <= 34 or not (compact.isascii() and compact.isalnum()):
         return False
     if len(compact) != IBAN_LENGTHS.get(compact[:2], len(compact)):
         return False
@@ -70,7 +70,7 @@ def card_valid(candidate: str) -> bool:
 
 
 def luhn_valid(candidate: str) -> bool:
-    digits = [int(char) for char in candidate if char.isdigit()]
+    digits = [int(char) for char in candidate if char.isdecimal()]  # "²" is a digit, not decimal
     if not 13 <= len(digits) <= 19:
         return False
     total = 0

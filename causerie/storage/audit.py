@@ -7,14 +7,14 @@ Details never carry secrets (no passwords, no key text).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select
 
 from causerie.storage.db import Database
 from causerie.storage.tables import AuditRow, utcnow
 
-__all__ = ["AuditEvent", "AuditLog"]
+__all__ = ["AuditEvent", "AuditLog", "FailedLogins"]
 
 LOGIN_FAILED = "login.failed"
 
@@ -27,6 +27,16 @@ class AuditEvent:
     target: str
     ip: str
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailedLogins:
+    """Failed sign-ins within a window, counted the ways throttling needs them."""
+
+    for_user: int  # this username, from anywhere
+    from_address: int  # this address, any username
+    for_user_from_address: int
+    last_for_user: datetime | None  # the newest failure for this username
 
 
 class AuditLog:
@@ -58,19 +68,28 @@ class AuditLog:
                 for row in session.scalars(query)
             ]
 
-    def failed_logins(self, *, username: str, ip: str, within: timedelta) -> tuple[int, int]:
-        """Failed sign-ins in the last ``within``: (for this username, from this address)."""
+    def failed_logins(self, *, username: str, ip: str, within: timedelta) -> FailedLogins:
+        """Failed sign-ins in the last ``within`` for this username and from this address."""
         since = utcnow() - within
-        base = select(AuditRow.actor, AuditRow.ip).where(
+        name, address = username[:64], ip[:64]
+        base = select(AuditRow.actor, AuditRow.ip, AuditRow.at).where(
             AuditRow.action == LOGIN_FAILED,
             AuditRow.at >= since,
-            or_(AuditRow.actor == username[:64], AuditRow.ip == ip[:64]),
+            or_(AuditRow.actor == name, AuditRow.ip == address),
         )
         with self._db.session() as session:
             rows = session.execute(base.limit(1000)).all()
-        return (
-            sum(1 for actor, _ in rows if actor == username[:64]),
-            sum(1 for _, address in rows if address == ip[:64]),
+        # SQLite gives back naive datetimes (stored in UTC), Postgres aware ones
+        mine = [
+            at if at.tzinfo else at.replace(tzinfo=UTC) for actor, _, at in rows if actor == name
+        ]
+        return FailedLogins(
+            for_user=len(mine),
+            from_address=sum(1 for _, row_ip, _ in rows if row_ip == address),
+            for_user_from_address=sum(
+                1 for a, row_ip, _ in rows if a == name and row_ip == address
+            ),
+            last_for_user=max(mine, default=None),
         )
 
     def count(self) -> int:

@@ -212,16 +212,23 @@ def one_of(value: str, allowed: tuple[str, ...], param: str) -> str:
     return value
 
 
+def whole_number(text: str) -> int | None:
+    """``text`` as a whole number when it is ASCII digits only ("²" and "③" are digits to
+    Python's ``isdigit`` but not to ``int``)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def limit(form: FormData, name: str) -> int | None:
     """A limit field: blank is the site default (None), else a whole number."""
     text = field(form, name).replace(",", "").replace(" ", "")
     if not text:
         return None
-    if not text.isdigit() or int(text) > MAX_LIMIT:
+    number = whole_number(text)
+    if number is None or number > MAX_LIMIT:
         raise InvalidRequestError(
             "A limit is a whole number; leave it blank for the site default.", param=name
         )
-    return int(text)
+    return number
 
 
 def chosen_models(form: FormData) -> list[str] | None:
@@ -395,7 +402,8 @@ async def create_invite(
     """A new invitation; its link is shown on this answer only (it is stored hashed)."""
     form = await request.form()
     text = field(form, "days") or "7"
-    days = int(text) if text.isdigit() and 1 <= int(text) <= 90 else 7
+    number = whole_number(text)
+    days = number if number is not None and 1 <= number <= 90 else 7
     token = await to_thread.run_sync(
         lambda: services.accounts.create_invite(admin.username, admin.id, days=days)
     )

@@ -102,3 +102,9 @@ def test_metrics_are_prometheus_text(server: Server) -> None:
         if line.startswith("causerie_generated_tokens_total")
     )
     assert generated >= 1
+    active = next(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("causerie_active_sequences ")
+    )
+    assert active == 0  # idle again (it used to keep the count of the last step)

@@ -113,6 +113,21 @@ def test_llama_cpp_accepts_the_grammar_of_every_kind_of_schema(model: LoadedMode
         check_grammar(model.vocab, 'root ::= "unclosed')
 
 
+def test_a_class_that_matches_nothing_is_refused_before_sampling(model: LoadedModel) -> None:
+    # llama.cpp parses this grammar, then aborts the process while sampling with it.
+    with pytest.raises(GrammarError, match="runs backwards"):
+        check_grammar(model.vocab, "root ::= [z-a]")
+
+
+def test_an_invalid_pattern_is_refused() -> None:
+    bad = ToolSpec("f", "", {"type": "object", "properties": {"a": {"pattern": "^[z-a]$"}}})
+    with pytest.raises(ValueError, match="not a valid regular expression"):
+        tool_call_grammar([bad])
+    # A property *named* "pattern" is not a regular expression.
+    named = ToolSpec("g", "", {"type": "object", "properties": {"pattern": {"type": "string"}}})
+    assert "pattern" in tool_call_grammar([named])
+
+
 def test_a_schema_the_grammar_cannot_express_is_refused() -> None:
     remote = ToolSpec("f", "", {"type": "object", "properties": {"a": {"$ref": "https://x/y"}}})
     with pytest.raises(ValueError, match="cannot be enforced"):

@@ -10,6 +10,7 @@ one test's failed sign-ins never throttle another's.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -174,8 +175,49 @@ def test_same_message_for_an_unknown_user_and_a_wrong_password_then_throttled(
         assert "Too many failed sign-in attempts" in error_of(throttled.text)
         assert 0 < int(throttled.headers["retry-after"]) <= 15 * 60
         assert "causerie_session" not in set_cookies(throttled)
-    with visitor(accounts_server) as elsewhere:  # throttled per user, wherever from
-        assert sign_in(elsewhere, user.username).status_code == 429
+    # The guesser's address is closed to this account; the owner's is not: at most a short,
+    # growing wait after the last failure, then the right password gets in.
+    with visitor(accounts_server) as owner:
+        answer = sign_in(owner, user.username)
+        if answer.status_code == 429:
+            wait = int(answer.headers["retry-after"])
+            assert wait <= 2
+            time.sleep(wait + 0.5)
+            answer = sign_in(owner, user.username)
+        assert answer.status_code == 303, error_of(answer.text)
+
+
+def test_many_addresses_slow_an_account_down_but_never_lock_it(
+    accounts_server: Server, accounts: Accounts
+) -> None:
+    user = new_user(accounts)
+    for _ in range(7):  # seven guessers, one failure each: no address reaches its limit
+        with visitor(accounts_server) as guesser:
+            answer = sign_in(guesser, user.username, "a guess")
+            assert answer.status_code in (401, 429)
+            if answer.status_code == 429:  # the delay doubles with each failure
+                assert int(answer.headers["retry-after"]) <= 30
+    with visitor(accounts_server) as owner:
+        answer = sign_in(owner, user.username)
+        waited = 0
+        while answer.status_code == 429 and waited < 40:
+            wait = int(answer.headers["retry-after"])
+            time.sleep(wait + 0.5)
+            waited += wait
+            answer = sign_in(owner, user.username)
+        assert answer.status_code == 303 and waited <= 30
+
+
+def test_one_address_guessing_many_accounts_is_closed(
+    accounts_server: Server, accounts: Accounts
+) -> None:
+    with visitor(accounts_server) as stuffer:
+        for _ in range(20):
+            sign_in(stuffer, f"victim-{uuid.uuid4().hex[:8]}", "password1")
+        closed = sign_in(stuffer, new_user(accounts).username)  # even a right password
+        assert closed.status_code == 429
+    with visitor(accounts_server) as other:
+        assert sign_in(other, new_user(accounts).username).status_code == 303
 
 
 def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(

@@ -299,6 +299,9 @@ def test_refusals_are_shown_readably_and_change_nothing(site: Site, admin: httpx
 
     other = site.new_user()
     assert post(admin, f"/admin/users/{other.id}/limits", tokens_per_day="lots").status_code == 400
+    for unicode_digits in ("²", "③", "1²"):  # digits to isdigit(), not to int(): were 500s
+        refused = post(admin, f"/admin/users/{other.id}/limits", tokens_per_day=unicode_digits)
+        assert refused.status_code == 400 and "A limit is a whole number" in refused.text
     short = post(admin, f"/admin/users/{other.id}/password", password="short")
     assert short.status_code == 400 and "at least 8 characters" in short.text
     assert site.unchanged(other)
@@ -360,6 +363,7 @@ def test_the_signup_policy_form_and_invitation_links(site: Site, admin: httpx.Cl
         assert post(admin, "/admin/settings/signup", policy="closed").status_code == 303
     assert site.accounts.signup_policy() == "closed"
 
+    assert post(admin, "/admin/settings/invite", days="③").status_code == 200  # the default
     shown = post(admin, "/admin/settings/invite", days="3")
     assert shown.status_code == 200
     links = re.findall(r'value="(http://[^"]+/signup\?invite=([^"]+))"', shown.text)
