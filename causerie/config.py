@@ -92,6 +92,15 @@ class Settings(BaseSettings):
         ge=0,
         description="Requests that may wait for a sequence; beyond it the API answers 429.",
     )
+    max_messages: int = Field(
+        2048, ge=1, description="Most messages one request may hold; more gets 400."
+    )
+    max_input_chars: int = Field(
+        1_000_000,
+        ge=1,
+        description="Most characters the messages of one request may hold, counted before any "
+        "tokenizing; more gets 400.",
+    )
     max_request_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="Largest accepted request body; bigger gets 413."
     )

@@ -127,3 +127,30 @@ def test_fit_messages_drops_oldest_turns_but_keeps_system() -> None:
     assert fitted == [Message("system", "sys"), Message("user", "seven")]
     with pytest.raises(ContextLengthExceededError):
         fit_messages(messages, count_words, window=2, reserve=1)
+
+
+def test_fitting_a_long_history_takes_a_handful_of_counts() -> None:
+    turns = [Message("user" if i % 2 == 0 else "assistant", f"w{i}") for i in range(30001)]
+    counts: list[int] = []
+
+    def counting(ms: object) -> int:
+        counts.append(1)
+        return count_words(ms)
+
+    fitted = fit_messages([Message("system", "sys"), *turns], counting, window=101, reserve=10)
+    # the newest turns that fit (90 words after the system message), starting with a user turn
+    assert fitted[0] == Message("system", "sys") and len(fitted) == 90
+    assert fitted[1].role == "user" and fitted[-1] == turns[-1]
+    assert len(counts) <= 20  # bisection: the old loop counted once per dropped pair (15,000)
+
+
+def test_too_many_messages_or_characters_are_refused_before_tokenizing() -> None:
+    from causerie.chat.prompt import check_input_bounds
+    from causerie.errors import InvalidRequestError
+
+    many = [Message("user", "x")] * 11
+    with pytest.raises(InvalidRequestError, match="Too many messages: 11"):
+        check_input_bounds(many, max_messages=10, max_chars=100)
+    with pytest.raises(InvalidRequestError, match="hold 11 characters"):
+        check_input_bounds(many, max_messages=100, max_chars=10)
+    check_input_bounds(many, max_messages=11, max_chars=11)

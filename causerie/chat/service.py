@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from enum import Enum
 from typing import Any, Literal
@@ -10,7 +10,7 @@ from typing import Any, Literal
 import anyio
 from anyio import to_thread
 
-from causerie.chat.prompt import fit_messages
+from causerie.chat.prompt import check_input_bounds, fit_messages
 from causerie.chat.titles import TITLE_SECONDS, clean_title, title_request
 from causerie.config import Settings
 from causerie.errors import CauserieError, InvalidRequestError
@@ -247,6 +247,13 @@ class ChatService:
 
         return save
 
+    def _check_bounds(self, messages: Sequence[Message]) -> None:
+        check_input_bounds(
+            messages,
+            max_messages=self._settings.max_messages,
+            max_chars=self._settings.max_input_chars,
+        )
+
     async def complete(
         self,
         model: str,
@@ -259,6 +266,7 @@ class ChatService:
         """An OpenAI-style call: the client sends the whole history each time. The history
         continues one of the caller's own conversations only."""
         await self._enter(caller)
+        self._check_bounds(messages)
         provider, model_id = self._registry.resolve(model)
         completion = await provider.open(model_id, messages, params)
         if not store:
@@ -325,13 +333,16 @@ class ChatService:
         if continued is not None:
             question = [Message("user", CONTINUE_PROMPT)]  # not stored
         preamble = [Message("system", system)] if system else []
-        messages = fit_messages(
-            [*preamble, *history, *question],
-            lambda ms: provider.count_tokens(model_id, ms),
-            window,
-            reserve,
-        )
-        room = window - provider.count_tokens(model_id, messages)
+        wanted_messages = [*preamble, *history, *question]
+        self._check_bounds(wanted_messages)
+
+        def fit() -> tuple[list[Message], int]:  # tokenizing: CPU work, off the event loop
+            fitted = fit_messages(
+                wanted_messages, lambda ms: provider.count_tokens(model_id, ms), window, reserve
+            )
+            return fitted, window - provider.count_tokens(model_id, fitted)
+
+        messages, room = await to_thread.run_sync(fit)
         completion = await provider.open(
             model_id, messages, replace(params, max_tokens=min(wanted, room))
         )

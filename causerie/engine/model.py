@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,11 @@ from causerie.errors import ConfigurationError
 
 BUNDLED_MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
 TOKENIZER_CONTEXT = 64
+# llama.cpp's tokenizer takes time quadratic in the length of a text with many lines (30,000
+# short chat turns: 30 s); cut into pieces of about this many characters it is linear (0.25 s).
+TOKENIZE_PIECE = 8192
+NEWLINE_THEN_OTHER = re.compile("\n[^\n]|Ċ[^Ċ]")  # a newline (raw, or byte-level) then another
+NEWLINES = re.compile("\n+")
 
 
 def bundled_model_path(models_dir: Path) -> Path:
@@ -62,6 +68,21 @@ def silence_llama_logs() -> None:
         llama_cpp.llama_log_set(discard, None)
 
 
+def newline_pieces(text: str, size: int) -> list[tuple[int, int]]:
+    """``(start, end)`` pieces of about ``size`` characters, each cut after a run of newlines
+    (a piece with no newline to cut at runs on to the next one)."""
+    pieces: list[tuple[int, int]] = []
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        if end < len(text):
+            match = NEWLINES.search(text, end)  # the first run of newlines from `end`
+            end = match.end() if match else len(text)
+        pieces.append((start, end))
+        start = end
+    return pieces
+
+
 class LoadedModel:
     """A GGUF loaded through llama-cpp-python, with its metadata and tokenizer."""
 
@@ -90,9 +111,36 @@ class LoadedModel:
         self.pointer: Any = self.llama._model.model
         self.vocab: Any = self._vocab
 
-    def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
-        """Tokens of ``text``; special markers such as ``<start_of_turn>`` become special tokens."""
+    def tokenize(self, text: str, *, add_bos: bool, limit: int | None = None) -> list[int]:
+        """Tokens of ``text``; special markers such as ``<start_of_turn>`` become special tokens.
+
+        A long text is tokenized piece by piece, cut after runs of newlines where the vocabulary
+        has no token that spans such a cut (so the tokens are the same as in one call). With
+        ``limit``, it stops once it has more than ``limit`` tokens: enough to refuse the text.
+        """
+        if len(text) <= TOKENIZE_PIECE or not self.newline_cuts_are_exact:
+            return self._tokenize(text, add_bos)
+        tokens: list[int] = []
+        for start, end in newline_pieces(text, TOKENIZE_PIECE):
+            tokens += self._tokenize(text[start:end], add_bos and start == 0)
+            if limit is not None and len(tokens) > limit:
+                break
+        return tokens
+
+    def _tokenize(self, text: str, add_bos: bool) -> list[int]:
         return list(self.llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
+
+    @property
+    def newline_cuts_are_exact(self) -> bool:
+        """No token holds a newline followed by another character (checked once, ~0.5 s)."""
+        cached: bool | None = getattr(self, "_newline_cuts", None)
+        if cached is None:
+            count = int(self._llama_cpp.llama_vocab_n_tokens(self._vocab))
+            cached = not any(
+                NEWLINE_THEN_OTHER.search(self.token_text(token)) for token in range(count)
+            )
+            self._newline_cuts = cached
+        return cached
 
     def piece(self, token: int) -> bytes:
         """The bytes of one generated token (possibly part of a UTF-8 character)."""

@@ -12,6 +12,8 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
+from anyio import to_thread
+
 from causerie.config import Settings
 from causerie.engine.grammar import ToolCallReader, tool_call_grammar, tools_preamble
 from causerie.engine.metrics import EngineMetrics
@@ -95,16 +97,29 @@ class LocalProvider:
             )
         ]
 
-    def _prompt(self, messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> list[int]:
+    def _prompt(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec] = (),
+        limit: int | None = None,
+    ) -> list[int]:
+        """The prompt's tokens (with ``limit``, possibly cut once it is known to be longer)."""
         if tools:
             messages = [Message("system", tools_preamble(tools)), *messages]
         text = self.template.prompt(messages)
         bos = self.model.bos_text
         add_bos = self.model.adds_bos and not (bos and text.startswith(bos))
-        return self.model.tokenize(text, add_bos=add_bos)
+        return self.model.tokenize(text, add_bos=add_bos, limit=limit)
 
     def count_tokens(self, model: str, messages: Sequence[Message]) -> int:
         return len(self._prompt(messages))
+
+    def _prepare(
+        self, messages: Sequence[Message], forced: Sequence[ToolSpec]
+    ) -> tuple[str | None, list[int]]:
+        """The grammar and the prompt: CPU work, run in a worker thread, never on the loop."""
+        grammar = self._grammar(forced) if forced else None
+        return grammar, self._prompt(messages, forced, limit=self.model.context_size)
 
     async def open(
         self, model: str, messages: Sequence[Message], params: SamplingParams
@@ -112,14 +127,14 @@ class LocalProvider:
         if not messages:
             raise InvalidRequestError("messages must not be empty", param="messages")
         forced = params.tools.forced if params.tools else ()
-        grammar = self._grammar(forced) if forced else None
-        prompt = self._prompt(messages, forced)
+        grammar, prompt = await to_thread.run_sync(self._prepare, messages, forced)
         window = self.model.context_size
         room = window - len(prompt)
         if room < 1:
             raise ContextLengthExceededError(
                 f"This model's maximum context length is {window} tokens. However, your messages "
-                f"resulted in {len(prompt)} tokens. Please reduce the length of the messages.",
+                f"resulted in {'at least ' if len(prompt) > window else ''}{len(prompt)} tokens. "
+                "Please reduce the length of the messages.",
                 param="messages",
             )
         max_tokens = params.max_tokens if params.max_tokens is not None else room
