@@ -50,14 +50,16 @@ DIALOGUE_JINJA = (
 
 
 def install_flags() -> list[str]:
-    spec = importlib.util.spec_from_file_location(
-        "install", ROOT / "tools" / "install_llama_cpp.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    flags = module.cpu_flags(Path("/proc/cpuinfo").read_text())
-    return list(module.cmake_args(flags, platform.machine()))
+    """The CMake options of Causerie's own llama.cpp build (those that passed the installer's
+    smoke test on this machine), so llama-server runs the same kernels."""
+    record = Path(sys.prefix) / "causerie-llama-build.json"
+    if record.exists():
+        return list(json.loads(record.read_text())["cmake_args"])
+    sys.path.insert(0, str(ROOT / "tools"))
+    from llama_install.cpu import BuildOptions, cpu_flags
+
+    flags = cpu_flags(Path("/proc/cpuinfo").read_text())
+    return BuildOptions.advertised(flags, platform.machine()).cmake_args()
 
 
 def sdist() -> Path:

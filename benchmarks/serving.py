@@ -29,7 +29,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -369,6 +370,25 @@ def sweep_levels(
     return rows
 
 
+@contextmanager
+def spawned_causerie(args: argparse.Namespace, **settings: str) -> Iterator[servers.Running]:
+    """``causerie serve`` on a temporary SQLite file with the test model, ``args.parallel``
+    sequences and ``settings`` (extra ``CAUSERIE_*`` variables)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    with (
+        tempfile.TemporaryDirectory(prefix="causerie-serving-") as tmp,
+        servers.causerie(
+            Path(tmp),
+            args.threads,
+            CAUSERIE_MODELS_DIR=str(cache / "causerie" / "test-models"),
+            CAUSERIE_PARALLEL=str(args.parallel),
+            CAUSERIE_MAX_WAITING="1000",
+            **settings,
+        ) as server,
+    ):
+        yield server
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
@@ -404,17 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         return 0
     if args.spawn_causerie:
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        with (
-            tempfile.TemporaryDirectory(prefix="causerie-serving-") as tmp,
-            servers.causerie(
-                Path(tmp),
-                args.threads,
-                CAUSERIE_MODELS_DIR=str(cache / "causerie" / "test-models"),
-                CAUSERIE_PARALLEL=str(args.parallel),
-                CAUSERIE_MAX_WAITING="1000",
-            ) as server,
-        ):
+        with spawned_causerie(args) as server:
             rows = sweep_levels(server.url, args.model, levels, args)
         label = args.label or f"Causerie (parallel {args.parallel}, {args.threads} threads)"
     elif args.url:

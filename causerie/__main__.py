@@ -2,4 +2,5 @@
 
 from causerie.cli import main
 
-main()
+if __name__ == "__main__":  # not when the engine process is spawned (it imports this module)
+    main()

@@ -59,12 +59,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @app.get("/ready", summary="Readiness: the model is loaded and the database answers")
     async def ready(services: ServicesDep) -> JSONResponse:
+        engine = services.local.engine.state()
         checks = {
             "database": services.database.ping(),
-            "model": bool(services.registry.models()),
+            "model": bool(services.registry.models()) and engine.running,
         }
         status = 200 if all(checks.values()) else 503
-        return JSONResponse({"status": "ok" if status == 200 else "unavailable", **checks}, status)
+        body = {
+            "status": "ok" if status == 200 else "unavailable",
+            **checks,
+            "engine": {"running": engine.running, "pid": engine.pid, "restarts": engine.restarts},
+        }
+        return JSONResponse(body, status)
 
     @app.get("/metrics", summary="Prometheus metrics of the engine", include_in_schema=False)
     async def metrics(request: Request, services: ServicesDep) -> Response:

@@ -107,7 +107,9 @@ def models(**options: Any) -> None:
         raise click.ClickException(exc.message) from exc
     for info in provider.models():
         click.echo(f"{info.id}\tcontext {info.context_window}\t{provider.model.path}")
-    provider.model.close()
+    import asyncio
+
+    asyncio.run(provider.close())
 
 
 @main.command()

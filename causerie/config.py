@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     parallel: int = Field(
         4, ge=1, le=64, description="Sequences the engine decodes together (continuous batching)."
     )
+    engine_process: bool = Field(
+        True,
+        description="Run the local model's engine in a process of its own, supervised and "
+        "restarted if native code aborts (`false`: on a thread of the server, as before).",
+    )
     prefill_chunk: int = Field(
         128,
         ge=1,

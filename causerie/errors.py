@@ -16,7 +16,8 @@
     ├── PayloadTooLargeError           413 invalid_request_error
     ├── ProviderError                  502 server_error (an upstream failed mid-reply)
     │   └── ProviderUnavailableError   503 (failed before its first token: fail over)
-    │       └── RateLimitedError       429 rate_limit_error (upstream 429, with retry_after)
+    │       ├── RateLimitedError       429 rate_limit_error (upstream 429, with retry_after)
+    │       └── EngineUnavailableError 503, Retry-After (the engine process is restarting)
     ├── TooManyRequestsError           429 rate_limit_error, with Retry-After
     │   ├── OverloadedError            the engine's queue is full
     │   └── QuotaExceededError         a per-user limit (tokens/day, requests/min, concurrent)
@@ -110,6 +111,16 @@ class RateLimitedError(ProviderUnavailableError):
     """An upstream answered 429; ``retry_after`` is its Retry-After in seconds, when it gave one."""
 
     code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class EngineUnavailableError(ProviderUnavailableError):
+    """The local engine's process stopped and is restarting; ``retry_after`` says when to try."""
+
+    code = "engine_unavailable"
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)

@@ -31,6 +31,7 @@ class Services:
     gate: Gate
     quotas: Quotas
     accounts: Accounts
+    local: LocalProvider
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -49,10 +50,11 @@ class Services:
             database,
             registry,
             chat,
-            local.metrics.registry,
+            local.engine.registry,
             Gate(database),
             Quotas(database, settings),
             Accounts(database),
+            local,
         )
 
     def conversations(self, owner: str) -> ConversationStore:

@@ -58,5 +58,5 @@ def test_every_response_carries_the_security_headers(
             assert "frame-ancestors 'none'" in csp, (path, response.status_code)
             assert "script-src 'self'" in csp and "object-src 'none'" in csp, path
             assert headers.get("x-content-type-options") == "nosniff", path
-            assert headers.get("referrer-policy") == "no-referrer", path
+            assert headers.get("referrer-policy") == "same-origin", path
             assert headers.get("x-frame-options") == "DENY", path

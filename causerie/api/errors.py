@@ -16,6 +16,7 @@ from causerie.errors import (
     CauserieError,
     ConflictError,
     EngineError,
+    EngineUnavailableError,
     InvalidRequestError,
     NotFoundError,
     PayloadTooLargeError,
@@ -64,7 +65,7 @@ def causerie_error_response(exc: CauserieError) -> JSONResponse:
         if isinstance(exc, cls):
             response = error_response(status, exc.message, type_, param=exc.param, code=exc.code)
             if (
-                isinstance(exc, TooManyRequestsError | RateLimitedError)
+                isinstance(exc, TooManyRequestsError | RateLimitedError | EngineUnavailableError)
                 and exc.retry_after is not None
             ):
                 response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))

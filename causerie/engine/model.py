@@ -86,7 +86,7 @@ def newline_pieces(text: str, size: int) -> list[tuple[int, int]]:
 class LoadedModel:
     """A GGUF loaded through llama-cpp-python, with its metadata and tokenizer."""
 
-    def __init__(self, path: Path, *, context_size: int) -> None:
+    def __init__(self, path: Path, *, context_size: int, vocab_only: bool = False) -> None:
         import llama_cpp
 
         self._llama_cpp = llama_cpp
@@ -101,6 +101,7 @@ class LoadedModel:
                 n_ctx=TOKENIZER_CONTEXT,
                 n_batch=TOKENIZER_CONTEXT,
                 n_threads=1,
+                vocab_only=vocab_only,  # the server's side of the engine process: tokenizer only
                 verbose=False,
             )
         except Exception as exc:  # llama.cpp reports a bad file as a ValueError

@@ -5,10 +5,19 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from causerie.types import Delta, SamplingParams
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """Whether the engine takes requests, the process it runs in, how often it was restarted."""
+
+    running: bool
+    pid: int | None
+    restarts: int
 
 
 @dataclass(frozen=True)
@@ -23,16 +32,23 @@ class GenerationRequest:
 class Generation:
     """One request's stream of deltas; the last one has ``finish_reason`` and ``usage``.
 
-    The engine thread ``push``es; the asyncio side iterates. ``cancel`` may come from either.
+    The engine thread ``push``es; the asyncio side iterates. ``cancel`` may come from either;
+    ``on_cancel`` is told once (the engine process's client sends the cancel on).
     """
 
-    def __init__(self, request: GenerationRequest, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        request: GenerationRequest,
+        loop: asyncio.AbstractEventLoop,
+        on_cancel: Callable[[], None] | None = None,
+    ) -> None:
         self.request = request
         self.submitted_at = time.monotonic()
         self._loop = loop
         self._deltas: asyncio.Queue[Delta | BaseException] = asyncio.Queue()
         self._cancelled = threading.Event()
         self._finished = False
+        self._on_cancel = on_cancel
 
     @property
     def cancelled(self) -> bool:
@@ -40,7 +56,11 @@ class Generation:
 
     def cancel(self) -> None:
         """Stop generating; the engine frees the sequence at its next step."""
+        if self._cancelled.is_set():
+            return
         self._cancelled.set()
+        if self._on_cancel is not None:
+            self._on_cancel()
 
     def push(self, item: Delta | BaseException) -> None:
         """Called from the engine thread."""

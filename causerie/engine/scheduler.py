@@ -12,18 +12,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import llama_cpp as L
+from prometheus_client import CollectorRegistry
 
 from causerie.engine.kvcache import Slot, choose_slot
 from causerie.engine.metrics import EngineMetrics
 from causerie.engine.model import LoadedModel
 from causerie.engine.queue import FairQueue
-from causerie.engine.requests import Generation, GenerationRequest
+from causerie.engine.requests import EngineState, Generation, GenerationRequest
 from causerie.engine.sampling import GrammarError, SamplerChain
 from causerie.engine.text import ReplyText
 from causerie.errors import ConfigurationError, EngineError, OverloadedError
@@ -95,6 +97,11 @@ class Scheduler:
     def submit(self, request: GenerationRequest, caller: str) -> Generation:
         """Queue a request. Raises ``OverloadedError`` at once when the queue is full."""
         generation = Generation(request, asyncio.get_running_loop())
+        self.enqueue(generation, caller)
+        return generation
+
+    def enqueue(self, generation: Generation, caller: str) -> None:
+        """Queue a generation made by the caller (the engine process makes its own kind)."""
         with self._wake:
             if self._in_flight >= self.config.parallel + self.config.max_waiting:
                 self.metrics.rejected_requests.inc()
@@ -109,7 +116,6 @@ class Scheduler:
             self._waiting.push(caller, generation)
             self.metrics.queue_depth.set(len(self._waiting))
             self._wake.notify()
-        return generation
 
     def close(self) -> None:
         with self._wake:
@@ -140,6 +146,17 @@ class Scheduler:
                 self._fail_all(EngineError(f"the model failed while generating: {exc}"))
             # after the step too: the one that finished the last sequence leaves it at 0
             self.metrics.active_sequences.set(sum(not slot.idle for slot in self._slots))
+            self._after_step()
+
+    def _after_step(self) -> None:
+        """Called on the engine thread after every step (the engine process reports metrics)."""
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self.metrics.registry
+
+    def state(self) -> EngineState:
+        return EngineState(running=not self._closed, pid=os.getpid(), restarts=0)
 
     def _all_idle(self) -> bool:
         return all(slot.idle for slot in self._slots)

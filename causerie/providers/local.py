@@ -11,14 +11,17 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 from anyio import to_thread
+from prometheus_client import CollectorRegistry
 
 from causerie.config import Settings
+from causerie.engine.client import EngineProcess
 from causerie.engine.grammar import ToolCallReader, tool_call_grammar, tools_preamble
 from causerie.engine.metrics import EngineMetrics
 from causerie.engine.model import LoadedModel, resolve_model_path
-from causerie.engine.requests import Generation, GenerationRequest
+from causerie.engine.requests import EngineState, Generation, GenerationRequest
 from causerie.engine.sampling import GrammarError, check_grammar
 from causerie.engine.scheduler import EngineConfig, Scheduler
 from causerie.engine.templates import ChatTemplate, resolve_template
@@ -57,27 +60,49 @@ class LocalCompletion:
         self._generation.cancel()
 
 
+class Engine(Protocol):
+    """What the provider needs of an engine: the in-process ``Scheduler`` (tests, benchmarks,
+    ``CAUSERIE_ENGINE_PROCESS=0``) or ``EngineProcess`` (the default)."""
+
+    @property
+    def registry(self) -> CollectorRegistry: ...
+
+    def submit(self, request: GenerationRequest, caller: str) -> Generation: ...
+
+    def state(self) -> EngineState: ...
+
+    def close(self) -> None: ...
+
+
 class LocalProvider:
-    """Serves one GGUF model loaded in this process."""
+    """Serves one GGUF model through the engine: templates and tokens here, decoding there."""
 
     name = "local"
 
-    def __init__(self, model: LoadedModel, template: ChatTemplate, engine: EngineConfig) -> None:
+    def __init__(self, model: LoadedModel, template: ChatTemplate, engine: Engine) -> None:
         self.model = model
         self.template = template
-        self.metrics = EngineMetrics()
-        self.scheduler = Scheduler(model, engine, self.metrics)
+        self.engine = engine
         self._created = int(time.time())
+
+    @classmethod
+    def in_process(
+        cls, model: LoadedModel, template: ChatTemplate, config: EngineConfig
+    ) -> LocalProvider:
+        """The scheduler on a thread of this process (``metrics`` then holds its counters)."""
+        provider = cls(model, template, Scheduler(model, config, EngineMetrics()))
+        return provider
+
+    @property
+    def metrics(self) -> EngineMetrics:
+        """The in-process engine's metrics (tests read them directly)."""
+        assert isinstance(self.engine, Scheduler), "only the in-process engine has them"
+        return self.engine.metrics
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalProvider:
         path = resolve_model_path(settings.model, settings.resolved_models_dir())
-        model = LoadedModel(
-            path,
-            context_size=settings.context_size,
-        )
-        template = resolve_template(model.metadata, bos=model.bos_text, eos=model.eos_text)
-        engine = EngineConfig(
+        config = EngineConfig(
             context_size=settings.context_size,
             parallel=settings.parallel,
             batch_size=settings.batch_size,
@@ -85,7 +110,14 @@ class LocalProvider:
             threads=settings.threads,
             max_waiting=settings.max_waiting,
         )
-        return cls(model, template, engine)
+        if not settings.engine_process:
+            model = LoadedModel(path, context_size=settings.context_size)
+            template = resolve_template(model.metadata, bos=model.bos_text, eos=model.eos_text)
+            return cls.in_process(model, template, config)
+        # The weights live in the engine process; this one needs the vocabulary and metadata.
+        model = LoadedModel(path, context_size=settings.context_size, vocab_only=True)
+        template = resolve_template(model.metadata, bos=model.bos_text, eos=model.eos_text)
+        return cls(model, template, EngineProcess(path, settings.context_size, config))
 
     def models(self) -> list[ModelInfo]:
         return [
@@ -149,7 +181,7 @@ class LocalProvider:
         if grammar is not None:
             stop = ()  # the grammar says where the call ends
         request = GenerationRequest(prompt, replace(params, tools=None), max_tokens, stop, grammar)
-        generation = self.scheduler.submit(request, caller=CALLER.get())
+        generation = self.engine.submit(request, caller=CALLER.get())
         return LocalCompletion(generation, len(prompt), tool_call=grammar is not None)
 
     def _grammar(self, tools: Sequence[ToolSpec]) -> str:
@@ -163,10 +195,13 @@ class LocalProvider:
             ) from exc
         return grammar
 
+    def ready(self) -> bool:
+        return self.engine.state().running
+
     async def close_engine(self) -> None:
         """Stop the engine but keep the model loaded (tests start several engines on one)."""
-        self.scheduler.close()
+        self.engine.close()
 
     async def close(self) -> None:
-        self.scheduler.close()
+        self.engine.close()
         self.model.close()

@@ -52,7 +52,7 @@ def make_provider(model: LoadedModel, **overrides: int) -> LocalProvider:
         **overrides,
     }
     template = resolve_template(model.metadata, bos=model.bos_text, eos=model.eos_text)
-    return LocalProvider(model, template, EngineConfig(**config))
+    return LocalProvider.in_process(model, template, EngineConfig(**config))
 
 
 @pytest.fixture

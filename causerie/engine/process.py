@@ -1,0 +1,179 @@
+"""The engine's own process: the scheduler runs here, so native code that aborts (a llama.cpp
+assertion, a C++ exception on the engine thread) takes down this process only.
+
+``python -m causerie.engine.process FD`` is the child (``engine/client.py`` starts it): FD is
+its end of a socket pair, spoken over as a ``multiprocessing`` connection. It loads the model,
+starts the ``Scheduler`` as in the server, and speaks a small protocol:
+
+- from the server: first ``("init", model_path, context_size, EngineConfig)``, then
+  ``("submit", id, GenerationRequest, caller)``, ``("cancel", id)``, ``("close",)``;
+- to the server, in lists (one ``send`` for what piled up while the server read the last one):
+  ``("started", pid)``, ``("delta", id, Delta)``, ``("error", id, message)``, ``("done", id)``
+  when a request left the engine, and ``("metrics", families)``: the engine's Prometheus
+  families, after a step at most every ``METRICS_INTERVAL`` and whenever the engine goes idle.
+
+When the server's end of the pipe closes (the server died), the engine stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from causerie.engine.metrics import EngineMetrics
+from causerie.engine.model import LoadedModel
+from causerie.engine.requests import GenerationRequest
+from causerie.engine.scheduler import EngineConfig, Scheduler
+from causerie.errors import OverloadedError
+from causerie.types import Delta
+
+log = logging.getLogger(__name__)
+
+METRICS_INTERVAL = 0.25  # seconds between metric reports while the engine works
+STOP = ("stop",)
+
+
+class RelayedGeneration:
+    """A request as the engine process holds it: what it produces goes to the outbox."""
+
+    def __init__(self, rid: int, request: GenerationRequest, outbox: queue.SimpleQueue[Any]):
+        self.rid = rid
+        self.request = request
+        self.submitted_at = time.monotonic()
+        self._outbox = outbox
+        self._cancelled = threading.Event()
+        self._ended = False  # its last delta or its error was sent
+        self._left = False  # the engine forgot it; "done" waits for the last delta
+
+    def leave(self) -> None:
+        """The engine is done with it: say so once its last delta is out (the scheduler frees
+        the sequence just before pushing the last delta)."""
+        if self._ended or self.cancelled:
+            self._outbox.put(("done", self.rid))
+        else:
+            self._left = True
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    def push(self, item: Delta | BaseException) -> None:
+        if isinstance(item, BaseException):
+            self._outbox.put(("error", self.rid, str(item)))
+        else:
+            self._outbox.put(("delta", self.rid, item))
+        if isinstance(item, BaseException) or item.finish_reason is not None:
+            self._ended = True
+            if self._left:
+                self._outbox.put(("done", self.rid))
+
+
+class ProcessScheduler(Scheduler):
+    """The scheduler, telling the server when a request leaves and how the metrics stand."""
+
+    def __init__(
+        self, model: LoadedModel, config: EngineConfig, outbox: queue.SimpleQueue[Any]
+    ) -> None:
+        self.outbox = outbox
+        self.generations: dict[int, RelayedGeneration] = {}
+        self._reported = 0.0
+        super().__init__(model, config, EngineMetrics())
+
+    def _forget(self, generation: Any) -> None:
+        super()._forget(generation)
+        self.generations.pop(generation.rid, None)
+        generation.leave()
+
+    def _after_step(self) -> None:
+        now = time.monotonic()
+        idle = all(slot.idle for slot in self._slots)
+        if idle or now - self._reported >= METRICS_INTERVAL:
+            self._reported = now
+            self.report_metrics()
+
+    def report_metrics(self) -> None:
+        self.outbox.put(("metrics", list(self.metrics.registry.collect())))
+
+
+def send_batches(connection: Connection, outbox: queue.SimpleQueue[Any]) -> None:
+    """The writer thread: one ``send`` per batch of messages."""
+    while True:
+        batch = [outbox.get()]
+        while not outbox.empty():
+            batch.append(outbox.get_nowait())
+        stop = STOP in batch
+        batch = [message for message in batch if message != STOP]
+        try:
+            if batch:
+                connection.send(batch)
+        except (OSError, ValueError):  # the server is gone
+            return
+        if stop:
+            return
+
+
+def run_engine(connection: Connection) -> None:
+    """The engine process: load the model, serve requests until told to close or orphaned."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        _, model_path, context_size, config = connection.recv()
+    except (EOFError, OSError):
+        return
+    outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    writer = threading.Thread(
+        target=send_batches, args=(connection, outbox), name="engine-writer", daemon=True
+    )
+    writer.start()
+    model = LoadedModel(Path(model_path), context_size=context_size)
+    scheduler = ProcessScheduler(model, config, outbox)
+    outbox.put(("started", os.getpid()))
+    scheduler.report_metrics()
+    try:
+        serve(connection, scheduler, outbox)
+    finally:
+        scheduler.close()
+        model.close()
+        outbox.put(STOP)
+        writer.join(timeout=5)
+
+
+def serve(
+    connection: Connection, scheduler: ProcessScheduler, outbox: queue.SimpleQueue[Any]
+) -> None:
+    """Read the server's messages until ``close`` or the end of the pipe."""
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            return  # the server died: nobody will read what we would produce
+        kind = message[0]
+        if kind == "submit":
+            _, rid, request, caller = message
+            generation = RelayedGeneration(rid, request, outbox)
+            scheduler.generations[rid] = generation
+            try:
+                scheduler.enqueue(generation, caller)  # type: ignore[arg-type]
+            except OverloadedError as exc:  # the server admits first; this is a last guard
+                scheduler.generations.pop(rid, None)
+                outbox.put(("error", rid, exc.message))
+                outbox.put(("done", rid))
+        elif kind == "cancel":
+            found = scheduler.generations.get(message[1])
+            if found is not None:
+                found.cancel()
+        elif kind == "close":
+            return
+
+
+if __name__ == "__main__":
+    run_engine(Connection(int(sys.argv[1])))
