@@ -7,7 +7,7 @@ starts the ``Scheduler`` as in the server, and speaks a small protocol:
 
 - from the server: first ``("init", model_path, context_size, EngineConfig)``, then
   ``("submit", id, GenerationRequest, caller)``, ``("cancel", id)``, ``("close",)``;
-- to the server, in lists (one ``send`` for what piled up while the server read the last one):
+- to the server, in lists (one ``send`` per engine step, from the engine thread itself):
   ``("started", pid)``, ``("delta", id, Delta)``, ``("error", id, message)``, ``("done", id)``
   when a request left the engine, and ``("metrics", families)``: the engine's Prometheus
   families, after a step at most every ``METRICS_INTERVAL`` and whenever the engine goes idle.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import sys
 import threading
 import time
@@ -37,13 +36,36 @@ from causerie.types import Delta
 log = logging.getLogger(__name__)
 
 METRICS_INTERVAL = 0.25  # seconds between metric reports while the engine works
-STOP = ("stop",)
+
+
+class Outbox:
+    """Messages for the server, sent together: by the engine thread after each step (no other
+    thread to wake on the way of a token), by the reader thread after a refusal."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._pending: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()
+
+    def put(self, message: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._pending.append(message)
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+            if not batch:
+                return
+            try:
+                self._connection.send(batch)
+            except (OSError, ValueError):
+                pass  # the server is gone; the reader sees the pipe close and stops
 
 
 class RelayedGeneration:
     """A request as the engine process holds it: what it produces goes to the outbox."""
 
-    def __init__(self, rid: int, request: GenerationRequest, outbox: queue.SimpleQueue[Any]):
+    def __init__(self, rid: int, request: GenerationRequest, outbox: Outbox) -> None:
         self.rid = rid
         self.request = request
         self.submitted_at = time.monotonic()
@@ -81,9 +103,7 @@ class RelayedGeneration:
 class ProcessScheduler(Scheduler):
     """The scheduler, telling the server when a request leaves and how the metrics stand."""
 
-    def __init__(
-        self, model: LoadedModel, config: EngineConfig, outbox: queue.SimpleQueue[Any]
-    ) -> None:
+    def __init__(self, model: LoadedModel, config: EngineConfig, outbox: Outbox) -> None:
         self.outbox = outbox
         self.generations: dict[int, RelayedGeneration] = {}
         self._reported = 0.0
@@ -100,26 +120,10 @@ class ProcessScheduler(Scheduler):
         if idle or now - self._reported >= METRICS_INTERVAL:
             self._reported = now
             self.report_metrics()
+        self.outbox.flush()
 
     def report_metrics(self) -> None:
         self.outbox.put(("metrics", list(self.metrics.registry.collect())))
-
-
-def send_batches(connection: Connection, outbox: queue.SimpleQueue[Any]) -> None:
-    """The writer thread: one ``send`` per batch of messages."""
-    while True:
-        batch = [outbox.get()]
-        while not outbox.empty():
-            batch.append(outbox.get_nowait())
-        stop = STOP in batch
-        batch = [message for message in batch if message != STOP]
-        try:
-            if batch:
-                connection.send(batch)
-        except (OSError, ValueError):  # the server is gone
-            return
-        if stop:
-            return
 
 
 def run_engine(connection: Connection) -> None:
@@ -129,27 +133,21 @@ def run_engine(connection: Connection) -> None:
         _, model_path, context_size, config = connection.recv()
     except (EOFError, OSError):
         return
-    outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    writer = threading.Thread(
-        target=send_batches, args=(connection, outbox), name="engine-writer", daemon=True
-    )
-    writer.start()
+    outbox = Outbox(connection)
     model = LoadedModel(Path(model_path), context_size=context_size)
     scheduler = ProcessScheduler(model, config, outbox)
     outbox.put(("started", os.getpid()))
     scheduler.report_metrics()
+    outbox.flush()
     try:
         serve(connection, scheduler, outbox)
     finally:
         scheduler.close()
         model.close()
-        outbox.put(STOP)
-        writer.join(timeout=5)
+        outbox.flush()
 
 
-def serve(
-    connection: Connection, scheduler: ProcessScheduler, outbox: queue.SimpleQueue[Any]
-) -> None:
+def serve(connection: Connection, scheduler: ProcessScheduler, outbox: Outbox) -> None:
     """Read the server's messages until ``close`` or the end of the pipe."""
     while True:
         try:
@@ -167,6 +165,7 @@ def serve(
                 scheduler.generations.pop(rid, None)
                 outbox.put(("error", rid, exc.message))
                 outbox.put(("done", rid))
+                outbox.flush()
         elif kind == "cancel":
             found = scheduler.generations.get(message[1])
             if found is not None:
