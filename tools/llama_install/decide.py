@@ -78,7 +78,7 @@ def choose_wheel(
         when = " (recorded earlier)" if earlier else ""
         say(
             f"llama.cpp: the build with {name} {result.detail} in its smoke test on this CPU"
-            f"{when}; building without {name}"
+            f"{when}; trying without {name}"
         )
         dropped.append(name)
         options = options.without(group_options)
