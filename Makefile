@@ -33,7 +33,8 @@ dev: $(VENV)/.dev
 system-deps:
 	sh tools/install_system_deps.sh
 
-test: dev system-deps
+# Lint first: a change that breaks formatting, ruff's rules or mypy --strict fails the suite.
+test: lint system-deps
 	$(BIN)/python -m pytest
 
 lint: dev

@@ -1,4 +1,6 @@
-"""Causerie's exceptions. Each maps to one OpenAI-style error in ``api/errors.py``.
+"""Causerie's exceptions. Each class carries its HTTP status and OpenAI error type
+(``status``, ``type``) and gives its envelope (``envelope()``); ``responses.py`` turns one into a
+response for the API and the pages alike.
 
 ::
 
@@ -29,9 +31,14 @@ from __future__ import annotations
 
 
 class CauserieError(Exception):
-    """Base class. ``param`` and ``code`` follow OpenAI's error object."""
+    """Base class. ``param`` and ``code`` follow OpenAI's error object; ``status`` and ``type``
+    are the HTTP status and OpenAI error type the class stands for; ``retry_after`` (seconds)
+    becomes a Retry-After header where it is set."""
 
+    status: int = 500
+    type: str = "server_error"
     code: str | None = None
+    retry_after: float | None = None
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
         super().__init__(message)
@@ -40,9 +47,23 @@ class CauserieError(Exception):
         if code is not None:
             self.code = code
 
+    def envelope(self) -> dict[str, dict[str, str | None]]:
+        """OpenAI's error envelope: ``{"error": {"message", "type", "param", "code"}}``."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
 
 class InvalidRequestError(CauserieError):
     """The request is malformed or asks for something impossible."""
+
+    status = 400
+    type = "invalid_request_error"
 
 
 class ContextLengthExceededError(InvalidRequestError):
@@ -56,6 +77,8 @@ class UnsupportedParameterError(InvalidRequestError):
 class AuthenticationError(CauserieError):
     """No credentials, or credentials that do not (or no longer) work."""
 
+    status = 401
+    type = "authentication_error"
     code = "invalid_api_key"
 
 
@@ -68,17 +91,24 @@ class LoginRequiredError(AuthenticationError):
 class PermissionDeniedError(CauserieError):
     """The caller is known but may not do this (e.g. a user on an admin page)."""
 
+    status = 403
+    type = "permission_error"
     code = "permission_denied"
 
 
 class ConflictError(CauserieError):
     """The request clashes with what exists (a username already taken...)."""
 
+    status = 409
+    type = "invalid_request_error"
     code = "conflict"
 
 
 class NotFoundError(CauserieError):
     """The object asked for does not exist (or is not the caller's)."""
+
+    status = 404
+    type = "not_found_error"
 
 
 class ModelNotFoundError(NotFoundError):
@@ -86,6 +116,8 @@ class ModelNotFoundError(NotFoundError):
 
 
 class PayloadTooLargeError(CauserieError):
+    status = 413
+    type = "invalid_request_error"
     code = "request_too_large"
 
 
@@ -98,18 +130,23 @@ class PrivacyBlockedError(InvalidRequestError):
 class ProviderError(CauserieError):
     """An upstream provider failed after its reply had started (never replayed elsewhere)."""
 
+    status = 502
+    type = "server_error"
     code = "upstream_error"
 
 
 class ProviderUnavailableError(ProviderError):
     """An upstream failed before its first token: another target may serve the request."""
 
+    status = 503
     code = "provider_unavailable"
 
 
 class RateLimitedError(ProviderUnavailableError):
     """An upstream answered 429; ``retry_after`` is its Retry-After in seconds, when it gave one."""
 
+    status = 429
+    type = "rate_limit_error"
     code = "rate_limit_exceeded"
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
@@ -129,6 +166,10 @@ class EngineUnavailableError(ProviderUnavailableError):
 
 class TooManyRequestsError(CauserieError):
     """Not now: try again after ``retry_after`` seconds."""
+
+    status = 429
+    type = "rate_limit_error"
+    retry_after: float
 
     def __init__(self, message: str, *, retry_after: float, code: str | None = None) -> None:
         super().__init__(message, code=code)

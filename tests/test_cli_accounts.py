@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from causerie.auth.accounts import SIGNUP_POLICIES, Accounts
 from causerie.cli import main
-from causerie.cli_accounts import SIGNUP_CHOICES
+from causerie.cli.accounts import SIGNUP_CHOICES
 from causerie.storage import Database
 from causerie.storage.users import Limits
 from tests.conftest import Server, free_port, sqlite_server_with

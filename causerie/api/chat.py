@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from causerie.api.errors import causerie_error_response
 from causerie.api.schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -164,7 +163,7 @@ async def event_stream(
                 if delta.finish_reason is not None:
                     yield encoder.event(ChunkDelta(), delta.finish_reason)
         except CauserieError as exc:  # headers are sent: report in the stream, as OpenAI does
-            yield f"data: {bytes(causerie_error_response(exc).body).decode()}\n\n"
+            yield f"data: {json.dumps(exc.envelope())}\n\n"
             return
         if include_usage:
             yield encoder.usage(turn.usage)

@@ -11,38 +11,12 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from causerie.api.schemas import ErrorBody, ErrorEnvelope
-from causerie.errors import (
-    AuthenticationError,
-    CauserieError,
-    ConflictError,
-    EngineError,
-    EngineUnavailableError,
-    InvalidRequestError,
-    NotFoundError,
-    PayloadTooLargeError,
-    PermissionDeniedError,
-    ProviderError,
-    ProviderUnavailableError,
-    RateLimitedError,
-    TooManyRequestsError,
-)
+from causerie.errors import CauserieError
 from causerie.middleware import SECURITY_HEADERS
+from causerie.responses import error_response as causerie_error_response
 
 log = logging.getLogger(__name__)
 
-STATUS_OF: list[tuple[type[CauserieError], int, str]] = [
-    (InvalidRequestError, 400, "invalid_request_error"),
-    (AuthenticationError, 401, "authentication_error"),
-    (PermissionDeniedError, 403, "permission_error"),
-    (NotFoundError, 404, "not_found_error"),
-    (ConflictError, 409, "invalid_request_error"),
-    (PayloadTooLargeError, 413, "invalid_request_error"),
-    (RateLimitedError, 429, "rate_limit_error"),
-    (ProviderUnavailableError, 503, "server_error"),
-    (ProviderError, 502, "server_error"),
-    (TooManyRequestsError, 429, "rate_limit_error"),
-    (EngineError, 500, "server_error"),
-]
 HTTP_TYPES = {
     401: "authentication_error",
     403: "permission_error",
@@ -56,21 +30,9 @@ HTTP_TYPES = {
 def error_response(
     status: int, message: str, type_: str, *, param: str | None = None, code: str | None = None
 ) -> JSONResponse:
+    """An envelope for what is not a ``CauserieError`` (validation, routing, the unexpected)."""
     body = ErrorEnvelope(error=ErrorBody(message=message, type=type_, param=param, code=code))
     return JSONResponse(body.model_dump(), status_code=status)
-
-
-def causerie_error_response(exc: CauserieError) -> JSONResponse:
-    for cls, status, type_ in STATUS_OF:
-        if isinstance(exc, cls):
-            response = error_response(status, exc.message, type_, param=exc.param, code=exc.code)
-            if (
-                isinstance(exc, TooManyRequestsError | RateLimitedError | EngineUnavailableError)
-                and exc.retry_after is not None
-            ):
-                response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-            return response
-    return error_response(500, exc.message, "server_error", code=exc.code)
 
 
 def validation_response(errors: list[dict[str, object]]) -> JSONResponse:

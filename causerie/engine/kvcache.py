@@ -1,14 +1,15 @@
-"""Which sequence holds which tokens in the KV cache, and which one a new request should reuse."""
+"""Which sequence holds which tokens in the KV cache, what runs in it, and which one a new
+request should reuse."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from causerie.engine.scheduler import Running
+from causerie.engine.requests import Generation
+from causerie.engine.sampling import SamplerChain
+from causerie.engine.text import ReplyText
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -19,6 +20,20 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
             break
         n += 1
     return n
+
+
+@dataclass(eq=False)
+class Running:
+    """A request bound to a slot: its progress through prefill and generation."""
+
+    generation: Generation
+    sampler: SamplerChain
+    text: ReplyText
+    cached: int
+    produced: int = 0
+    batch_index: int = -1  # where its logits are in the current batch, -1 if none
+    next_token: int = -1  # sampled, not yet decoded
+    last_token_at: float = 0.0
 
 
 @dataclass(eq=False)

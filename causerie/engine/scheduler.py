@@ -21,7 +21,7 @@ from typing import Any
 import llama_cpp as L
 from prometheus_client import CollectorRegistry
 
-from causerie.engine.kvcache import Slot, choose_slot
+from causerie.engine.kvcache import Running, Slot, choose_slot
 from causerie.engine.metrics import EngineMetrics
 from causerie.engine.model import LoadedModel
 from causerie.engine.queue import FairQueue
@@ -42,20 +42,6 @@ class EngineConfig:
     prefill_chunk: int  # prompt tokens per step while other sequences generate
     threads: int
     max_waiting: int  # admission queue bound; beyond it: 429
-
-
-@dataclass(eq=False)
-class Running:
-    """A request bound to a slot: its progress through prefill and generation."""
-
-    generation: Generation
-    sampler: SamplerChain
-    text: ReplyText
-    cached: int
-    produced: int = 0
-    batch_index: int = -1  # where its logits are in the current batch, -1 if none
-    next_token: int = -1  # sampled, not yet decoded
-    last_token_at: float = 0.0
 
 
 class Scheduler:

@@ -20,7 +20,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 
-from causerie.api.errors import causerie_error_response
 from causerie.auth.accounts import SIGNUP_POLICIES
 from causerie.deps import AdminPrincipal, ListingDep, ServicesDep, check_csrf, get_admin
 from causerie.errors import (
@@ -186,7 +185,7 @@ async def apply(
     try:
         changed = await to_thread.run_sync(change, form)
     except REFUSALS as exc:
-        status = causerie_error_response(exc).status_code
+        status = exc.status
         extra: dict[str, Any] = {"error": exc.message, "status_code": status}
         if section == "users":
             extra["draft"] = {"username": field(form, "username"), "role": field(form, "role")}

@@ -91,7 +91,8 @@ def render_markdown(text: str) -> str:
 
 def pygments_css() -> str:
     """The stylesheet for highlighted code (``static/pygments.css`` is this, written out)."""
-    return str(HtmlFormatter(style="default").get_style_defs(f".{HIGHLIGHT_CLASS}"))
+    formatter = HtmlFormatter(style="default")
+    return str(formatter.get_style_defs(f".{HIGHLIGHT_CLASS}"))  # type: ignore[no-untyped-call]
 
 
 def highlight_code(code: str, lang: str, _attrs: str) -> str:

@@ -17,7 +17,6 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from causerie.api.errors import causerie_error_response
 from causerie.chat.export import export_filename, to_json, to_markdown
 from causerie.deps import (
     ConversationsDep,
@@ -33,6 +32,7 @@ from causerie.errors import (
     LoginRequiredError,
     NotFoundError,
 )
+from causerie.responses import error_response
 from causerie.storage.preferences import CUSTOM_INSTRUCTIONS
 from causerie.storage.shares import ShareStore
 from causerie.web import actions, send
@@ -66,7 +66,7 @@ def mount_web(app: FastAPI) -> None:
             return RedirectResponse(f"{root}/login?next={quote(target, safe='')}", 303)
         if wants_page and request.headers.get("content-type", "").startswith(FORM_TYPES):
             return RedirectResponse(f"{root}/login", 303)  # a form posted after signing out
-        return causerie_error_response(exc)
+        return error_response(exc)
 
     from causerie.web import account, admin  # they render with this module's page()
 

@@ -33,7 +33,6 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
-from causerie.api.errors import causerie_error_response
 from causerie.auth.principal import Principal
 from causerie.auth.quotas import Admission
 from causerie.chat.instructions import system_text
@@ -202,7 +201,7 @@ async def reply_events(
         yield sse("done", done)
     except CauserieError as exc:
         log.warning("web reply failed: %s", exc.message)
-        yield sse("error", json.loads(bytes(causerie_error_response(exc).body)))
+        yield sse("error", exc.envelope())
     finally:
         await turn.aclose()
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from causerie.cli.options import load_settings
 from causerie.config import Settings
 from causerie.errors import CauserieError, InvalidRequestError
 
@@ -33,8 +34,6 @@ ADMIN_MISSING = (
 
 
 def _settings() -> Settings:
-    from causerie.cli import load_settings  # here, not at the top: cli.py imports this module
-
     return load_settings()
 
 
