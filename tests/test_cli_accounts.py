@@ -22,6 +22,7 @@ from causerie.auth.accounts import SIGNUP_POLICIES, Accounts
 from causerie.cli import main
 from causerie.cli.accounts import SIGNUP_CHOICES
 from causerie.storage import Database
+from causerie.storage.audit import AuditLog
 from causerie.storage.users import Limits
 from tests.conftest import Server, free_port, sqlite_server_with
 
@@ -216,6 +217,15 @@ def test_audit_lists_what_the_commands_did(tmp_path: Path) -> None:
         "user.create",
     ]
     assert events[3] == ["cli", "key.revoke", "bob"]
+    database = Database(f"sqlite:///{tmp_path / 'causerie.db'}")
+    keyed = [
+        (e.actor, e.action, e.target, e.detail)
+        for e in AuditLog(database).recent(50)
+        if e.action.startswith("key.")
+    ]
+    database.dispose()
+    # the same shape as the page's (tests/web/test_account_pages.py): actor, action, owner, key id
+    assert keyed == [("cli", "key.revoke", "bob", key_id), ("cli", "key.create", "bob", key_id)]
     assert len(ok(tmp_path, "users", "audit", "--limit", "2").splitlines()) == 3
 
 

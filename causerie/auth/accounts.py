@@ -29,7 +29,7 @@ from causerie.errors import (
     QuotaExceededError,
 )
 from causerie.storage.audit import LOGIN_FAILED, AuditLog, FailedLogins
-from causerie.storage.credentials import Credentials
+from causerie.storage.credentials import ApiKeyInfo, Credentials
 from causerie.storage.db import Database
 from causerie.storage.tables import utcnow
 from causerie.storage.users import Account, Limits, Role, Status, UserStore
@@ -151,6 +151,20 @@ class Accounts:
         return self.credentials.start_session(account.id)
 
     # -- admin actions (actor: an admin's username, or "cli") ------------------------------------
+
+    # -- API keys (the page and the CLI both come here: one audit record shape per action) ------
+
+    def create_key(self, actor: str, account: Account, name: str) -> tuple[ApiKeyInfo, str]:
+        """A new key for ``account``; its full text is returned this once, never stored."""
+        info, key = self.credentials.create_key(account.id, name)
+        self.audit.record(actor, "key.create", account.username, detail=info.id)
+        return info, key
+
+    def revoke_key(self, actor: str, account: Account, key_id: str) -> ApiKeyInfo:
+        """Revoke one of ``account``'s keys; another user's key is ``NotFoundError``."""
+        info = self.credentials.revoke_key(account.id, key_id)
+        self.audit.record(actor, "key.revoke", account.username, detail=info.id)
+        return info
 
     def create_user(
         self, actor: str, username: str, password: str, *, role: Role = "user"

@@ -331,8 +331,7 @@ def keys_create(username: str, name: str) -> None:
     """Create a key and print it once."""
     with open_accounts() as accounts:
         account = accounts.users.by_username(username)
-        info, key = accounts.credentials.create_key(account.id, name)
-        accounts.audit.record(ACTOR, "key.create", account.username, detail=info.id)
+        info, key = accounts.create_key(ACTOR, account, name)
     click.echo(key)
     click.echo(f"This key ({info.name}, id {info.id}) is shown only once: store it now.", err=True)
 
@@ -364,6 +363,5 @@ def keys_revoke(username: str, key_id: str) -> None:
     """Revoke a key (by its id, as `keys list` shows it); the next request with it fails."""
     with open_accounts() as accounts:
         account = accounts.users.by_username(username)
-        info = accounts.credentials.revoke_key(account.id, key_id_of(key_id))
-        accounts.audit.record(ACTOR, "key.revoke", account.username, detail=info.id)
+        info = accounts.revoke_key(ACTOR, account, key_id_of(key_id))
     click.echo(f"Revoked {info.hint} ({info.name}).")

@@ -199,12 +199,9 @@ async def create_key(
         return await keys_page(request, services, principal, listing, error=error, status_code=403)
     name = field(await request.form(), "name")
 
-    def create() -> tuple[ApiKeyInfo, str]:
-        info, key = services.accounts.credentials.create_key(account.id, name)
-        services.accounts.audit.record(account.username, "key.create", info.id)
-        return info, key
-
-    new_key = await to_thread.run_sync(create)
+    new_key = await to_thread.run_sync(
+        lambda: services.accounts.create_key(account.username, account, name)
+    )
     return await keys_page(request, services, principal, listing, new_key=new_key)
 
 
@@ -224,12 +221,10 @@ async def revoke_key(
     if error is not None:
         return await keys_page(request, services, principal, listing, error=error, status_code=403)
 
-    def revoke() -> None:
-        services.accounts.credentials.revoke_key(account.id, key_id)
-        services.accounts.audit.record(account.username, "key.revoke", key_id)
-
     try:
-        await to_thread.run_sync(revoke)
+        await to_thread.run_sync(
+            lambda: services.accounts.revoke_key(account.username, account, key_id)
+        )
     except NotFoundError:
         error = strings_for(request)["key_not_found"]
         return await keys_page(request, services, principal, listing, error=error, status_code=404)
