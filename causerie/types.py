@@ -7,18 +7,11 @@ This module imports nothing from Causerie, so any package may depend on it.
 from __future__ import annotations
 
 import json
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
 
-# Who is asking, for fair scheduling (a user, an API key, a client address). Set per request by
-# the chat service, read by the engine: request identity without threading it through every call.
-CALLER: ContextVar[str] = ContextVar("causerie_caller", default="anonymous")
-# The names the asking user listed in their settings, hidden from external providers by the
-# privacy firewall. Set per turn by the chat service, read where a request leaves the machine.
-PRIVATE_NAMES: ContextVar[tuple[str, ...]] = ContextVar("causerie_private_names", default=())
 FinishReason = Literal["stop", "length", "tool_calls"]
 ToolChoiceMode = Literal["none", "auto", "required", "function"]
 LOCAL_OWNER = "local"  # whose data it is when the server has no accounts (single-user mode)
@@ -36,6 +29,19 @@ class Caller:
     @property
     def queue_key(self) -> str:
         return self.fairness or self.owner
+
+
+@dataclass(frozen=True, slots=True)
+class TurnContext:
+    """Who a request to a provider is for, handed to ``Provider.open`` explicitly (a path that
+    forgot it would not type-check): whose it is, through which key, the engine's fairness key,
+    and the names this user wants hidden from external providers (the privacy firewall adds
+    them to the providers file's)."""
+
+    owner: str = LOCAL_OWNER
+    key_id: str = ""
+    fairness_key: str = "anonymous"
+    private_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,6 @@ from causerie.storage.conversations import title_from
 from causerie.storage.preferences import Preferences
 from causerie.storage.usage import UsageLedger
 from causerie.types import (
-    CALLER,
-    PRIVATE_NAMES,
     Caller,
     Delta,
     Message,
@@ -30,6 +28,7 @@ from causerie.types import (
     SamplingParams,
     ToolCall,
     ToolCallChunk,
+    TurnContext,
     Usage,
 )
 
@@ -199,24 +198,24 @@ class ChatService:
         turn.on_close(count)
         return turn
 
-    async def _enter(self, caller: Caller) -> None:
-        """Set who this turn is for: the engine's fairness key and the names the caller wants
-        hidden from external providers (read only when some provider is firewalled)."""
-        CALLER.set(caller.queue_key)  # the engine serves callers fairly
+    async def _enter(self, caller: Caller) -> TurnContext:
+        """Who this turn is for, as providers take it: the engine's fairness key and the names
+        the caller wants hidden from external providers (read only when some provider is
+        firewalled)."""
         names: tuple[str, ...] = ()
         if self._registry.redacts:
             preferences = Preferences(self._database, caller.owner)
             names = await to_thread.run_sync(preferences.private_names)
-        PRIVATE_NAMES.set(names)
+        return TurnContext(caller.owner, caller.key_id, caller.queue_key, names)
 
     async def title(self, model: str, first_message: str, caller: Caller) -> str | None:
         """The model's title for a conversation that starts with ``first_message`` (None if it
         fails or answers with something unusable); its tokens count in the caller's usage."""
-        await self._enter(caller)
+        context = await self._enter(caller)
         try:
             provider, model_id = self._registry.resolve(model or "default")
             messages, params = title_request(first_message)
-            completion = await provider.open(model_id, messages, params)
+            completion = await provider.open(model_id, messages, params, context)
             turn = self._opened(completion, model_id, None, caller)
             with anyio.fail_after(TITLE_SECONDS):
                 text = await turn.collect()
@@ -265,10 +264,10 @@ class ChatService:
     ) -> Turn:
         """An OpenAI-style call: the client sends the whole history each time. The history
         continues one of the caller's own conversations only."""
-        await self._enter(caller)
+        context = await self._enter(caller)
         self._check_bounds(messages)
         provider, model_id = self._registry.resolve(model)
-        completion = await provider.open(model_id, messages, params)
+        completion = await provider.open(model_id, messages, params, context)
         if not store:
             return self._opened(completion, model_id, None, caller)
         conversations = ConversationStore(self._database, caller.owner)
@@ -309,7 +308,7 @@ class ChatService:
         on, and the whole text is stored as a sibling of the cut reply. ``system`` (custom
         instructions, a conversation's system prompt) goes first in the prompt, never stored.
         """
-        await self._enter(caller)
+        context = await self._enter(caller)
         store = ConversationStore(self._database, caller.owner)
         provider, model_id = self._registry.resolve(model or "default")
         if conversation_id is None or parent_id is None:
@@ -344,7 +343,7 @@ class ChatService:
 
         messages, room = await to_thread.run_sync(fit)
         completion = await provider.open(
-            model_id, messages, replace(params, max_tokens=min(wanted, room))
+            model_id, messages, replace(params, max_tokens=min(wanted, room)), context
         )
         try:
             if conversation_id is None:

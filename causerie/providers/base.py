@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from causerie.types import Delta, Message, ModelInfo, SamplingParams
+from causerie.types import Delta, Message, ModelInfo, SamplingParams, TurnContext
 
 
 class Completion(Protocol):
@@ -28,7 +28,11 @@ class Provider(Protocol):
     def count_tokens(self, model: str, messages: Sequence[Message]) -> int: ...
 
     async def open(
-        self, model: str, messages: Sequence[Message], params: SamplingParams
+        self,
+        model: str,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        context: TurnContext,
     ) -> Completion: ...
 
     async def close(self) -> None: ...

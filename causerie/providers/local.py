@@ -26,7 +26,7 @@ from causerie.engine.sampling import GrammarError, check_grammar
 from causerie.engine.scheduler import EngineConfig, Scheduler
 from causerie.engine.templates import ChatTemplate, resolve_template
 from causerie.errors import ContextLengthExceededError, InvalidRequestError
-from causerie.types import CALLER, Delta, Message, ModelInfo, SamplingParams, ToolSpec
+from causerie.types import Delta, Message, ModelInfo, SamplingParams, ToolSpec, TurnContext
 
 
 class LocalCompletion:
@@ -154,7 +154,11 @@ class LocalProvider:
         return grammar, self._prompt(messages, forced, limit=self.model.context_size)
 
     async def open(
-        self, model: str, messages: Sequence[Message], params: SamplingParams
+        self,
+        model: str,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        context: TurnContext,
     ) -> LocalCompletion:
         if not messages:
             raise InvalidRequestError("messages must not be empty", param="messages")
@@ -181,7 +185,7 @@ class LocalProvider:
         if grammar is not None:
             stop = ()  # the grammar says where the call ends
         request = GenerationRequest(prompt, replace(params, tools=None), max_tokens, stop, grammar)
-        generation = self.engine.submit(request, caller=CALLER.get())
+        generation = self.engine.submit(request, caller=context.fairness_key)
         return LocalCompletion(generation, len(prompt), tool_call=grammar is not None)
 
     def _grammar(self, tools: Sequence[ToolSpec]) -> str:

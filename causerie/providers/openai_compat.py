@@ -46,6 +46,7 @@ from causerie.types import (
     Message,
     ModelInfo,
     SamplingParams,
+    TurnContext,
     Usage,
 )
 
@@ -205,7 +206,11 @@ class OpenAICompatProvider:
         return body
 
     async def open(
-        self, model: str, messages: Sequence[Message], params: SamplingParams
+        self,
+        model: str,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        context: TurnContext,
     ) -> UpstreamCompletion:
         if not messages:
             raise InvalidRequestError("messages must not be empty", param="messages")

@@ -3,7 +3,7 @@
 
 ``RedactingProvider`` wraps any provider, so the chat service does not know it is there. The
 names to hide are the providers file's ``[privacy] names`` plus those the asking user listed in
-their settings (``PRIVATE_NAMES``, set per turn). Its completions report ``redactions`` (kinds
+their settings (the turn's ``TurnContext.private_names``). Its completions report ``redactions`` (kinds
 and counts, never values) and ``redacted_for`` (the provider) for the UI.
 
 Tool results are message contents and are redacted like them; the arguments of an assistant's
@@ -26,13 +26,13 @@ from causerie.privacy.redact import PLACEHOLDER, Redactor, StreamRestorer, descr
 from causerie.providers.base import Completion, Provider
 from causerie.providers.config import Policy, PrivacyClass
 from causerie.types import (
-    PRIVATE_NAMES,
     Delta,
     Message,
     ModelInfo,
     SamplingParams,
     ToolCall,
     ToolCallChunk,
+    TurnContext,
 )
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,11 @@ class RedactingProvider:
         return self.inner.count_tokens(model, messages)
 
     async def open(
-        self, model: str, messages: Sequence[Message], params: SamplingParams
+        self,
+        model: str,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        context: TurnContext,
     ) -> Completion:
         if self._local_only and self.privacy == "external":
             raise PrivacyBlockedError(
@@ -120,8 +124,8 @@ class RedactingProvider:
                 f"no requests."
             )
         if self.policy == "allow":
-            return await self.inner.open(model, messages, params)
-        redactor = Redactor([*self._names, *PRIVATE_NAMES.get()])
+            return await self.inner.open(model, messages, params, context)
+        redactor = Redactor([*self._names, *context.private_names])
         arguments = [call.arguments for m in messages for call in m.tool_calls]
         redactor.reserve([*(m.content for m in messages), *arguments, *params.stop])
         redacted = [redacted_message(m, redactor) for m in messages]
@@ -135,7 +139,7 @@ class RedactingProvider:
             )
         if counts:
             log.info("redacted %s before provider %s", describe(counts), self.name)
-        completion = await self.inner.open(model, redacted, replace(params, stop=stop))
+        completion = await self.inner.open(model, redacted, replace(params, stop=stop), context)
         return RedactedCompletion(completion, redactor, self.name)
 
     async def close(self) -> None:

@@ -22,7 +22,7 @@ from causerie.errors import (
     RateLimitedError,
 )
 from causerie.providers.base import Completion, Provider
-from causerie.types import Message, ModelInfo, SamplingParams
+from causerie.types import Message, ModelInfo, SamplingParams, TurnContext
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,11 @@ class Route:
         return first.provider.count_tokens(first.model, messages)
 
     async def open(
-        self, model: str, messages: Sequence[Message], params: SamplingParams
+        self,
+        model: str,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        context: TurnContext,
     ) -> Completion:
         errors: list[tuple[Target, CauserieError]] = []
         held: list[Target] = []
@@ -121,7 +125,7 @@ class Route:
                 else:
                     errors.append((target, self._skipped(target)))
                 continue
-            completion = await self._try(target, messages, params, errors)
+            completion = await self._try(target, messages, params, context, errors)
             if completion is not None:
                 return completion
         for target in held:
@@ -131,7 +135,7 @@ class Route:
                 errors.append((target, self._skipped(target)))
                 continue
             await asyncio.sleep(wait)
-            completion = await self._try(target, messages, params, errors)
+            completion = await self._try(target, messages, params, context, errors)
             if completion is not None:
                 return completion
         raise self._failure(errors)
@@ -148,11 +152,12 @@ class Route:
         target: Target,
         messages: Sequence[Message],
         params: SamplingParams,
+        context: TurnContext,
         errors: list[tuple[Target, CauserieError]],
     ) -> Completion | None:
         """Open ``target``; on a failure before the first token, record it and return None."""
         try:
-            completion = await self._open_target(target, messages, params)
+            completion = await self._open_target(target, messages, params, context)
         except (
             ProviderUnavailableError,
             OverloadedError,
@@ -168,12 +173,16 @@ class Route:
         return completion
 
     async def _open_target(
-        self, target: Target, messages: Sequence[Message], params: SamplingParams
+        self,
+        target: Target,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        context: TurnContext,
     ) -> Completion:
         retries = 0
         while True:
             try:
-                completion = await target.provider.open(target.model, messages, params)
+                completion = await target.provider.open(target.model, messages, params, context)
             except (RateLimitedError, OverloadedError) as exc:  # an upstream 429, a full engine
                 wait = exc.retry_after
                 if (

@@ -17,7 +17,15 @@ from causerie.engine.sampling import GrammarError, check_grammar
 from causerie.engine.templates import DIALOGUE, plain_turns
 from causerie.errors import InvalidRequestError
 from causerie.providers.local import LocalProvider
-from causerie.types import Delta, Message, SamplingParams, ToolCall, ToolSpec, ToolUse
+from causerie.types import (
+    Delta,
+    Message,
+    SamplingParams,
+    ToolCall,
+    ToolSpec,
+    ToolUse,
+    TurnContext,
+)
 from tests.engine.test_scheduler import make_provider
 
 pytestmark = pytest.mark.anyio
@@ -101,7 +109,9 @@ async def call(
     provider: LocalProvider, question: str, tools: ToolUse, max_tokens: int = 80
 ) -> list[Delta]:
     params = SamplingParams(temperature=0, max_tokens=max_tokens, tools=tools)
-    completion = await provider.open(provider.model.id, [Message("user", question)], params)
+    completion = await provider.open(
+        provider.model.id, [Message("user", question)], params, TurnContext()
+    )
     return [delta async for delta in completion]
 
 

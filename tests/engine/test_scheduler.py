@@ -13,7 +13,7 @@ from causerie.engine.scheduler import EngineConfig
 from causerie.engine.templates import resolve_template
 from causerie.errors import OverloadedError
 from causerie.providers.local import LocalProvider
-from causerie.types import CALLER, Delta, Message, SamplingParams
+from causerie.types import Delta, Message, SamplingParams, TurnContext
 from tests.helpers import long_reply_messages
 
 pytestmark = pytest.mark.anyio
@@ -39,6 +39,11 @@ def model(model_dir: Path) -> Iterator[LoadedModel]:
     loaded = LoadedModel(next(model_dir.glob("*.gguf")), context_size=4096)
     yield loaded
     loaded.close()
+
+
+def as_(caller: str) -> TurnContext:
+    """The context of a turn from ``caller`` (the engine's fairness key)."""
+    return TurnContext(fairness_key=caller)
 
 
 def make_provider(model: LoadedModel, **overrides: int) -> LocalProvider:
@@ -68,8 +73,7 @@ async def reply(
     params: SamplingParams = GREEDY,
     caller: str = "test",
 ) -> tuple[str, Delta]:
-    CALLER.set(caller)
-    completion = await provider.open(provider.model.id, messages, params)
+    completion = await provider.open(provider.model.id, messages, params, as_(caller))
     parts, last = [], Delta()
     async for delta in completion:
         parts.append(delta.text)
@@ -140,11 +144,11 @@ async def test_seeded_requests_are_reproducible_whatever_the_cache(provider: Loc
 async def test_cancelling_frees_the_sequence_for_the_next_request(model: LoadedModel) -> None:
     local = make_provider(model, parallel=1)
     try:
-        CALLER.set("a")
         long = await local.open(
             local.model.id,
             [Message(m["role"], m["content"]) for m in long_reply_messages()],  # type: ignore[arg-type]
             SamplingParams(temperature=0, max_tokens=1500),
+            as_("a"),
         )
         waiting = asyncio.ensure_future(reply(local, ask("What is 2+2?"), caller="b"))
         seen = 0
@@ -171,8 +175,7 @@ async def test_one_caller_cannot_starve_another(model: LoadedModel) -> None:
     try:
 
         async def tracked(name: str, caller: str, question: str) -> None:
-            CALLER.set(caller)
-            completion = await local.open(local.model.id, ask(question), GREEDY)
+            completion = await local.open(local.model.id, ask(question), GREEDY, as_(caller))
             async for _ in completion:
                 order.append(name)
                 break
@@ -193,16 +196,15 @@ async def test_one_caller_cannot_starve_another(model: LoadedModel) -> None:
 async def test_a_full_queue_refuses_at_once(model: LoadedModel) -> None:
     local = make_provider(model, parallel=1, max_waiting=2)
     try:
-        CALLER.set("x")
         messages = [Message(m["role"], m["content"]) for m in long_reply_messages()]  # type: ignore[arg-type]
         params = SamplingParams(temperature=0, max_tokens=1500)
-        running = await local.open(local.model.id, messages, params)
+        running = await local.open(local.model.id, messages, params, as_("x"))
         first = running.__aiter__()
         await first.__anext__()  # the only sequence is busy
-        queued = [await local.open(local.model.id, ask("Hi"), GREEDY) for _ in range(2)]
+        queued = [await local.open(local.model.id, ask("Hi"), GREEDY, as_("x")) for _ in range(2)]
         assert local.metrics.rejected_requests._value.get() == 0
         with pytest.raises(OverloadedError) as refused:
-            await local.open(local.model.id, ask("Hi"), GREEDY)
+            await local.open(local.model.id, ask("Hi"), GREEDY, as_("x"))
         assert refused.value.retry_after >= 1
         assert local.metrics.rejected_requests._value.get() == 1
         for completion in (running, *queued):

@@ -11,7 +11,7 @@ from causerie.errors import PrivacyBlockedError
 from causerie.providers.config import ProviderConfig
 from causerie.providers.openai_compat import OpenAICompatProvider
 from causerie.providers.redacting import RedactingProvider
-from causerie.types import PRIVATE_NAMES, Message, SamplingParams
+from causerie.types import Message, SamplingParams, TurnContext
 from tests.providers.relay import Relay
 
 MODEL = "gemma-3-270m-q4_k_m"
@@ -33,7 +33,10 @@ def test_redacts_reports_counts_and_restores(relay: Relay) -> None:
     async def main() -> tuple[str, dict[str, int]]:
         try:
             completion = await provider.open(
-                MODEL, ECHO, SamplingParams(max_tokens=24, temperature=0, stop=("x@y.example",))
+                MODEL,
+                ECHO,
+                SamplingParams(max_tokens=24, temperature=0, stop=("x@y.example",)),
+                TurnContext(),
             )
             text = "".join([delta.text async for delta in completion])
             return text, completion.redactions  # type: ignore[attr-defined]
@@ -63,7 +66,7 @@ def test_refuses_before_anything_is_sent(
 
     async def main() -> None:
         try:
-            await provider.open(MODEL, ECHO, SamplingParams(max_tokens=4))
+            await provider.open(MODEL, ECHO, SamplingParams(max_tokens=4), TurnContext())
         finally:
             await provider.close()
 
@@ -75,8 +78,8 @@ def test_refuses_before_anything_is_sent(
 
 
 def test_hides_the_files_names_and_the_asking_users_own(relay: Relay) -> None:
-    """``PRIVATE_NAMES`` (the user's settings, set per turn) adds to the file's names, for
-    that turn only; names match whatever their case."""
+    """``TurnContext.private_names`` (the user's settings) adds to the file's names, for that
+    turn only; names match whatever their case."""
     provider = firewall(relay, policy="redact", names=["Alice Martin"])
     messages = [*ECHO[:2], Message("user", "Repeat exactly: alice martin met Jean Dupont")]
     params = SamplingParams(max_tokens=16, temperature=0)
@@ -85,8 +88,8 @@ def test_hides_the_files_names_and_the_asking_users_own(relay: Relay) -> None:
         results = []
         try:
             for names in (("Jean Dupont", "Zoé"), ()):
-                PRIVATE_NAMES.set(names)
-                completion = await provider.open(MODEL, messages, params)
+                context = TurnContext(private_names=names)
+                completion = await provider.open(MODEL, messages, params, context)
                 text = "".join([delta.text async for delta in completion])
                 report = completion.redactions, completion.redacted_for  # type: ignore[attr-defined]
                 results.append((text, *report))
@@ -110,9 +113,9 @@ def test_concurrent_turns_keep_their_own_users_names(relay: Relay) -> None:
     params = SamplingParams(max_tokens=4, temperature=0)
 
     async def turn(names: tuple[str, ...], text: str) -> dict[str, int]:
-        PRIVATE_NAMES.set(names)
-        await asyncio.sleep(0)  # let the other task set its own names first
-        completion = await provider.open(MODEL, [Message("user", text)], params)
+        await asyncio.sleep(0)  # both turns in flight at once
+        context = TurnContext(private_names=names)
+        completion = await provider.open(MODEL, [Message("user", text)], params, context)
         async for _ in completion:
             pass
         return completion.redactions  # type: ignore[attr-defined, no-any-return]

@@ -16,7 +16,7 @@ from causerie.errors import (
 )
 from causerie.providers.config import ProviderConfig
 from causerie.providers.openai_compat import OpenAICompatProvider
-from causerie.types import Delta, Message, SamplingParams
+from causerie.types import Delta, Message, SamplingParams, TurnContext
 from tests.conftest import Server, free_port
 from tests.helpers import client_for
 from tests.providers.relay import Relay
@@ -34,7 +34,7 @@ def provider(base_url: str, **fields: Any) -> OpenAICompatProvider:
 async def collect(up: OpenAICompatProvider, **kwargs: Any) -> list[Delta]:
     try:
         completion = await up.open(
-            kwargs.get("model", MODEL), QUESTION, kwargs.get("params", GREEDY)
+            kwargs.get("model", MODEL), QUESTION, kwargs.get("params", GREEDY), TurnContext()
         )
         return [delta async for delta in completion]
     finally:
@@ -131,12 +131,12 @@ def test_max_concurrency_turns_an_extra_request_away(upstream: Server) -> None:
 
     async def main() -> None:
         try:
-            first = await up.open(MODEL, QUESTION, GREEDY)
+            first = await up.open(MODEL, QUESTION, GREEDY, TurnContext())
             with pytest.raises(RateLimitedError, match="concurrency limit"):
-                await up.open(MODEL, QUESTION, GREEDY)
+                await up.open(MODEL, QUESTION, GREEDY, TurnContext())
             async for _ in first:
                 pass
-            second = await up.open(MODEL, QUESTION, GREEDY)  # the slot is free again
+            second = await up.open(MODEL, QUESTION, GREEDY, TurnContext())  # the slot is free again
             assert [d async for d in second][-1].finish_reason is not None
         finally:
             await up.close()

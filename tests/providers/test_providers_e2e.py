@@ -4,6 +4,7 @@ reaches it), a third one that is stopped mid-test, and a closed port."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -226,6 +227,30 @@ def test_names_from_the_users_settings_are_hidden_and_the_reply_says_what_was(
         )
         sent = module_relay.bodies[-1]["messages"][-1]["content"]
         assert sent == "Appelez [NAME_1] au [PHONE_1] ou [NAME_2]."
+
+        # Regenerating and continuing that reply are turns of their own: hidden as well.
+        database, store = store_for(proxy)
+        try:
+            french = store.list_recent(1)[0].id
+            question, answer = store.branch(french)[-2:]
+        finally:
+            database.dispose()
+        for parent in (question.id, answer.id):  # regenerate, then continue
+            again = page.post(
+                "/c/send",
+                json={
+                    "conversation_id": french,
+                    "content": None,
+                    "parent_id": parent,
+                    "model": f"up/{MODEL}",
+                    "max_tokens": 4,
+                },
+            )
+            assert "event: done" in again.text
+            body = json.dumps(module_relay.bodies[-1], ensure_ascii=False)
+            assert "[NAME_1]" in body and "[PHONE_1]" in body
+            for value in ("Zoé", "DUPONT", "12 34 56 78"):
+                assert value not in body
 
         # A local model sees everything and reports nothing.
         local = page.post(

@@ -14,7 +14,7 @@ import pytest
 from causerie.errors import ProviderError, ProviderUnavailableError
 from causerie.providers.config import parse_providers
 from causerie.providers.registry import ProviderRegistry
-from causerie.types import Delta, Message, SamplingParams
+from causerie.types import Delta, Message, SamplingParams, TurnContext
 from tests.conftest import Server, free_port
 from tests.helpers import long_reply_messages
 from tests.providers.conftest import start_server
@@ -48,7 +48,7 @@ def registry_for(
 async def ask(registry: ProviderRegistry, name: str = "default") -> tuple[str, list[Delta]]:
     """Resolve and stream one short reply; returns who served it and the deltas."""
     provider, model = registry.resolve(name)
-    completion = await provider.open(model, QUESTION, SHORT)
+    completion = await provider.open(model, QUESTION, SHORT, TurnContext())
     deltas = [delta async for delta in completion]
     return str(getattr(completion, "served_by", "")), deltas
 
@@ -165,7 +165,7 @@ def test_a_stream_under_way_is_never_replayed_elsewhere(
         async def work() -> None:
             provider, model = registry.resolve("default")
             completion = await provider.open(
-                model, messages, SamplingParams(max_tokens=300, temperature=0)
+                model, messages, SamplingParams(max_tokens=300, temperature=0), TurnContext()
             )
             received: list[str] = []
             with pytest.raises(ProviderError, match="middle of the reply"):
