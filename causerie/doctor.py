@@ -114,7 +114,7 @@ def model_file(settings: Settings) -> Section:
         return section
     section.lines.append(f"{path} ({path.stat().st_size / 2**20:.0f} MiB)")
     try:
-        model = LoadedModel(path, context_size=settings.context_size)
+        model = LoadedModel(path, context_size=settings.context_size, vocab_only=True)
     except CauserieError as exc:
         section.problems.append(exc.message)
         return section

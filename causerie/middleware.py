@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from causerie.errors import PayloadTooLargeError
+from causerie.errors import CauserieError, PayloadTooLargeError, PermissionDeniedError
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -60,26 +60,16 @@ def _too_large_text(limit: int) -> str:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    await _refuse(send, 413, _too_large_text(limit), "request_too_large", close=True)
+    await _refuse(send, PayloadTooLargeError(_too_large_text(limit)), close=True)
 
 
-async def _refuse(send: Send, status: int, message: str, code: str, close: bool = False) -> None:
-    """An OpenAI-style error envelope sent straight from the middleware."""
-    body = json.dumps(
-        {
-            "error": {
-                "message": message,
-                "type": "invalid_request_error",
-                "param": None,
-                "code": code,
-            }
-        }
-    ).encode()
+async def _refuse(send: Send, error: CauserieError, close: bool = False) -> None:
+    """``error``'s envelope and status, sent straight from the middleware."""
     headers = [(b"content-type", b"application/json")]
     if close:
         headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": json.dumps(error.envelope()).encode()})
 
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -118,14 +108,15 @@ class HostGuardMiddleware:
                 f"The host name {host_name(host)!r} is not served here; use 127.0.0.1 or "
                 "localhost, or add it to CAUSERIE_ALLOWED_HOSTS."
             )
-            await _refuse(send, 403, message, "host_not_allowed")
+            await _refuse(send, PermissionDeniedError(message, code="host_not_allowed"))
             return
         origin = headers.get(b"origin")
         if scope["method"] in UNSAFE_METHODS and origin is not None:
             netloc = urlsplit(origin.decode("latin-1")).netloc.lower()
             if netloc != host.strip().lower():
                 message = "A request from another site's page was refused."
-                await _refuse(send, 403, message, "cross_origin_refused")
+                refused = PermissionDeniedError(message, code="cross_origin_refused")
+                await _refuse(send, refused)
                 return
         await self.app(scope, receive, send)
 

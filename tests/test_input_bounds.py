@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import httpx
 
-from tests.conftest import Server
+from causerie.storage import MessageDraft
+from tests.conftest import Server, sqlite_server_with
+from tests.helpers import page_client, store_for
 
 URL = "/v1/chat/completions"
 
@@ -55,3 +58,24 @@ def test_health_answers_while_a_long_history_is_tokenized(sqlite_server: Server)
     assert answer[0].status_code == 400
     assert answer[0].json()["error"]["code"] == "context_length_exceeded"
     assert slowest < 2.0, slowest
+
+
+def test_a_stored_conversation_longer_than_the_bound_is_fitted_not_refused(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    for server in sqlite_server_with(tmp_path, model_dir, CAUSERIE_MAX_MESSAGES="3"):
+        database, store = store_for(server)
+        conversation = store.create(title="Long")
+        drafts = [
+            MessageDraft("user" if i % 2 == 0 else "assistant", f"turn {i}") for i in range(6)
+        ]
+        store.append(conversation, None, drafts)
+        database.dispose()
+        with page_client(server.url) as page:
+            reply = page.post(
+                "/c/send",
+                json={"conversation_id": conversation, "content": "Hi", "max_tokens": 2},
+            )
+        assert "event: done" in reply.text  # 7 messages in the prompt, 1 brought by this turn
+        too_many = post(server, [{"role": "user", "content": "x"}] * 4)  # the API brings them all
+        assert too_many.status_code == 400

@@ -332,8 +332,8 @@ class ChatService:
         if continued is not None:
             question = [Message("user", CONTINUE_PROMPT)]  # not stored
         preamble = [Message("system", system)] if system else []
+        self._check_bounds([*preamble, *question])  # the stored history is fitted, not refused
         wanted_messages = [*preamble, *history, *question]
-        self._check_bounds(wanted_messages)
 
         def fit() -> tuple[list[Message], int]:  # tokenizing: CPU work, off the event loop
             fitted = fit_messages(

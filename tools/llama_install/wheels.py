@@ -11,6 +11,7 @@ Layout under ``$XDG_CACHE_HOME/causerie/wheels``:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -53,8 +54,6 @@ def abi_tag(python: str) -> str:
 
 def build_key(options: BuildOptions, abi: str) -> str:
     """The cache key records the options: a different set is a different entry."""
-    import hashlib
-
     digest = hashlib.sha256(" ".join(options.cmake_args()).encode()).hexdigest()[:12]
     return f"llama_cpp_python-{LLAMA_CPP_VERSION}-{abi}-{options.machine}-{digest}"
 
