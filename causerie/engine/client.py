@@ -3,7 +3,9 @@
 ``EngineProcess`` offers what the in-process ``Scheduler`` offers (``submit``, ``close``,
 ``registry``, ``state``) with the scheduler running in a child process (``engine/process.py``).
 The server admits requests itself (the same bound as the scheduler's, so a full engine is a 429
-at once). When the child dies, every request it held ends with ``EngineUnavailableError`` (503;
+at once). Once the server's event loop is known (``attach``), the loop reads the engine's socket
+itself: a token reaches its stream with no thread to wake on the way (before that, and in
+programs with no loop of their own, a reader thread does). When the child dies, every request it held ends with ``EngineUnavailableError`` (503;
 a stream gets an error event), a log line names them, ``/ready`` answers 503, and the child is
 started again after a back-off that doubles with each crash in a row (1 s to 30 s).
 """
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 START_TIMEOUT = 300.0  # loading a large model from a slow disk
 BACKOFF_MIN, BACKOFF_MAX = 1.0, 30.0
 STABLE_AFTER = 60.0  # a child that lived this long resets the back-off
+HANDOVER_POLL = 0.05  # how often the reader thread looks whether the event loop took over
 
 
 class RelayedMetrics:
@@ -85,11 +88,20 @@ class EngineProcess:
         self._pid: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._connection: Connection | None = None
-        self._started = threading.Event()
-        self._start()
-        if not self._started.wait(START_TIMEOUT) or not self._running:
+        self._loop: asyncio.AbstractEventLoop | None = None  # reads the socket once attached
+        self._handover = threading.Event()  # the reader thread gives the socket to the loop
+        self._born = time.monotonic()
+        if not self._start():
             self.close()
             raise ConfigurationError("the engine process did not start (see the log above)")
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Read the engine's socket on ``loop`` (the server's) from now on."""
+        with self._lock:
+            if self._loop is not None:
+                return
+            self._loop = loop
+        self._handover.set()
 
     # -- the server's side ----------------------------------------------------------------------
 
@@ -134,6 +146,8 @@ class EngineProcess:
                 self._process.kill()
                 self._process.wait(timeout=5)
         if self._connection is not None:
+            if self._loop is not None and _running_loop() is self._loop:
+                self._loop.remove_reader(self._connection.fileno())
             self._connection.close()
 
     def _send(self, message: tuple[Any, ...]) -> None:
@@ -149,11 +163,12 @@ class EngineProcess:
 
     # -- the child ------------------------------------------------------------------------------
 
-    def _start(self) -> None:
+    def _start(self) -> bool:
         """A new child: ``python -m causerie.engine.process`` with one end of a socket pair
-        (not ``multiprocessing``'s spawn, which re-runs the server's main module)."""
+        (not ``multiprocessing``'s spawn, which re-runs the server's main module). Waits for it
+        to load the model; False if it died first."""
         if self._closing:
-            return
+            return False
         ours, theirs = socket.socketpair()
         process = subprocess.Popen(
             [sys.executable, "-P", "-m", "causerie.engine.process", str(theirs.fileno())],
@@ -165,26 +180,64 @@ class EngineProcess:
         connection.send(("init", *self._target))
         self._process, self._connection = process, connection
         self._born = time.monotonic()
-        threading.Thread(
-            target=self._read, args=(connection, process), name="engine-reader", daemon=True
-        ).start()
+        try:
+            if not connection.poll(START_TIMEOUT):
+                raise EOFError("the engine process did not answer in time")
+            self._receive(connection)  # "started", and the first metrics
+        except (EOFError, OSError):
+            _reap(process)
+            return False
+        loop = self._loop
+        if loop is None:
+            threading.Thread(
+                target=self._read, args=(connection, process), name="engine-reader", daemon=True
+            ).start()
+        else:
+            loop.call_soon_threadsafe(self._watch, loop, connection, process)
+        return True
+
+    def _receive(self, connection: Connection) -> None:
+        """Read one batch of the engine's messages and act on them (EOFError: it died)."""
+        for message in connection.recv():
+            self._dispatch(message)
 
     def _read(self, connection: Connection, process: subprocess.Popen[bytes]) -> None:
-        """Dispatch the engine's messages until its pipe closes, then handle the death."""
+        """The reader thread: dispatch until the pipe closes, or hand it to the event loop."""
         while True:
             try:
-                batch = connection.recv()
+                if connection.poll(HANDOVER_POLL):
+                    self._receive(connection)
+                elif self._handover.is_set() and self._loop is not None:
+                    self._loop.call_soon_threadsafe(self._watch, self._loop, connection, process)
+                    return
             except (EOFError, OSError):
                 break
-            for message in batch:
-                self._dispatch(message)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        self._bury(process)
+
+    def _watch(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        connection: Connection,
+        process: subprocess.Popen[bytes],
+    ) -> None:
+        """On the event loop: read the socket whenever it has something."""
+        fd = connection.fileno()
+
+        def readable() -> None:
+            try:
+                # A batch is written whole by the engine: recv does not wait for long.
+                self._receive(connection)
+            except (EOFError, OSError):
+                loop.remove_reader(fd)
+                threading.Thread(target=self._bury, args=(process,), daemon=True).start()
+
+        loop.add_reader(fd, readable)
+
+    def _bury(self, process: subprocess.Popen[bytes]) -> None:
+        """The engine's pipe closed: reap the child, and unless we are closing, report the
+        death and start another."""
+        _reap(process)
         self._running = False
-        self._started.set()  # a child that died while starting: the constructor stops waiting
         if not self._closing:
             self._crashed(process.returncode)
 
@@ -208,7 +261,6 @@ class EngineProcess:
         elif kind == "started":
             self._pid = message[1]
             self._running = True
-            self._started.set()
 
     def _crashed(self, exitcode: int | None) -> None:
         how = describe_exit(exitcode)
@@ -234,9 +286,28 @@ class EngineProcess:
         for generation in victims.values():
             generation.push(EngineUnavailableError(error, retry_after=delay))
         self._restarts += 1
-        timer = threading.Timer(delay, self._start)
+        timer = threading.Timer(delay, self._restart)
         timer.daemon = True
         timer.start()
+
+    def _restart(self) -> None:
+        if not self._start() and not self._closing:
+            self._crashed(self._process.returncode if self._process else None)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
 
 
 def describe_exit(exitcode: int | None) -> str:

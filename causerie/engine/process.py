@@ -12,6 +12,10 @@ starts the ``Scheduler`` as in the server, and speaks a small protocol:
   when a request left the engine, and ``("metrics", families)``: the engine's Prometheus
   families, after a step at most every ``METRICS_INTERVAL`` and whenever the engine goes idle.
 
+The engine thread is the only one that reads the socket: between two steps it takes what came,
+and when it has nothing to do it sleeps on the socket. So a request that arrives while the model
+works wakes no thread (with two cores both busy with the model's threads, every wake-up waits).
+
 When the server's end of the pipe closes (the server died), the engine stops.
 """
 
@@ -39,8 +43,8 @@ METRICS_INTERVAL = 0.25  # seconds between metric reports while the engine works
 
 
 class Outbox:
-    """Messages for the server, sent together: by the engine thread after each step (no other
-    thread to wake on the way of a token), by the reader thread after a refusal."""
+    """Messages for the server, sent together by the engine thread after each step (and once
+    by the main thread, when the engine has started)."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
@@ -59,7 +63,7 @@ class Outbox:
             try:
                 self._connection.send(batch)
             except (OSError, ValueError):
-                pass  # the server is gone; the reader sees the pipe close and stops
+                pass  # the server is gone; the engine sees the pipe close and stops
 
 
 class RelayedGeneration:
@@ -101,13 +105,63 @@ class RelayedGeneration:
 
 
 class ProcessScheduler(Scheduler):
-    """The scheduler, telling the server when a request leaves and how the metrics stand."""
+    """The scheduler, reading the server's messages on its own thread, telling the server
+    when a request leaves and how the metrics stand."""
 
-    def __init__(self, model: LoadedModel, config: EngineConfig, outbox: Outbox) -> None:
+    def __init__(
+        self, model: LoadedModel, config: EngineConfig, connection: Connection, outbox: Outbox
+    ) -> None:
+        self.inbox = connection
         self.outbox = outbox
         self.generations: dict[int, RelayedGeneration] = {}
         self._reported = 0.0
         super().__init__(model, config, EngineMetrics())
+
+    def wait_closed(self) -> None:
+        """Until the server says ``close`` or goes away."""
+        self._thread.join()
+
+    def _take_messages(self) -> None:
+        while not self._closed and self._poll(0):
+            self._handle()
+
+    def _wait_for_work(self) -> None:
+        # Nobody else takes ``_wake`` in this process: sleeping on the socket with it held is
+        # safe, and ``enqueue`` takes it again (a re-entrant lock).
+        if self._poll(None):
+            self._handle()
+
+    def _poll(self, timeout: float | None) -> bool:
+        try:
+            return self.inbox.poll(timeout)
+        except (EOFError, OSError):
+            self._closed = True
+            return False
+
+    def _handle(self) -> None:
+        try:
+            message = self.inbox.recv()
+        except (EOFError, OSError):  # the server died: nobody will read what we produce
+            self._closed = True
+            return
+        kind = message[0]
+        if kind == "submit":
+            _, rid, request, caller = message
+            generation = RelayedGeneration(rid, request, self.outbox)
+            self.generations[rid] = generation
+            try:
+                self.enqueue(generation, caller)  # type: ignore[arg-type]
+            except OverloadedError as exc:  # the server admits first; this is a last guard
+                self.generations.pop(rid, None)
+                self.outbox.put(("error", rid, exc.message))
+                self.outbox.put(("done", rid))
+                self.outbox.flush()
+        elif kind == "cancel":
+            found = self.generations.get(message[1])
+            if found is not None:
+                found.cancel()
+        elif kind == "close":
+            self._closed = True
 
     def _forget(self, generation: Any) -> None:
         super()._forget(generation)
@@ -115,12 +169,13 @@ class ProcessScheduler(Scheduler):
         generation.leave()
 
     def _after_step(self) -> None:
+        self.outbox.flush()  # the step's tokens first, then (maybe) the metrics
         now = time.monotonic()
         idle = all(slot.idle for slot in self._slots)
         if idle or now - self._reported >= METRICS_INTERVAL:
             self._reported = now
             self.report_metrics()
-        self.outbox.flush()
+            self.outbox.flush()
 
     def report_metrics(self) -> None:
         self.outbox.put(("metrics", list(self.metrics.registry.collect())))
@@ -135,43 +190,15 @@ def run_engine(connection: Connection) -> None:
         return
     outbox = Outbox(connection)
     model = LoadedModel(Path(model_path), context_size=context_size)
-    scheduler = ProcessScheduler(model, config, outbox)
-    outbox.put(("started", os.getpid()))
+    scheduler = ProcessScheduler(model, config, connection, outbox)
+    outbox.put(("started", os.getpid()))  # the server sends nothing before this
     scheduler.report_metrics()
     outbox.flush()
     try:
-        serve(connection, scheduler, outbox)
+        scheduler.wait_closed()
     finally:
         scheduler.close()
         model.close()
-        outbox.flush()
-
-
-def serve(connection: Connection, scheduler: ProcessScheduler, outbox: Outbox) -> None:
-    """Read the server's messages until ``close`` or the end of the pipe."""
-    while True:
-        try:
-            message = connection.recv()
-        except (EOFError, OSError):
-            return  # the server died: nobody will read what we would produce
-        kind = message[0]
-        if kind == "submit":
-            _, rid, request, caller = message
-            generation = RelayedGeneration(rid, request, outbox)
-            scheduler.generations[rid] = generation
-            try:
-                scheduler.enqueue(generation, caller)  # type: ignore[arg-type]
-            except OverloadedError as exc:  # the server admits first; this is a last guard
-                scheduler.generations.pop(rid, None)
-                outbox.put(("error", rid, exc.message))
-                outbox.put(("done", rid))
-                outbox.flush()
-        elif kind == "cancel":
-            found = scheduler.generations.get(message[1])
-            if found is not None:
-                found.cancel()
-        elif kind == "close":
-            return
 
 
 if __name__ == "__main__":

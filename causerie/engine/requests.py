@@ -63,7 +63,15 @@ class Generation:
             self._on_cancel()
 
     def push(self, item: Delta | BaseException) -> None:
-        """Called from the engine thread."""
+        """Called from the engine thread, or from the caller's loop itself (the engine
+        process's socket is read there)."""
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self._deltas.put_nowait(item)
+            return
         try:
             self._loop.call_soon_threadsafe(self._deltas.put_nowait, item)
         except RuntimeError:  # the caller's event loop is gone: nobody is listening

@@ -103,6 +103,9 @@ class Scheduler:
             self.metrics.queue_depth.set(len(self._waiting))
             self._wake.notify()
 
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Nothing to do: the engine thread hands deltas to each request's own loop."""
+
     def close(self) -> None:
         with self._wake:
             self._closed = True
@@ -118,9 +121,10 @@ class Scheduler:
 
     def _loop(self) -> None:
         while True:
+            self._take_messages()
             with self._wake:
                 while not self._closed and not len(self._waiting) and self._all_idle():
-                    self._wake.wait()
+                    self._wait_for_work()
                 if self._closed:
                     return
                 self._admit()
@@ -133,6 +137,13 @@ class Scheduler:
             # after the step too: the one that finished the last sequence leaves it at 0
             self.metrics.active_sequences.set(sum(not slot.idle for slot in self._slots))
             self._after_step()
+
+    def _take_messages(self) -> None:
+        """Called on the engine thread before each step (the engine process reads its socket)."""
+
+    def _wait_for_work(self) -> None:
+        """Sleep until a request may have come (called with ``_wake`` held, nothing to do)."""
+        self._wake.wait()
 
     def _after_step(self) -> None:
         """Called on the engine thread after every step (the engine process reports metrics)."""
