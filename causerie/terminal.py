@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 import click
 
+from causerie.auth.principal import LOCAL, Principal
 from causerie.config import Settings
 from causerie.errors import CauserieError
 from causerie.services import Services
 from causerie.storage.users import UserStore
-from causerie.types import Caller
 
 HELP = (
     'Enter sends. End a line with "\\" to continue it, or wrap several lines in """. '
@@ -50,10 +50,17 @@ def read_message(read_line: Callable[[str], str], interactive: bool) -> str | No
 
 
 async def _reply(
-    services: Services, caller: Caller, conversation_id: str | None, content: str
+    services: Services, principal: Principal, conversation_id: str | None, content: str
 ) -> str | None:
-    """Stream one reply to stdout; Ctrl-C stops the reply, not the program."""
-    turn = await services.chat.respond(conversation_id, content, source="cli", caller=caller)
+    """Stream one reply to stdout; Ctrl-C stops the reply, not the program. The user's quotas
+    hold here as at every other door."""
+    turn = await services.chat.respond(
+        conversation_id,
+        content,
+        source="cli",
+        caller=principal.caller(fairness="cli"),
+        admit=services.quotas.admitter(principal),
+    )
     click.echo("assistant> ", nl=False)
     try:
         async for delta in turn.stream():
@@ -66,7 +73,7 @@ async def _reply(
     return turn.conversation_id
 
 
-def terminal_caller(services: Services, username: str | None) -> Caller:
+def terminal_principal(services: Services, username: str | None) -> Principal:
     """The terminal chats as ``username``; without accounts, as the single local user."""
     users = UserStore(services.database)
     if username is None:
@@ -74,9 +81,8 @@ def terminal_caller(services: Services, username: str | None) -> Caller:
             raise click.ClickException(
                 "This server has accounts: say whose chat this is with --user NAME."
             )
-        return Caller(fairness="cli")
-    account = users.by_username(username)
-    return Caller(owner=account.id, fairness=account.id)
+        return LOCAL
+    return Principal(users.by_username(username))
 
 
 def run_terminal_chat(
@@ -84,7 +90,7 @@ def run_terminal_chat(
 ) -> None:
     services = Services.build(settings)
     try:
-        caller = terminal_caller(services, username)
+        principal = terminal_principal(services, username)
     except CauserieError as exc:
         raise click.ClickException(exc.message) from exc
     interactive = sys.stdin.isatty()
@@ -92,7 +98,7 @@ def run_terminal_chat(
         click.echo(f"Causerie chat with {services.registry.default_model}. {HELP}")
     if conversation_id:
         try:
-            for message in services.conversations(caller.owner).branch(conversation_id):
+            for message in services.conversations(principal.owner).branch(conversation_id):
                 click.echo(
                     f"{'you' if message.role == 'user' else message.role}> {message.content}"
                 )
@@ -113,7 +119,7 @@ def run_terminal_chat(
                 if not content.strip():
                     continue
                 try:
-                    current = await _reply(services, caller, current, content)
+                    current = await _reply(services, principal, current, content)
                 except CauserieError as exc:
                     click.echo(f"error: {exc.message}", err=True)
         finally:

@@ -7,8 +7,9 @@ This module imports nothing from Causerie, so any package may depend on it.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -29,6 +30,20 @@ class Caller:
     @property
     def queue_key(self) -> str:
         return self.fairness or self.owner
+
+
+class Lease(Protocol):
+    """A turn let in by the quotas: how long its reply may be, and ``release`` (idempotent,
+    any arguments ignored) when it ends."""
+
+    def cap(self, max_tokens: int | None) -> int | None: ...
+
+    async def release(self, *_: object) -> None: ...
+
+
+Admit = Callable[[Sequence[str]], Awaitable[Lease]]
+"""Lets a turn for these model names (as asked for, as resolved) in, or raises: the quota's
+429, or 404 for a model the caller may not use. ``ChatService`` takes one for every turn."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from causerie.api.chat import ChunkEncoder
 from causerie.api.schemas import ChatCompletionChunk, ChunkChoice, ChunkDelta
+from causerie.api.sse import ChunkEncoder
 
 
 @pytest.mark.parametrize(

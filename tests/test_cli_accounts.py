@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -23,6 +24,7 @@ from causerie.cli import main
 from causerie.cli.accounts import SIGNUP_CHOICES
 from causerie.storage import Database
 from causerie.storage.audit import AuditLog
+from causerie.storage.usage import UsageLedger
 from causerie.storage.users import Limits
 from tests.conftest import Server, free_port, sqlite_server_with
 
@@ -30,13 +32,14 @@ KEY = re.compile(r"^csk-([0-9a-f]+)-(\S+)$")
 
 
 def causerie(
-    data_dir: Path, *args: str, stdin: str | None = None
+    data_dir: Path, *args: str, stdin: str | None = None, **settings: str
 ) -> subprocess.CompletedProcess[str]:
     """Run ``causerie ARGS`` on the data directory's own SQLite database."""
     env = {
         **os.environ,
         "CAUSERIE_DATA_DIR": str(data_dir),
         "CAUSERIE_DATABASE_URL": f"sqlite:///{data_dir / 'causerie.db'}",
+        **settings,
     }
     return subprocess.run(
         [sys.executable, "-m", "causerie", *args],
@@ -44,7 +47,7 @@ def causerie(
         capture_output=True,
         text=True,
         env=env,
-        timeout=120,
+        timeout=300,
     )
 
 
@@ -280,3 +283,26 @@ def test_keys_from_the_cli_work_with_the_openai_client_until_revoked(
             ok(tmp_path, "users", "disable", "bob")
             with pytest.raises(openai.AuthenticationError):
                 bob.models.list()
+
+
+def test_the_terminal_is_held_to_the_users_quotas(tmp_path: Path, model_dir: Path) -> None:
+    """``causerie chat --user`` goes through the same admission as the API and the page: the
+    reply is cut at what is left of today's tokens, and once they are spent, it is refused."""
+    create_user(tmp_path, "bob")
+    ok(tmp_path, "users", "set-limits", "bob", "--tokens-per-day", "60")
+    script = "Count from one to fifty, in words.\nWhat is the capital of France?\n/quit\n"
+    done = causerie(
+        tmp_path, "chat", "--user", "bob", stdin=script, CAUSERIE_MODELS_DIR=str(model_dir)
+    )
+    assert done.returncode == 0, done.stderr
+    replies = [line for line in done.stdout.splitlines() if line.startswith("assistant> ")]
+    assert len(replies) == 1
+    assert "You have used your 60 tokens for today." in done.stderr
+    with accounts_on(tmp_path) as accounts:
+        bob = accounts.users.by_username("bob")
+    database = Database(f"sqlite:///{tmp_path / 'causerie.db'}")
+    try:
+        [line] = UsageLedger(database).lines(since=datetime.now(UTC).date(), user_id=bob.id)
+        assert line.requests == 1 and 0 < line.completion_tokens <= 60
+    finally:
+        database.dispose()

@@ -4,7 +4,7 @@ replicas; this module decides which limits apply and wraps the admission for asy
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from anyio import to_thread
@@ -15,6 +15,7 @@ from causerie.errors import ModelNotFoundError
 from causerie.storage.db import Database
 from causerie.storage.usage import QuotaBook
 from causerie.storage.users import Account, Limits, UserStore
+from causerie.types import Admit, Lease
 
 
 @dataclass
@@ -74,6 +75,14 @@ class Quotas:
 
         lease, left = await to_thread.run_sync(admit)
         return Admission(self._book, lease, left)
+
+    def admitter(self, principal: Principal) -> Admit:
+        """``admit`` for this principal, as ``ChatService`` takes it."""
+
+        async def admit(models: Sequence[str]) -> Lease:
+            return await self.admit(principal, models)
+
+        return admit
 
     def allowed_models(self, principal: Principal) -> tuple[str, ...] | None:
         """None: every model."""

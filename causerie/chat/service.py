@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Literal
 
@@ -12,28 +12,24 @@ from anyio import to_thread
 
 from causerie.chat.prompt import check_input_bounds, fit_messages
 from causerie.chat.titles import TITLE_SECONDS, clean_title, title_request
+from causerie.chat.turn import SaveReply, Turn
 from causerie.config import Settings
-from causerie.errors import CauserieError, InvalidRequestError
-from causerie.providers.base import Completion
+from causerie.errors import CauserieError, InvalidRequestError, ModelNotFoundError
+from causerie.providers.base import Completion, Provider
 from causerie.providers.registry import ProviderRegistry
 from causerie.storage import ConversationStore, Database, MessageDraft
 from causerie.storage.conversations import title_from
 from causerie.storage.preferences import Preferences
 from causerie.storage.usage import UsageLedger
 from causerie.types import (
+    Admit,
     Caller,
-    Delta,
+    Lease,
     Message,
-    Redactions,
     SamplingParams,
-    ToolCall,
-    ToolCallChunk,
     TurnContext,
-    Usage,
 )
 
-SaveReply = Callable[[MessageDraft], Awaitable[str]]
-OnClose = Callable[["Turn"], Awaitable[None]]
 LOCAL_CALLER = Caller()
 CONTINUE_PROMPT = "Continue your last answer exactly where it stopped, without repeating it."
 
@@ -44,123 +40,16 @@ class Leaf(Enum):
     CURRENT = "current"
 
 
-class Turn:
-    """A reply being streamed. When it ends, or is abandoned, the reply is saved exactly once
-    (marked ``interrupted`` if it did not finish)."""
+@dataclass(frozen=True)
+class _Where:
+    """Where a turn goes, decided before anything is stored: the provider and model, for whom,
+    and its quota lease."""
 
-    def __init__(
-        self,
-        completion: Completion,
-        model: str,
-        save: SaveReply | None,
-        *,
-        conversation_id: str | None = None,
-        user_message_id: str | None = None,
-        prefix: str = "",
-    ) -> None:
-        self._completion = completion
-        self._prefix = prefix  # a continued reply: the text it continues
-        self._save = save
-        self.model = model
-        self.conversation_id = conversation_id
-        self.user_message_id = user_message_id
-        self.prompt_tokens = completion.prompt_tokens
-        self.reply_id: str | None = None
-        self.final: Delta | None = None
-        self._parts: list[str] = []
-        self._calls: dict[int, ToolCall] = {}  # by index, assembled from the streamed pieces
-        self._closed = False
-        self._on_close: list[OnClose] = []
-
-    def on_close(self, callback: OnClose) -> None:
-        """Run ``callback(turn)`` once the turn has ended and its reply is saved."""
-        self._on_close.append(callback)
-
-    @property
-    def completion_tokens(self) -> int:
-        """Tokens produced: the provider's count, or, for a reply cut short, the pieces seen."""
-        usage = self.usage
-        return usage.completion_tokens if usage else sum(1 for part in self._parts if part)
-
-    @property
-    def served_by(self) -> str:
-        """The model that really answered: ``provider/model`` for an upstream (after any
-        failover), else the model id."""
-        return getattr(self._completion, "served_by", None) or self.model
-
-    @property
-    def cached_tokens(self) -> int:
-        usage = self.usage
-        return usage.cached_tokens if usage else 0
-
-    @property
-    def text(self) -> str:
-        return self._prefix + "".join(self._parts)
-
-    @property
-    def usage(self) -> Usage | None:
-        return self.final.usage if self.final else None
-
-    @property
-    def redactions(self) -> Redactions | None:
-        """What the privacy firewall hid from the provider (None: nothing, or not external)."""
-        counts = getattr(self._completion, "redactions", None)
-        provider = getattr(self._completion, "redacted_for", None)
-        return Redactions(provider, dict(counts)) if counts and provider else None
-
-    @property
-    def tool_calls(self) -> tuple[ToolCall, ...]:
-        """The function calls of the reply so far, in index order."""
-        return tuple(self._calls[index] for index in sorted(self._calls))
-
-    def _add_piece(self, piece: ToolCallChunk) -> None:
-        call = self._calls.get(piece.index) or ToolCall("", "", "")
-        self._calls[piece.index] = ToolCall(
-            piece.id or call.id, piece.name or call.name, call.arguments + piece.arguments
-        )
-
-    async def stream(self) -> AsyncIterator[Delta]:
-        async for delta in self._completion:
-            self._parts.append(delta.text)
-            for piece in delta.tool_calls:
-                self._add_piece(piece)
-            if delta.finish_reason is not None:
-                self.final = delta
-            yield delta
-        await self.aclose()
-
-    async def collect(self) -> str:
-        """Consume the whole reply (for non-streaming callers)."""
-        try:
-            async for _ in self.stream():
-                pass
-        finally:
-            await self.aclose()
-        return self.text
-
-    async def aclose(self) -> None:
-        """Stop generating if unfinished, and save what there is. Safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        if self.final is None:
-            self._completion.cancel()
-        with anyio.CancelScope(shield=True):  # a disconnect must not lose the partial reply
-            if self._save is not None:
-                draft = MessageDraft(
-                    role="assistant",
-                    content=self.text,
-                    status="complete" if self.final else "interrupted",
-                    model=self.model,
-                    finish_reason=self.final.finish_reason if self.final else None,
-                    prompt_tokens=self.prompt_tokens,
-                    completion_tokens=self.completion_tokens,
-                    tool_calls=self.tool_calls,
-                    redactions=self.redactions,
-                )
-                self.reply_id = await self._save(draft)
-            for callback in self._on_close:
-                await callback(self)
+    provider: Provider
+    model_id: str
+    context: TurnContext
+    caller: Caller
+    lease: Lease
 
 
 class ChatService:
@@ -172,15 +61,22 @@ class ChatService:
         self._ledger = UsageLedger(database)
         self._settings = settings
 
+    async def _admitted(self, name: str, admit: Admit) -> tuple[Provider, str, Lease]:
+        """Resolve the model once and let the turn in (``admit`` raises a quota's 429)."""
+        provider, model_id = self._registry.resolve(name)
+        return provider, model_id, await admit([name, model_id])
+
     def _opened(
         self,
         completion: Completion,
         model: str,
         save: SaveReply | None,
         caller: Caller,
+        lease: Lease,
         **where: Any,
     ) -> Turn:
-        """A turn whose usage is counted for ``caller`` when it ends."""
+        """A turn whose usage is counted for ``caller`` when it ends, and whose lease is then
+        released."""
         turn = Turn(completion, model, save, **where)
 
         async def count(ended: Turn) -> None:
@@ -196,6 +92,7 @@ class ChatService:
             )
 
         turn.on_close(count)
+        turn.on_close(lease.release)
         return turn
 
     async def _enter(self, caller: Caller) -> TurnContext:
@@ -208,24 +105,29 @@ class ChatService:
             names = await to_thread.run_sync(preferences.private_names)
         return TurnContext(caller.owner, caller.key_id, caller.queue_key, names)
 
-    async def title(self, model: str, first_message: str, caller: Caller) -> str | None:
+    async def title(
+        self, model: str, first_message: str, caller: Caller, admit: Admit
+    ) -> str | None:
         """The model's title for a conversation that starts with ``first_message`` (None if it
         fails or answers with something unusable); its tokens count in the caller's usage."""
         context = await self._enter(caller)
         try:
-            provider, model_id = self._registry.resolve(model or "default")
+            self._registry.resolve(model or "default")
+        except ModelNotFoundError:  # the conversation's model left the configuration
+            model = "default"
+        provider, model_id, lease = await self._admitted(model or "default", admit)
+        try:
             messages, params = title_request(first_message)
+            params = replace(params, max_tokens=lease.cap(params.max_tokens))
             completion = await provider.open(model_id, messages, params, context)
-            turn = self._opened(completion, model_id, None, caller)
+            turn = self._opened(completion, model_id, None, caller, lease)
             with anyio.fail_after(TITLE_SECONDS):
                 text = await turn.collect()
         except (CauserieError, TimeoutError):
             return None
+        finally:
+            await lease.release()
         return clean_title(text)
-
-    def model_names(self, name: str) -> list[str]:
-        """A requested model name and the model it resolves to (unknown: ModelNotFoundError)."""
-        return [name, self._registry.resolve(name)[1]]
 
     def sampling(self, **overrides: Any) -> SamplingParams:
         """The server's default sampling parameters with a request's explicit ones on top."""
@@ -259,6 +161,7 @@ class ChatService:
         messages: list[Message],
         params: SamplingParams,
         *,
+        admit: Admit,
         store: bool = True,
         caller: Caller = LOCAL_CALLER,
     ) -> Turn:
@@ -266,10 +169,15 @@ class ChatService:
         continues one of the caller's own conversations only."""
         context = await self._enter(caller)
         self._check_bounds(messages)
-        provider, model_id = self._registry.resolve(model)
-        completion = await provider.open(model_id, messages, params, context)
+        provider, model_id, lease = await self._admitted(model, admit)
+        try:
+            params = replace(params, max_tokens=lease.cap(params.max_tokens))
+            completion = await provider.open(model_id, messages, params, context)
+        except BaseException:
+            await lease.release()
+            raise
         if not store:
-            return self._opened(completion, model_id, None, caller)
+            return self._opened(completion, model_id, None, caller, lease)
         conversations = ConversationStore(self._database, caller.owner)
         try:
             conversation_id, leaf_id = await to_thread.run_sync(
@@ -277,12 +185,14 @@ class ChatService:
             )
         except BaseException:
             completion.cancel()
+            await lease.release()
             raise
         return self._opened(
             completion,
             model_id,
             self._saver(conversations, conversation_id, leaf_id),
             caller,
+            lease,
             conversation_id=conversation_id,
         )
 
@@ -294,6 +204,7 @@ class ChatService:
         model: str | None = None,
         params: SamplingParams | None = None,
         source: str = "web",
+        admit: Admit,
         caller: Caller = LOCAL_CALLER,
         parent_id: str | None | Literal[Leaf.CURRENT] = Leaf.CURRENT,
         system: str | None = None,
@@ -309,8 +220,34 @@ class ChatService:
         instructions, a conversation's system prompt) goes first in the prompt, never stored.
         """
         context = await self._enter(caller)
-        store = ConversationStore(self._database, caller.owner)
-        provider, model_id = self._registry.resolve(model or "default")
+        provider, model_id, lease = await self._admitted(model or "default", admit)
+        try:
+            return await self._respond(
+                _Where(provider, model_id, context, caller, lease),
+                conversation_id,
+                content,
+                params or self.sampling(),
+                source=source,
+                parent_id=parent_id,
+                system=system,
+            )
+        except BaseException:
+            await lease.release()
+            raise
+
+    async def _respond(
+        self,
+        where: _Where,
+        conversation_id: str | None,
+        content: str | None,
+        params: SamplingParams,
+        *,
+        source: str,
+        parent_id: str | None | Literal[Leaf.CURRENT],
+        system: str | None,
+    ) -> Turn:
+        provider, model_id = where.provider, where.model_id
+        store = ConversationStore(self._database, where.caller.owner)
         if conversation_id is None or parent_id is None:
             branch = []
         else:
@@ -325,8 +262,8 @@ class ChatService:
             if m.role != "assistant" or m.content or m.tool_calls  # an empty reply says nothing
         ]
         window = next(i.context_window for i in provider.models() if i.id == model_id)
-        params = params or self.sampling()
-        wanted = params.max_tokens or self._settings.default_max_tokens
+        asked = params.max_tokens or self._settings.default_max_tokens
+        wanted = where.lease.cap(asked) or asked
         reserve = min(wanted, window // 2)
         question = [] if content is None else [Message("user", content)]
         if continued is not None:
@@ -343,7 +280,7 @@ class ChatService:
 
         messages, room = await to_thread.run_sync(fit)
         completion = await provider.open(
-            model_id, messages, replace(params, max_tokens=min(wanted, room)), context
+            model_id, messages, replace(params, max_tokens=min(wanted, room)), where.context
         )
         try:
             if conversation_id is None:
@@ -366,7 +303,8 @@ class ChatService:
             completion,
             model_id,
             self._saver(store, conversation_id, parent),
-            caller,
+            where.caller,
+            where.lease,
             conversation_id=conversation_id,
             user_message_id=parent,
             prefix=continued.content if continued is not None else "",

@@ -5,13 +5,29 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from causerie.types import Delta, Message, ModelInfo, SamplingParams, TurnContext
+from causerie.types import (
+    Delta,
+    Message,
+    ModelInfo,
+    Redactions,
+    SamplingParams,
+    TurnContext,
+)
 
 
 class Completion(Protocol):
     """A reply being produced. Iterate it for deltas; ``cancel`` stops it early."""
 
     prompt_tokens: int
+
+    @property
+    def served_by(self) -> str | None:
+        """``provider/model`` for an upstream (the one that answered, after any failover);
+        None for the local model."""
+
+    @property
+    def redactions(self) -> Redactions | None:
+        """What the privacy firewall hid from the provider (None: nothing, or not external)."""
 
     def __aiter__(self) -> AsyncIterator[Delta]: ...
 

@@ -26,7 +26,15 @@ from causerie.engine.sampling import GrammarError, check_grammar
 from causerie.engine.scheduler import EngineConfig, Scheduler
 from causerie.engine.templates import ChatTemplate, resolve_template
 from causerie.errors import ContextLengthExceededError, InvalidRequestError
-from causerie.types import Delta, Message, ModelInfo, SamplingParams, ToolSpec, TurnContext
+from causerie.types import (
+    Delta,
+    Message,
+    ModelInfo,
+    Redactions,
+    SamplingParams,
+    ToolSpec,
+    TurnContext,
+)
 
 
 class LocalCompletion:
@@ -37,6 +45,8 @@ class LocalCompletion:
     ) -> None:
         self._generation = generation
         self.prompt_tokens = prompt_tokens
+        self.served_by: str | None = None  # the model id says it all
+        self.redactions: Redactions | None = None  # nothing leaves the machine
         self._reader = ToolCallReader() if tool_call else None
 
     def __aiter__(self) -> AsyncIterator[Delta]:

@@ -45,6 +45,7 @@ from causerie.types import (
     FinishReason,
     Message,
     ModelInfo,
+    Redactions,
     SamplingParams,
     TurnContext,
     Usage,
@@ -70,7 +71,8 @@ class UpstreamCompletion:
         self._events = events
         self._first: Delta | None = first
         self.prompt_tokens = prompt_tokens
-        self.served_by = f"{provider.name}/{model}"
+        self.served_by: str | None = f"{provider.name}/{model}"
+        self.redactions: Redactions | None = None  # the firewall's wrapper reports them
         self._done = False
 
     async def __aiter__(self) -> AsyncIterator[Delta]:

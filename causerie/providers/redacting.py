@@ -3,8 +3,8 @@
 
 ``RedactingProvider`` wraps any provider, so the chat service does not know it is there. The
 names to hide are the providers file's ``[privacy] names`` plus those the asking user listed in
-their settings (the turn's ``TurnContext.private_names``). Its completions report ``redactions`` (kinds
-and counts, never values) and ``redacted_for`` (the provider) for the UI.
+their settings (the turn's ``TurnContext.private_names``). Its completions report ``redactions``
+(the provider, kinds and counts, never values) for the UI.
 
 Tool results are message contents and are redacted like them; the arguments of an assistant's
 tool calls are redacted value by value inside their JSON (a number that hides personal data
@@ -29,6 +29,7 @@ from causerie.types import (
     Delta,
     Message,
     ModelInfo,
+    Redactions,
     SamplingParams,
     ToolCall,
     ToolCallChunk,
@@ -45,9 +46,9 @@ class RedactedCompletion:
         self._inner = inner
         self._redactor = redactor
         self.prompt_tokens = inner.prompt_tokens
-        self.redactions = redactor.counts()
-        self.redacted_for = provider
-        self.served_by: str | None = getattr(inner, "served_by", None)
+        counts = redactor.counts()  # the request is redacted by now: final
+        self.redactions = Redactions(provider, counts) if counts else None
+        self.served_by = inner.served_by
 
     async def __aiter__(self) -> AsyncIterator[Delta]:
         restorer = self._redactor.stream()

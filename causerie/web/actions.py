@@ -24,7 +24,7 @@ from causerie.deps import (
     TreeDep,
     require_csrf,
 )
-from causerie.errors import InvalidRequestError, ModelNotFoundError
+from causerie.errors import InvalidRequestError
 from causerie.storage.conversations import title_from
 from causerie.storage.preferences import (
     CUSTOM_INSTRUCTIONS,
@@ -158,15 +158,8 @@ async def auto_title(
     current, model, first = await to_thread.run_sync(first_turn)
     if first is None or current != title_from(first):  # renamed by hand: keep it
         return {"id": conversation_id, "title": current, "generated": False}
-    try:
-        names = chat.model_names(model or "default")
-    except ModelNotFoundError:  # the conversation's model is gone from the configuration
-        model, names = "default", chat.model_names("default")
-    admission = await services.quotas.admit(principal, names)
-    try:
-        title = await chat.title(model, first, principal.caller(fairness="web"))
-    finally:
-        await admission.release()
+    admit = services.quotas.admitter(principal)
+    title = await chat.title(model, first, principal.caller(fairness="web"), admit)
     if title is None:
         return {"id": conversation_id, "title": current, "generated": False}
     await to_thread.run_sync(conversations.rename, conversation_id, title)

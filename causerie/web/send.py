@@ -34,14 +34,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
 from causerie.auth.principal import Principal
-from causerie.auth.quotas import Admission
 from causerie.chat.instructions import system_text
-from causerie.chat.service import ChatService, Leaf, Turn
+from causerie.chat.service import ChatService, Leaf
+from causerie.chat.turn import Turn
 from causerie.deps import ChatDep, ConversationsDep, Csrf, PreferencesDep, ServicesDep
 from causerie.errors import CauserieError, InvalidRequestError
 from causerie.storage import ConversationStore
 from causerie.storage.preferences import CUSTOM_INSTRUCTIONS, ChatSettings, Preferences
-from causerie.types import Message
+from causerie.types import Admit, Message
 from causerie.web import actions
 from causerie.web.i18n import catalogue, language_of
 from causerie.web.render import render_markdown
@@ -86,14 +86,8 @@ async def send(
     services: ServicesDep,
 ) -> StreamingResponse:
     body = await read_send_request(request)
-    model = body.model or "default"
-    admission = await services.quotas.admit(principal, chat.model_names(model))
-    try:
-        turn = await open_turn(body, chat, preferences, principal, admission)
-    except BaseException:
-        await admission.release()
-        raise
-    turn.on_close(admission.release)
+    admit = services.quotas.admitter(principal)
+    turn = await open_turn(body, chat, preferences, principal, admit)
     return StreamingResponse(
         reply_events(turn, conversations, catalogue(language_of(request))),
         media_type="text/event-stream",
@@ -109,7 +103,7 @@ async def open_turn(
     chat: ChatService,
     preferences: Preferences,
     principal: Principal,
-    admission: Admission,
+    admit: Admit,
 ) -> Turn:
     """Start the reply the page asked for, in the principal's conversation or a temporary one."""
     caller = principal.caller(fairness="web")
@@ -125,7 +119,7 @@ async def open_turn(
     params = chat.sampling(
         temperature=settings.temperature,
         top_p=settings.top_p,
-        max_tokens=admission.cap(body.max_tokens or settings.max_tokens),
+        max_tokens=body.max_tokens or settings.max_tokens,
     )
     if body.temporary:
         if body.content is None:
@@ -137,6 +131,7 @@ async def open_turn(
             body.model or "default",
             [*history, Message("user", body.content)],
             params,
+            admit=admit,
             store=False,
             caller=caller,
         )
@@ -151,6 +146,7 @@ async def open_turn(
         params=params,
         model=body.model,
         system=system,
+        admit=admit,
         caller=caller,
     )
 

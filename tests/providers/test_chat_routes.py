@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from causerie.chat.service import ChatService, Turn
+from causerie.auth.principal import LOCAL
+from causerie.auth.quotas import Quotas
+from causerie.chat.service import ChatService
+from causerie.chat.turn import Turn
 from causerie.config import Settings
 from causerie.providers.config import parse_providers
 from causerie.providers.registry import ProviderRegistry
@@ -33,7 +36,8 @@ def test_a_stored_turn_through_an_alias_with_failover(tmp_path: Path, upstream: 
     database = Database(f"sqlite:///{tmp_path / 'chat.db'}")
     database.migrate()
     store = ConversationStore(database)
-    chat = ChatService(registry, database, Settings(data_dir=tmp_path))
+    settings = Settings(data_dir=tmp_path)
+    chat = ChatService(registry, database, settings)
 
     async def main() -> tuple[Turn, str]:
         try:
@@ -41,6 +45,7 @@ def test_a_stored_turn_through_an_alias_with_failover(tmp_path: Path, upstream: 
                 None,
                 "What is the capital of France?",
                 params=chat.sampling(max_tokens=6, temperature=0),
+                admit=Quotas(database, settings).admitter(LOCAL),
             )
             return turn, await turn.collect()
         finally:

@@ -11,7 +11,7 @@ from causerie.errors import PrivacyBlockedError
 from causerie.providers.config import ProviderConfig
 from causerie.providers.openai_compat import OpenAICompatProvider
 from causerie.providers.redacting import RedactingProvider
-from causerie.types import Message, SamplingParams, TurnContext
+from causerie.types import Message, Redactions, SamplingParams, TurnContext
 from tests.providers.relay import Relay
 
 MODEL = "gemma-3-270m-q4_k_m"
@@ -30,7 +30,7 @@ def firewall(relay: Relay, **options: Any) -> RedactingProvider:
 def test_redacts_reports_counts_and_restores(relay: Relay) -> None:
     provider = firewall(relay, policy="redact")
 
-    async def main() -> tuple[str, dict[str, int]]:
+    async def main() -> tuple[str, Redactions | None]:
         try:
             completion = await provider.open(
                 MODEL,
@@ -39,12 +39,12 @@ def test_redacts_reports_counts_and_restores(relay: Relay) -> None:
                 TurnContext(),
             )
             text = "".join([delta.text async for delta in completion])
-            return text, completion.redactions  # type: ignore[attr-defined]
+            return text, completion.redactions
         finally:
             await provider.close()
 
     text, redactions = asyncio.run(main())
-    assert redactions == {"email": 2, "phone": 1}
+    assert redactions == Redactions("cloud", {"email": 2, "phone": 1})
     assert "+33 6 12 34 56 78" in text and "bob@example.org" in text
     sent = relay.bodies[-1]["messages"][-1]["content"]
     assert sent == "Repeat exactly: call [PHONE_1] or mail [EMAIL_1] now"
@@ -91,8 +91,9 @@ def test_hides_the_files_names_and_the_asking_users_own(relay: Relay) -> None:
                 context = TurnContext(private_names=names)
                 completion = await provider.open(MODEL, messages, params, context)
                 text = "".join([delta.text async for delta in completion])
-                report = completion.redactions, completion.redacted_for  # type: ignore[attr-defined]
-                results.append((text, *report))
+                report = completion.redactions
+                assert report is not None
+                results.append((text, report.counts, report.provider))
         finally:
             await provider.close()
         return results
@@ -118,7 +119,8 @@ def test_concurrent_turns_keep_their_own_users_names(relay: Relay) -> None:
         completion = await provider.open(MODEL, [Message("user", text)], params, context)
         async for _ in completion:
             pass
-        return completion.redactions  # type: ignore[attr-defined, no-any-return]
+        assert completion.redactions is not None
+        return completion.redactions.counts
 
     async def main() -> list[dict[str, int]]:
         try:

@@ -1,0 +1,49 @@
+"""Decoding an API request body ourselves, so that bad bytes, bad JSON, deep nesting and lone
+surrogates get precise 400s in OpenAI's envelope (never a 500)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import Request
+
+from causerie.api.schemas import ChatCompletionRequest
+from causerie.errors import InvalidRequestError
+
+
+def has_lone_surrogate(payload: object) -> bool:
+    """Whether a decoded body holds a surrogate that no pair completed (JSON allows the escape)."""
+    try:
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+async def parse_body(request: Request) -> ChatCompletionRequest:
+    """Decode the body ourselves so bad bytes and bad JSON get precise 400s."""
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError(
+            f"The request body is not valid UTF-8 (byte {exc.start})."
+        ) from exc
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequestError(
+            f"The request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+        ) from exc
+    except RecursionError as exc:
+        raise InvalidRequestError("The request body is nested too deeply.") from exc
+    if ("\\ud" in text or "\\uD" in text) and has_lone_surrogate(payload):
+        raise InvalidRequestError(
+            "The request body holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), "
+            "which is not a character."
+        )
+    if not isinstance(payload, dict):
+        raise InvalidRequestError("The request body must be a JSON object.")
+    body = ChatCompletionRequest.model_validate(payload)
+    body.check_supported()
+    return body
