@@ -3,9 +3,11 @@
 Starts ``causerie serve`` with the engine in a child process (the default) and on a thread of
 the server (``CAUSERIE_ENGINE_PROCESS=0``, the way before), alternating ``--rounds`` times, and
 runs serving.py's multi-turn chat load at each concurrency level against each. Prints the
-medians and the ratio process / thread (target: within 3%).
+medians of each mode, and "process / thread": the median of the ratios of the two runs of each
+round (target: within 3%), with their range and the spread of the thread runs among themselves
+(max - min over the median: how much a server start alone moves the numbers on this machine).
 
-    .venv/bin/python benchmarks/engine_process.py --concurrency 1,8 --rounds 2
+    .venv/bin/python benchmarks/engine_process.py --concurrency 1,8 --rounds 12
 """
 
 from __future__ import annotations
@@ -51,22 +53,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(f"round {round_ + 1}: engine on a {mode}")
             runs[mode].append(measure(mode, levels, args))
 
-    table = Table(title=f"Engine in a process vs on a thread (median of {args.rounds} rounds)")
-    for column in ("C", "metric", "thread", "process", "process / thread"):
+    table = Table(title=f"Engine in a process vs on a thread ({args.rounds} rounds)")
+    for column in (
+        "C",
+        "metric",
+        "thread",
+        "process",
+        "process / thread",
+        "per-round ratios",
+        "thread spread",
+    ):
         table.add_column(column, justify="right")
     for level in levels:
         for key, name, _ in METRICS:
-            medians = {
-                mode: statistics.median(float(run[level][key]) for run in runs[mode])  # type: ignore[arg-type]
+            values = {
+                mode: [float(run[level][key]) for run in runs[mode]]  # type: ignore[arg-type]
                 for mode in MODES
             }
-            ratio = medians["process"] / medians["thread"] if medians["thread"] else float("nan")
+            medians = {mode: statistics.median(values[mode]) for mode in MODES}
+            paired = [p / t for p, t in zip(values["process"], values["thread"], strict=True) if t]
+            spread = (max(values["thread"]) - min(values["thread"])) / medians["thread"]
             table.add_row(
                 str(level),
                 name,
                 f"{medians['thread']:.1f}",
                 f"{medians['process']:.1f}",
-                f"{ratio:.3f}",
+                f"{statistics.median(paired):.3f}",
+                f"{min(paired):.2f}-{max(paired):.2f}",
+                f"{spread:.0%}",
             )
     console.print(table)
     return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypedDict
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -139,6 +139,23 @@ class SamplingParams:
     # Functions the model may call (forwarded upstream as they are); a call the request forces
     # also constrains the local model's sampling, with a grammar.
     tools: ToolUse | None = None
+
+
+class SamplingOverrides(TypedDict, total=False):
+    """A request's own sampling choices (None: the server's default), by ``SamplingParams``'s
+    field names: a misspelt or mistyped one does not type-check."""
+
+    max_tokens: int | None
+    temperature: float | None
+    top_p: float | None
+    top_k: int | None
+    min_p: float | None
+    presence_penalty: float | None
+    frequency_penalty: float | None
+    repeat_penalty: float | None
+    seed: int | None
+    stop: tuple[str, ...] | None
+    tools: ToolUse | None
 
 
 @dataclass(frozen=True, slots=True)

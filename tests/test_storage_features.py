@@ -286,3 +286,28 @@ def test_chat_settings_and_custom_instructions(stores: Stores) -> None:
     preferences.set(CUSTOM_INSTRUCTIONS, "I am a teacher.")
     preferences.set(CUSTOM_INSTRUCTIONS, "I am a nurse.")
     assert preferences.get(CUSTOM_INSTRUCTIONS) == "I am a nurse."
+
+
+def test_a_turn_reads_its_preferences_in_one_go(stores: Stores) -> None:
+    from causerie.storage.preferences import (
+        CUSTOM_INSTRUCTIONS,
+        PRIVATE_NAMES,
+        ChatSettings,
+        Preferences,
+        TurnPreferences,
+    )
+
+    preferences = Preferences(stores.database)
+    conversation = stores.conversations.create()
+    assert preferences.for_turn(conversation) == TurnPreferences()
+    assert preferences.for_turn(None) == TurnPreferences()
+    chosen = ChatSettings(system_prompt="Answer in French.", max_tokens=64)
+    preferences.set_chat_settings(conversation, chosen)
+    preferences.set(CUSTOM_INSTRUCTIONS, "I am a nurse.")
+    preferences.set(PRIVATE_NAMES, "Jean Dupont\njean dupont\n\nZoé")
+    Preferences(stores.database, "someone-else").set(CUSTOM_INSTRUCTIONS, "Not mine.")
+    read = preferences.for_turn(conversation)
+    assert read == TurnPreferences(chosen, "I am a nurse.", ("Jean Dupont", "Zoé"))
+    assert preferences.for_turn(None).settings == ChatSettings()  # a new conversation
+    with pytest.raises(NotFoundError):  # another owner's conversation is a missing one
+        Preferences(stores.database, "someone-else").for_turn(conversation)

@@ -5,33 +5,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 import anyio
 from anyio import to_thread
 
+from causerie.chat.instructions import system_text
+from causerie.chat.planner import plan_turn
 from causerie.chat.prompt import check_input_bounds, fit_messages
 from causerie.chat.titles import TITLE_SECONDS, clean_title, title_request
 from causerie.chat.turn import SaveReply, Turn
 from causerie.config import Settings
-from causerie.errors import CauserieError, InvalidRequestError, ModelNotFoundError
+from causerie.errors import CauserieError, ModelNotFoundError
 from causerie.providers.base import Completion, Provider
 from causerie.providers.registry import ProviderRegistry
 from causerie.storage import ConversationStore, Database, MessageDraft
 from causerie.storage.conversations import title_from
-from causerie.storage.preferences import Preferences
+from causerie.storage.preferences import Preferences, TurnPreferences
 from causerie.storage.usage import UsageLedger
 from causerie.types import (
     Admit,
     Caller,
     Lease,
     Message,
+    SamplingOverrides,
     SamplingParams,
     TurnContext,
 )
 
 LOCAL_CALLER = Caller()
-CONTINUE_PROMPT = "Continue your last answer exactly where it stopped, without repeating it."
 
 
 class Leaf(Enum):
@@ -95,22 +97,26 @@ class ChatService:
         turn.on_close(lease.release)
         return turn
 
-    async def _enter(self, caller: Caller) -> TurnContext:
-        """Who this turn is for, as providers take it: the engine's fairness key and the names
-        the caller wants hidden from external providers (read only when some provider is
-        firewalled)."""
-        names: tuple[str, ...] = ()
-        if self._registry.redacts:
+    async def _enter(
+        self, caller: Caller, conversation_id: str | None = None, *, personal: bool = False
+    ) -> tuple[TurnContext, TurnPreferences]:
+        """Who this turn is for, as providers take it (the engine's fairness key, the names the
+        caller wants hidden from external providers), and, for a ``personal`` turn, the
+        conversation's settings and the custom instructions: one read of the preferences, none
+        when nothing needs them."""
+        read = TurnPreferences()
+        if personal or self._registry.redacts:
             preferences = Preferences(self._database, caller.owner)
-            names = await to_thread.run_sync(preferences.private_names)
-        return TurnContext(caller.owner, caller.key_id, caller.queue_key, names)
+            read = await to_thread.run_sync(preferences.for_turn, conversation_id)
+        context = TurnContext(caller.owner, caller.key_id, caller.queue_key, read.private_names)
+        return context, read
 
     async def title(
         self, model: str, first_message: str, caller: Caller, admit: Admit
     ) -> str | None:
         """The model's title for a conversation that starts with ``first_message`` (None if it
         fails or answers with something unusable); its tokens count in the caller's usage."""
-        context = await self._enter(caller)
+        context, _ = await self._enter(caller)
         try:
             self._registry.resolve(model or "default")
         except ModelNotFoundError:  # the conversation's model left the configuration
@@ -129,7 +135,7 @@ class ChatService:
             await lease.release()
         return clean_title(text)
 
-    def sampling(self, **overrides: Any) -> SamplingParams:
+    def sampling(self, **overrides: Unpack[SamplingOverrides]) -> SamplingParams:
         """The server's default sampling parameters with a request's explicit ones on top."""
         s = self._settings
         defaults = SamplingParams(
@@ -139,7 +145,8 @@ class ChatService:
             min_p=s.min_p,
             repeat_penalty=s.repeat_penalty,
         )
-        return replace(defaults, **{k: v for k, v in overrides.items() if v is not None})
+        chosen: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+        return replace(defaults, **chosen)
 
     def _saver(self, store: ConversationStore, conversation_id: str, parent_id: str) -> SaveReply:
         async def save(draft: MessageDraft) -> str:
@@ -164,10 +171,15 @@ class ChatService:
         admit: Admit,
         store: bool = True,
         caller: Caller = LOCAL_CALLER,
+        instructions: bool = False,
     ) -> Turn:
         """An OpenAI-style call: the client sends the whole history each time. The history
-        continues one of the caller's own conversations only."""
-        context = await self._enter(caller)
+        continues one of the caller's own conversations only. ``instructions``: the user's
+        custom instructions go first (the page's temporary chats)."""
+        context, read = await self._enter(caller, personal=instructions)
+        system = system_text("", read.instructions) if instructions else None
+        if system:
+            messages = [Message("system", system), *messages]
         self._check_bounds(messages)
         provider, model_id, lease = await self._admitted(model, admit)
         try:
@@ -201,32 +213,36 @@ class ChatService:
         conversation_id: str | None,
         content: str | None,
         *,
-        model: str | None = None,
-        params: SamplingParams | None = None,
-        source: str = "web",
         admit: Admit,
+        model: str | None = None,
+        sampling: SamplingOverrides | None = None,
+        source: str = "web",
         caller: Caller = LOCAL_CALLER,
         parent_id: str | None | Literal[Leaf.CURRENT] = Leaf.CURRENT,
-        system: str | None = None,
     ) -> Turn:
         """A turn in a stored conversation (a new one when ``conversation_id`` is None).
 
         ``parent_id`` is the message the turn goes under: by default the current leaf; another
         message to branch there (an edited question becomes a sibling of the original); None for
-        a new first message. ``content=None`` stores no question and answers the branch ending
-        at ``parent_id`` again (regenerate: the reply becomes a sibling of the earlier ones); if
-        that branch ends with a reply, the reply is continued instead: the model is asked to go
-        on, and the whole text is stored as a sibling of the cut reply. ``system`` (custom
-        instructions, a conversation's system prompt) goes first in the prompt, never stored.
+        a new first message. ``content=None`` answers the branch again (regenerate) or continues
+        its cut reply (``chat/planner.py``). The conversation's own settings and the user's
+        custom instructions apply (the system message goes first, never stored); ``sampling``,
+        the request's explicit choices, goes over them.
         """
-        context = await self._enter(caller)
+        context, read = await self._enter(caller, conversation_id, personal=True)
+        own = read.settings
+        chosen = SamplingOverrides(
+            temperature=own.temperature, top_p=own.top_p, max_tokens=own.max_tokens
+        )
+        chosen.update({k: v for k, v in (sampling or {}).items() if v is not None})  # type: ignore[typeddict-item]
+        system = system_text(own.system_prompt, read.instructions)
         provider, model_id, lease = await self._admitted(model or "default", admit)
         try:
             return await self._respond(
                 _Where(provider, model_id, context, caller, lease),
                 conversation_id,
                 content,
-                params or self.sampling(),
+                self.sampling(**chosen),
                 source=source,
                 parent_id=parent_id,
                 system=system,
@@ -253,24 +269,13 @@ class ChatService:
         else:
             leaf = None if parent_id is Leaf.CURRENT else parent_id
             branch = await to_thread.run_sync(store.branch, conversation_id, leaf)
-        if content is None and (not branch or branch[-1].role not in ("user", "assistant")):
-            raise InvalidRequestError("Nothing to answer or continue there.", param="parent_id")
-        continued = branch[-1] if content is None and branch[-1].role == "assistant" else None
-        history = [
-            m.as_message()
-            for m in branch
-            if m.role != "assistant" or m.content or m.tool_calls  # an empty reply says nothing
-        ]
+        plan = plan_turn(branch, content, system)
         window = next(i.context_window for i in provider.models() if i.id == model_id)
         asked = params.max_tokens or self._settings.default_max_tokens
         wanted = where.lease.cap(asked) or asked
         reserve = min(wanted, window // 2)
-        question = [] if content is None else [Message("user", content)]
-        if continued is not None:
-            question = [Message("user", CONTINUE_PROMPT)]  # not stored
-        preamble = [Message("system", system)] if system else []
-        self._check_bounds([*preamble, *question])  # the stored history is fitted, not refused
-        wanted_messages = [*preamble, *history, *question]
+        self._check_bounds(plan.brought)  # the stored history is fitted, not refused
+        wanted_messages = plan.prompt
 
         def fit() -> tuple[list[Message], int]:  # tokenizing: CPU work, off the event loop
             fitted = fit_messages(
@@ -288,11 +293,9 @@ class ChatService:
                 conversation_id = await to_thread.run_sync(
                     lambda: store.create(title=title, source=source, model=model_id)
                 )
-            parent = branch[-1].id if branch else None
-            if continued is not None:
-                parent = continued.parent_id
-            if content is not None:
-                drafts = [MessageDraft("user", content)]
+            parent = plan.parent_id
+            if plan.store_question is not None:
+                drafts = [MessageDraft("user", plan.store_question)]
                 stored = await to_thread.run_sync(store.append, conversation_id, parent, drafts)
                 parent = stored[0].id
         except BaseException:
@@ -307,5 +310,5 @@ class ChatService:
             where.lease,
             conversation_id=conversation_id,
             user_message_id=parent,
-            prefix=continued.content if continued is not None else "",
+            prefix=plan.prefix,
         )

@@ -12,11 +12,20 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from causerie.storage.conversations import owned
 from causerie.storage.db import Database
 from causerie.storage.tables import LOCAL_OWNER, PreferenceRow, utcnow
 
-__all__ = ["CUSTOM_INSTRUCTIONS", "PRIVATE_NAMES", "ChatSettings", "Preferences", "names_in"]
+__all__ = [
+    "CUSTOM_INSTRUCTIONS",
+    "PRIVATE_NAMES",
+    "ChatSettings",
+    "Preferences",
+    "TurnPreferences",
+    "names_in",
+]
 
 CUSTOM_INSTRUCTIONS = "custom_instructions"
 PRIVATE_NAMES = "private_names"  # one per line
@@ -50,6 +59,15 @@ class ChatSettings:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
+@dataclass(frozen=True, slots=True)
+class TurnPreferences:
+    """What a turn reads of the user's preferences, in one go."""
+
+    settings: ChatSettings = ChatSettings()  # the conversation's own
+    instructions: str = ""  # the user's custom instructions
+    private_names: tuple[str, ...] = ()
+
+
 class Preferences:
     """Reads and writes conversation settings and named user preferences."""
 
@@ -66,6 +84,24 @@ class Preferences:
         with self._db.session() as session:
             row = owned(session, conversation_id, self.owner)
             row.settings = json.dumps(asdict(settings), ensure_ascii=False)
+
+    def for_turn(self, conversation_id: str | None) -> TurnPreferences:
+        """A conversation's settings (none for a new one: the defaults), the custom instructions
+        and the private names, in one session."""
+        with self._db.session() as session:
+            settings = ChatSettings()
+            if conversation_id is not None:
+                settings = ChatSettings.parse(owned(session, conversation_id, self.owner).settings)
+            query = select(PreferenceRow).where(
+                PreferenceRow.owner_id == self.owner,
+                PreferenceRow.name.in_([CUSTOM_INSTRUCTIONS, PRIVATE_NAMES]),
+            )
+            values = {row.name: row.value for row in session.scalars(query)}
+        return TurnPreferences(
+            settings,
+            values.get(CUSTOM_INSTRUCTIONS, ""),
+            names_in(values.get(PRIVATE_NAMES, "")),
+        )
 
     def private_names(self) -> tuple[str, ...]:
         return names_in(self.get(PRIVATE_NAMES))

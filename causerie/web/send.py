@@ -34,13 +34,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
 from causerie.auth.principal import Principal
-from causerie.chat.instructions import system_text
 from causerie.chat.service import ChatService, Leaf
 from causerie.chat.turn import Turn
-from causerie.deps import ChatDep, ConversationsDep, Csrf, PreferencesDep, ServicesDep
+from causerie.deps import ChatDep, ConversationsDep, Csrf, ServicesDep
 from causerie.errors import CauserieError, InvalidRequestError
 from causerie.storage import ConversationStore
-from causerie.storage.preferences import CUSTOM_INSTRUCTIONS, ChatSettings, Preferences
 from causerie.types import Admit, Message
 from causerie.web import actions
 from causerie.web.i18n import catalogue, language_of
@@ -81,13 +79,12 @@ async def send(
     request: Request,
     chat: ChatDep,
     conversations: ConversationsDep,
-    preferences: PreferencesDep,
     principal: Csrf,
     services: ServicesDep,
 ) -> StreamingResponse:
     body = await read_send_request(request)
     admit = services.quotas.admitter(principal)
-    turn = await open_turn(body, chat, preferences, principal, admit)
+    turn = await open_turn(body, chat, principal, admit)
     return StreamingResponse(
         reply_events(turn, conversations, catalogue(language_of(request))),
         media_type="text/event-stream",
@@ -99,41 +96,22 @@ async def send(
 
 
 async def open_turn(
-    body: SendRequest,
-    chat: ChatService,
-    preferences: Preferences,
-    principal: Principal,
-    admit: Admit,
+    body: SendRequest, chat: ChatService, principal: Principal, admit: Admit
 ) -> Turn:
     """Start the reply the page asked for, in the principal's conversation or a temporary one."""
     caller = principal.caller(fairness="web")
-
-    def load_settings() -> tuple[ChatSettings, str]:
-        own = ChatSettings()
-        if body.conversation_id is not None and not body.temporary:
-            own = preferences.chat_settings(body.conversation_id)
-        return own, preferences.get(CUSTOM_INSTRUCTIONS)
-
-    settings, instructions = await to_thread.run_sync(load_settings)
-    system = system_text(settings.system_prompt, instructions)
-    params = chat.sampling(
-        temperature=settings.temperature,
-        top_p=settings.top_p,
-        max_tokens=body.max_tokens or settings.max_tokens,
-    )
     if body.temporary:
         if body.content is None:
             raise InvalidRequestError("The message is empty.", param="content")
         history = [Message(item.role, item.content) for item in body.history]
-        if system:
-            history.insert(0, Message("system", system))
         return await chat.complete(
             body.model or "default",
             [*history, Message("user", body.content)],
-            params,
+            chat.sampling(max_tokens=body.max_tokens),
             admit=admit,
             store=False,
             caller=caller,
+            instructions=True,
         )
     parent = body.parent_id if "parent_id" in body.model_fields_set else Leaf.CURRENT
     if body.conversation_id is None and parent is not Leaf.CURRENT:
@@ -143,9 +121,8 @@ async def open_turn(
         body.content,
         source="web",
         parent_id=parent,
-        params=params,
+        sampling={"max_tokens": body.max_tokens},
         model=body.model,
-        system=system,
         admit=admit,
         caller=caller,
     )

@@ -44,7 +44,7 @@ def test_a_stored_turn_through_an_alias_with_failover(tmp_path: Path, upstream: 
             turn = await chat.respond(
                 None,
                 "What is the capital of France?",
-                params=chat.sampling(max_tokens=6, temperature=0),
+                sampling={"max_tokens": 6, "temperature": 0},
                 admit=Quotas(database, settings).admitter(LOCAL),
             )
             return turn, await turn.collect()
