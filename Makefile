@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run install dev system-deps test lint bench
+.PHONY: run install dev system-deps test test-fast lint bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ system-deps:
 # Lint first: a change that breaks formatting, ruff's rules or mypy --strict fails the suite.
 test: lint system-deps
 	$(BIN)/python -m pytest
+
+# The fast loop while developing: the in-process tier and the unit tests, no server process and
+# no browser (Postgres is still started for the tests parametrised on it).
+test-fast: dev system-deps
+	CAUSERIE_TEST_FAST=1 $(BIN)/python -m pytest -m "not slow" -q
 
 lint: dev
 	$(BIN)/ruff check causerie tests tools benchmarks

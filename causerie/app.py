@@ -27,7 +27,8 @@ from causerie.services import Services
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
-    """Build the app. Services (database, model) are built at start-up unless given."""
+    """Build the app. Services (database, model) are built at start-up unless given (then the
+    caller owns them, and the app works without its lifespan being run)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = FastAPI(
         title="Causerie", version=__version__, lifespan=lifespan, docs_url=None, openapi_url=None
     )
+    if services is not None:  # served in-process without a lifespan (the fast test tier)
+        app.state.services = services
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     hosts = settings.served_hosts()

@@ -1,9 +1,18 @@
-"""Real parts for tests: a `causerie serve` process with the real model, SQLite and Postgres.
+"""Real parts for tests: the app in-process or a `causerie serve` process, with the real model,
+SQLite and Postgres.
 
 Fixtures:
 - ``model_dir``: where the bundled GGUF is assembled once and shared by every server.
 - ``postgres_url``: a throwaway PostgreSQL cluster started for this session (Debian's binaries).
-- ``server`` (parametrized sqlite/postgres) and ``sqlite_server``: a running `causerie serve`.
+- ``app`` (parametrized sqlite/postgres), ``sqlite_app``: the real app in this process
+  (``tests/inprocess.py``), for the fast tier.
+- ``server`` (parametrized sqlite/postgres) and ``sqlite_server``: a running `causerie serve`,
+  for what needs a real socket.
+
+Two tiers: ``make test-fast`` runs the tests not marked ``slow``; a test is ``slow`` when it
+runs a server, a ``causerie`` command or a browser in another process (marked here from its
+fixtures, or by its module or itself). In the fast tier, starting a server process fails the
+test, so the marking cannot drift.
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ import httpx
 import pytest
 from hypothesis import settings
 
+from tests.inprocess import InProcess, serve_in_process
+
 # CI runs the same property-test examples every time (a failure found while developing becomes an
 # @example); developers' runs keep exploring new ones.
 settings.register_profile("ci", derandomize=True, database=None)
@@ -31,6 +42,22 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
+FAST_TIER = "CAUSERIE_TEST_FAST"  # set by `make test-fast`
+# Fixtures that start a `causerie serve` process or a browser: a test using one is slow.
+SLOW_FIXTURES = {
+    "server",
+    "sqlite_server",
+    "postgres_app_server",
+    "accounts_server",
+    "page",
+    "upstream",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def free_port() -> int:
@@ -71,6 +98,8 @@ class Server:
         return f"{self.url}/v1"
 
     def start(self) -> None:
+        if os.environ.get(FAST_TIER):
+            raise RuntimeError("this test starts a server process: mark it slow (conftest.py)")
         self.port = self.port or free_port()
         env = {
             **os.environ,
@@ -191,6 +220,31 @@ def create_pg_database(base_url: str, name: str) -> str:
     with psycopg.connect(f"{plain}/postgres", autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     return f"{base_url}/{name}"
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def sqlite_app(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[InProcess]:
+    tmp = tmp_path_factory.mktemp("sqlite-app")
+    yield from serve_in_process(tmp, model_dir, f"sqlite:///{tmp / 'causerie.db'}")
+
+
+@pytest.fixture(scope="session")
+def postgres_app(
+    tmp_path_factory: pytest.TempPathFactory, model_dir: Path, postgres_server: str
+) -> Iterator[InProcess]:
+    url = create_pg_database(postgres_server, "causerie_in_process")
+    yield from serve_in_process(tmp_path_factory.mktemp("pg-app"), model_dir, url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def app(request: pytest.FixtureRequest) -> InProcess:
+    """The same test against the app in-process on SQLite and on Postgres."""
+    return request.getfixturevalue(f"{request.param}_app")  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")

@@ -1,26 +1,29 @@
-"""Bad input gets OpenAI's error envelope with the right status, never a 500."""
+"""Bad input gets OpenAI's error envelope with the right status, never a 500 (the app
+in-process; a body sent in chunks goes over a real socket)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
 
 from tests.conftest import Server
-from tests.helpers import client_for
+from tests.inprocess import InProcess
+
+pytestmark = pytest.mark.anyio
 
 URL = "/v1/chat/completions"
 GOOD = {"model": "default", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
 GOOD_TEXT = '{"model": "default", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}'
 
 
-def post(server: Server, content: bytes | str, **headers: str) -> httpx.Response:
-    return httpx.post(
-        f"{server.url}{URL}",
-        content=content,
-        headers={"content-type": "application/json", **headers},
-        timeout=60,
-    )
+async def post(app: InProcess, content: bytes | str, **headers: str) -> httpx.Response:
+    async with app.http(timeout=60) as http:
+        return await http.post(
+            URL, content=content, headers={"content-type": "application/json", **headers}
+        )
 
 
 def envelope(response: httpx.Response) -> dict[str, object]:
@@ -32,39 +35,39 @@ def envelope(response: httpx.Response) -> dict[str, object]:
     return error  # type: ignore[no-any-return]
 
 
-def test_invalid_json(server: Server) -> None:
-    response = post(server, b'{"model": "default", "messages": [')
+async def test_invalid_json(app: InProcess) -> None:
+    response = await post(app, b'{"model": "default", "messages": [')
     assert response.status_code == 400
     error = envelope(response)
     assert error["type"] == "invalid_request_error"
     assert "not valid JSON" in str(error["message"])
 
 
-def test_invalid_utf8(server: Server) -> None:
-    response = post(
-        server, b'{"model": "default", "messages": [{"role": "user", "content": "\xff\xfe"}]}'
+async def test_invalid_utf8(app: InProcess) -> None:
+    response = await post(
+        app, b'{"model": "default", "messages": [{"role": "user", "content": "\xff\xfe"}]}'
     )
     assert response.status_code == 400
     assert "UTF-8" in str(envelope(response)["message"])
 
 
-def test_a_lone_surrogate_is_a_400_and_a_pair_is_a_character(server: Server) -> None:
-    lone = post(server, GOOD_TEXT.replace("Hi", "x\\ud800y"))
+async def test_a_lone_surrogate_is_a_400_and_a_pair_is_a_character(app: InProcess) -> None:
+    lone = await post(app, GOOD_TEXT.replace("Hi", "x\\ud800y"))
     assert lone.status_code == 400
     assert "surrogate" in str(envelope(lone)["message"])
-    paired = post(server, GOOD_TEXT.replace("Hi", "\\ud83d\\ude00"))  # an emoji, escaped
+    paired = await post(app, GOOD_TEXT.replace("Hi", "\\ud83d\\ude00"))  # an emoji, escaped
     assert paired.status_code == 200, paired.text
 
 
-def test_json_nested_thousands_of_levels_deep_is_a_400(server: Server) -> None:
+async def test_json_nested_thousands_of_levels_deep_is_a_400(app: InProcess) -> None:
     deep = '{"model": "default", "messages": ' + "[" * 3000 + "]" * 3000 + "}"
-    response = post(server, deep)
+    response = await post(app, deep)
     assert response.status_code == 400
     assert "nested too deeply" in str(envelope(response)["message"])
 
 
-def test_body_must_be_an_object(server: Server) -> None:
-    response = post(server, b"[1, 2]")
+async def test_body_must_be_an_object(app: InProcess) -> None:
+    response = await post(app, b"[1, 2]")
     assert response.status_code == 400
     envelope(response)
 
@@ -90,92 +93,97 @@ def test_body_must_be_an_object(server: Server) -> None:
         ({"stream_options": {"include_usage": "true"}}, "stream_options"),
     ],
 )
-def test_wrong_values_name_the_parameter(
-    server: Server, patch: dict[str, object], param: str
+async def test_wrong_values_name_the_parameter(
+    app: InProcess, patch: dict[str, object], param: str
 ) -> None:
     import json
 
-    response = post(server, json.dumps({**GOOD, **patch}))
+    response = await post(app, json.dumps({**GOOD, **patch}))
     assert response.status_code == 400, response.text
     error = envelope(response)
     assert error["type"] == "invalid_request_error"
     assert str(error["param"]).startswith(param)
 
 
-def test_missing_model_field(server: Server) -> None:
-    response = post(server, b'{"messages": [{"role": "user", "content": "Hi"}]}')
+async def test_missing_model_field(app: InProcess) -> None:
+    response = await post(app, b'{"messages": [{"role": "user", "content": "Hi"}]}')
     assert response.status_code == 400
     assert envelope(response)["param"] == "model"
 
 
-def test_unknown_model_is_404_with_the_official_client(server: Server) -> None:
+async def test_unknown_model_is_404_with_the_official_client(app: InProcess) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
-        client_for(server).chat.completions.create(
-            model="gpt-imaginary", messages=[{"role": "user", "content": "Hi"}]
-        )
+        async with app.openai() as client:
+            await client.chat.completions.create(
+                model="gpt-imaginary", messages=[{"role": "user", "content": "Hi"}]
+            )
     assert caught.value.status_code == 404
     assert caught.value.code == "model_not_found"
 
 
-def test_prompt_longer_than_context(server: Server) -> None:
+async def test_prompt_longer_than_context(app: InProcess) -> None:
     words = "word " * 6000  # the server's context is 4096 tokens
     with pytest.raises(openai.BadRequestError) as caught:
-        client_for(server).chat.completions.create(
-            model="default", messages=[{"role": "user", "content": words}]
-        )
+        async with app.openai() as client:
+            await client.chat.completions.create(
+                model="default", messages=[{"role": "user", "content": words}]
+            )
     assert caught.value.code == "context_length_exceeded"
     assert caught.value.param == "messages"  # type: ignore[attr-defined]
 
 
-def test_max_tokens_beyond_what_fits(server: Server) -> None:
+async def test_max_tokens_beyond_what_fits(app: InProcess) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        client_for(server).chat.completions.create(
-            model="default", messages=[{"role": "user", "content": "Hi"}], max_tokens=5000
-        )
+        async with app.openai() as client:
+            await client.chat.completions.create(
+                model="default", messages=[{"role": "user", "content": "Hi"}], max_tokens=5000
+            )
     assert caught.value.code == "context_length_exceeded"
     assert caught.value.param == "max_tokens"  # type: ignore[attr-defined]
 
 
-def test_body_over_the_size_limit_is_413(server: Server) -> None:
+async def test_body_over_the_size_limit_is_413(app: InProcess) -> None:
     import json
 
     huge = json.dumps({**GOOD, "messages": [{"role": "user", "content": "x" * (5 * 1024 * 1024)}]})
-    response = post(server, huge)
+    response = await post(app, huge)
     assert response.status_code == 413
     assert envelope(response)["code"] == "request_too_large"
 
 
-def test_body_over_the_limit_without_content_length_is_413(server: Server) -> None:
-    def chunks():  # chunked transfer: the size is only known while reading
+async def test_unsupported_features_are_clear(app: InProcess) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        async with app.openai() as client:
+            await client.chat.completions.create(
+                model="default",
+                messages=[{"role": "user", "content": "Hi"}],
+                logprobs=True,
+            )
+    assert caught.value.code == "unsupported_parameter"
+
+
+async def test_unknown_route_is_an_envelope(app: InProcess) -> None:
+    async with app.http() as http:
+        response = await http.get("/v1/nothing-here")
+    assert response.status_code == 404
+    envelope(response)
+
+
+async def test_server_still_answers_after_bad_requests(app: InProcess) -> None:
+    async with app.openai() as client:
+        response = await client.chat.completions.create(**GOOD)  # type: ignore[arg-type]
+    assert response.choices[0].finish_reason in ("stop", "length")
+
+
+def test_body_over_the_limit_without_content_length_is_413(sqlite_server: Server) -> None:
+    def chunks() -> Iterator[bytes]:  # chunked transfer: the size is only known while reading
         yield b'{"model": "default", "messages": [{"role": "user", "content": "'
         for _ in range(6):
             yield b"x" * (1024 * 1024)
         yield b'"}]}'
 
     response = httpx.post(
-        f"{server.url}{URL}", content=chunks(), headers={"content-type": "application/json"}
+        f"{sqlite_server.url}{URL}", content=chunks(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
     envelope(response)
-
-
-def test_unsupported_features_are_clear(server: Server) -> None:
-    client = client_for(server)
-    with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(
-            model="default",
-            messages=[{"role": "user", "content": "Hi"}],
-            logprobs=True,
-        )
-    assert caught.value.code == "unsupported_parameter"
-
-
-def test_unknown_route_is_an_envelope(server: Server) -> None:
-    response = httpx.get(f"{server.url}/v1/nothing-here")
-    assert response.status_code == 404
-    envelope(response)
-
-
-def test_server_still_answers_after_bad_requests(server: Server) -> None:
-    response = client_for(server).chat.completions.create(**GOOD)  # type: ignore[arg-type]
-    assert response.choices[0].finish_reason in ("stop", "length")

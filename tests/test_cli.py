@@ -47,6 +47,7 @@ def test_unknown_model_is_a_clear_error(tmp_path: Path) -> None:
     assert "no-such-model" in result.output and "not found" in result.output
 
 
+@pytest.mark.slow  # runs `causerie chat`
 def test_terminal_chat_streams_and_saves(tmp_path: Path, model_dir: Path) -> None:
     env = {
         **os.environ,

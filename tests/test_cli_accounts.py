@@ -28,6 +28,8 @@ from causerie.storage.usage import UsageLedger
 from causerie.storage.users import Limits
 from tests.conftest import Server, free_port, sqlite_server_with
 
+pytestmark = pytest.mark.slow  # servers of its own (conftest.py: two tiers)
+
 KEY = re.compile(r"^csk-([0-9a-f]+)-(\S+)$")
 
 

@@ -11,6 +11,8 @@ import pytest
 from tests.conftest import Server, sqlite_server_with
 from tests.helpers import accounts_for
 
+pytestmark = pytest.mark.slow  # servers of its own (conftest.py: two tiers)
+
 TOKEN = "prometheus-scrape-token"
 
 

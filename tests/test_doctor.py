@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from causerie.doctor import llama_build, render
 from causerie.storage import Database
 from tests.conftest import free_port
@@ -32,6 +34,7 @@ def doctor(
     )
 
 
+@pytest.mark.slow  # runs `causerie doctor`
 def test_a_healthy_setup_passes_every_section(tmp_path: Path, model_dir: Path) -> None:
     Database(f"sqlite:///{tmp_path / 'causerie.db'}").migrate()
     done = doctor(tmp_path, model_dir)
@@ -48,6 +51,7 @@ def test_a_healthy_setup_passes_every_section(tmp_path: Path, model_dir: Path) -
     assert out.rstrip().endswith("Verdict: everything looks right.")
 
 
+@pytest.mark.slow  # runs `causerie doctor`
 def test_unreachable_postgres_and_missing_model_fail_with_their_names(
     tmp_path: Path, model_dir: Path
 ) -> None:
@@ -64,6 +68,7 @@ def test_unreachable_postgres_and_missing_model_fail_with_their_names(
     assert "Smoke test: ok" in out and "skipped: no model file" in out
 
 
+@pytest.mark.slow  # runs `causerie doctor`
 def test_an_unreachable_provider_is_a_problem(tmp_path: Path, model_dir: Path) -> None:
     providers = tmp_path / "providers.toml"
     providers.write_text(
@@ -74,6 +79,7 @@ def test_an_unreachable_provider_is_a_problem(tmp_path: Path, model_dir: Path) -
     assert "Providers: PROBLEM" in done.stdout and "lab: UNREACHABLE" in done.stdout
 
 
+@pytest.mark.slow  # runs `causerie doctor`
 def test_a_file_that_is_not_a_model_fails_loading_and_decoding(tmp_path: Path) -> None:
     models = tmp_path / "models"
     models.mkdir()

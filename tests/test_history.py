@@ -14,6 +14,8 @@ from causerie.storage import Database
 from tests.conftest import Server, create_pg_database
 from tests.helpers import client_for, long_reply_messages, store_for
 
+pytestmark = pytest.mark.slow  # servers of its own (conftest.py: two tiers)
+
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def own_server(request: pytest.FixtureRequest, tmp_path: Path, model_dir: Path) -> Iterator[Server]:

@@ -12,6 +12,8 @@ from causerie.config import Settings
 from causerie.middleware import host_name
 from tests.conftest import Server, sqlite_server_with
 
+pytestmark = pytest.mark.slow  # servers of its own (conftest.py: two tiers)
+
 CHAT = {"model": "default", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
 
 

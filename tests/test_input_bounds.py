@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from causerie.storage import MessageDraft
 from tests.conftest import Server, sqlite_server_with
@@ -60,6 +61,7 @@ def test_health_answers_while_a_long_history_is_tokenized(sqlite_server: Server)
     assert slowest < 2.0, slowest
 
 
+@pytest.mark.slow  # a server of its own
 def test_a_stored_conversation_longer_than_the_bound_is_fitted_not_refused(
     tmp_path: Path, model_dir: Path
 ) -> None:

@@ -22,6 +22,8 @@ from schemathesis.specs.openapi.checks import (
 from tests.conftest import Server, sqlite_server_with
 from tests.helpers import accounts_for
 
+pytestmark = pytest.mark.slow  # servers of its own (conftest.py: two tiers)
+
 
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory, model_dir: Any) -> Iterator[Server]:

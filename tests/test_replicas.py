@@ -21,6 +21,8 @@ from causerie.storage.users import Limits
 from tests.conftest import Server, create_pg_database
 from tests.helpers import accounts_for, csrf_token_of, long_reply_messages
 
+pytestmark = pytest.mark.slow  # servers of its own (conftest.py: two tiers)
+
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 

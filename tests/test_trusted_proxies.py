@@ -10,6 +10,8 @@ import pytest
 from tests.conftest import sqlite_server_with
 from tests.helpers import accounts_for, csrf_token_of
 
+pytestmark = pytest.mark.slow  # servers of its own (conftest.py: two tiers)
+
 
 @pytest.mark.parametrize(
     ("trusted", "recorded"), [("127.0.0.1", "10.1.2.3"), ("10.9.9.9", "127.0.0.1")]

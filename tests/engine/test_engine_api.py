@@ -22,6 +22,7 @@ def busy_server(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> It
     )
 
 
+@pytest.mark.slow  # a server of its own
 def test_overload_is_a_quick_429_with_retry_after(busy_server: Server) -> None:
     body = {
         "model": "default",
