@@ -10,8 +10,8 @@ Fixtures:
   for what needs a real socket.
 
 Two tiers: ``make test-fast`` runs the tests not marked ``slow``; a test is ``slow`` when it
-runs a server, a ``causerie`` command or a browser in another process (marked here from its
-fixtures, or by its module or itself). In the fast tier, starting a server process fails the
+runs a server, a ``causerie`` command, an engine or a browser of its own in another process
+(marked here from its fixtures, or by its module or itself). In the fast tier, starting a server process fails the
 test, so the marking cannot drift.
 """
 

@@ -14,6 +14,7 @@ browser) keep a ``causerie serve`` subprocess (``conftest.Server``).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,12 @@ import httpx
 import openai
 from anyio.from_thread import start_blocking_portal
 from fastapi import FastAPI
+from starlette.testclient import TestClient
 
 from causerie.app import create_app
 from causerie.config import Settings
 from causerie.services import Services
+from tests.helpers import csrf_token_of
 
 BASE_URL = "http://localhost"  # a loopback name: the host guard lets it in
 
@@ -47,6 +50,14 @@ class InProcess:
         """A client whose requests go straight into the app."""
         transport = httpx.ASGITransport(app=self.app, client=("127.0.0.1", 50000))
         return httpx.AsyncClient(transport=transport, base_url=self.url, **options)
+
+    @contextmanager
+    def page(self) -> Iterator[httpx.Client]:
+        """A synchronous client that behaves like the page (cookies, the CSRF token), for tests
+        beside the browser's: starlette's ``TestClient`` runs the app on a loop of its own."""
+        with TestClient(self.app, base_url=self.url, client=("127.0.0.1", 50000)) as client:
+            client.headers["X-CSRF-Token"] = csrf_token_of(client.get("/").text)
+            yield client
 
     def openai(self, api_key: str = "unused") -> openai.AsyncOpenAI:
         """The official client, over the in-process transport."""

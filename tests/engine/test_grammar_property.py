@@ -80,6 +80,7 @@ async def sample(engine: EngineProcess, prompt: list[int], grammar: str) -> list
     return [delta.text async for delta in engine.submit(request, "property")]
 
 
+@pytest.mark.slow  # an engine process of its own, 40 examples
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(schema=schemas)
 def test_a_schema_is_refused_or_samples(

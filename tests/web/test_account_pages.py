@@ -511,7 +511,7 @@ def test_an_api_key_is_shown_once_works_and_is_refused_once_revoked(
         assert 'data-testid="key-status">Revoked<' in client.get("/account/keys").text
     with openai.OpenAI(base_url=accounts_server.api_url, api_key=others_key, max_retries=0) as api:
         assert api.models.list().data  # the other user's key was left alone
-    # The page and the CLI (tests/test_cli_accounts.py) write one shape per action: who acted,
+    # The page and the CLI (tests/cli/test_cli_accounts.py) write one shape per action: who acted,
     # the action, whose key, and the key's id.
     mine = [
         (e.actor, e.action, e.target, e.detail)

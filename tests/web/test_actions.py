@@ -1,4 +1,4 @@
-"""The page's JSON actions, the fragments and the send options over HTTP against a real server
+"""The page's JSON actions, the fragments and the send options against the real app in-process
 (on SQLite and on Postgres); the string catalogues and the language choice."""
 
 from __future__ import annotations
@@ -11,22 +11,21 @@ import pytest
 
 from causerie.storage import ConversationStore, Database, MessageDraft
 from causerie.web.i18n import LANGUAGES, catalogue, pick_language
-from tests.conftest import Server
-from tests.helpers import page_client
+from tests.inprocess import InProcess
 
 MISSING = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.fixture
-def http(server: Server) -> Iterator[httpx.Client]:
-    """A client for a real server on SQLite, then on Postgres."""
-    with page_client(server.url) as client:
+def http(app: InProcess) -> Iterator[httpx.Client]:
+    """The page's client, on SQLite, then on Postgres."""
+    with app.page() as client:
         yield client
 
 
 @pytest.fixture
-def store(server: Server) -> Iterator[ConversationStore]:
-    database = Database(server.database_url)
+def store(app: InProcess) -> Iterator[ConversationStore]:
+    database = Database(app.database_url)
     yield ConversationStore(database)
     database.dispose()
 

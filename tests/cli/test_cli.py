@@ -28,7 +28,7 @@ def test_help_documents_every_command_and_option() -> None:
 
 
 def test_every_setting_is_documented() -> None:
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
     missing = [name for name in Settings.model_fields if f"CAUSERIE_{name.upper()}" not in doc]
     assert missing == []
 
@@ -92,7 +92,7 @@ def test_terminal_chat_streams_and_saves(tmp_path: Path, model_dir: Path) -> Non
 def test_settings_table_is_generated_from_the_code() -> None:
     import importlib.util
 
-    path = Path(__file__).resolve().parent.parent / "tools" / "settings_doc.py"
+    path = Path(__file__).resolve().parents[2] / "tools" / "settings_doc.py"
     spec = importlib.util.spec_from_file_location("settings_doc", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
