@@ -35,6 +35,18 @@ def long_reply_messages() -> list[dict[str, str]]:
     ]
 
 
+def long_stream_body(max_tokens: int) -> dict[str, object]:
+    """A streamed ``/v1/chat/completions`` body that keeps the engine busy for a while."""
+    return {
+        "model": "default",
+        "messages": long_reply_messages(),
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "repeat_penalty": 1.0,  # unpenalized, the base model copies the whole count
+        "stream": True,
+    }
+
+
 @contextmanager
 def page_client(base_url: str, **options: object) -> Iterator[httpx.Client]:
     """An HTTP client that behaves like the page: it opens ``/`` first, keeps the cookies and
@@ -54,6 +66,19 @@ def accounts_for(server: object) -> tuple[Database, Accounts]:
     """The account service on the server's own database (what the CLI and admin pages use)."""
     database = Database(server.database_url)  # type: ignore[attr-defined]
     return database, Accounts(database)
+
+
+@contextmanager
+def multi_user(server: object) -> Iterator[Accounts]:
+    """The server's accounts, with an admin created first if there is none (the server is then
+    multi-user for good)."""
+    database, service = accounts_for(server)
+    try:
+        if not service.users.any():
+            service.create_user("cli", "root", "root-password", role="admin")
+        yield service
+    finally:
+        database.dispose()
 
 
 def page_events(response: httpx.Response) -> list[tuple[str, dict[str, object]]]:

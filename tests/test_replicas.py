@@ -19,7 +19,7 @@ from causerie.storage import ConversationStore, Database
 from causerie.storage.usage import UsageLedger
 from causerie.storage.users import Limits
 from tests.conftest import Server, create_pg_database
-from tests.helpers import accounts_for, csrf_token_of, long_reply_messages
+from tests.helpers import accounts_for, csrf_token_of, long_stream_body
 
 pytestmark = pytest.mark.slow  # servers of its own (conftest.py: two tiers)
 
@@ -133,14 +133,7 @@ def test_one_request_at_a_time_across_replicas(
     user = accounts.create_user("cli", f"single{uuid.uuid4().hex[:6]}", "password-123")
     accounts.set_limits("cli", user.id, Limits(concurrent_requests=1))
     _, key = accounts.credentials.create_key(user.id, "single")
-    body = {
-        "model": "default",
-        "messages": long_reply_messages(),
-        "max_tokens": 400,
-        "temperature": 0,
-        "repeat_penalty": 1.0,
-        "stream": True,
-    }
+    body = long_stream_body(400)
     headers = {"Authorization": f"Bearer {key}"}
     with (
         httpx.Client(timeout=120) as http,

@@ -4,6 +4,7 @@ in-process; a body sent in chunks goes over a real socket)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import openai
@@ -24,6 +25,12 @@ async def post(app: InProcess, content: bytes | str, **headers: str) -> httpx.Re
         return await http.post(
             URL, content=content, headers={"content-type": "application/json", **headers}
         )
+
+
+async def complete(app: InProcess, **request: Any) -> Any:
+    """One chat completion through the official client."""
+    async with app.openai() as client:
+        return await client.chat.completions.create(**request)
 
 
 def envelope(response: httpx.Response) -> dict[str, object]:
@@ -113,10 +120,7 @@ async def test_missing_model_field(app: InProcess) -> None:
 
 async def test_unknown_model_is_404_with_the_official_client(app: InProcess) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
-        async with app.openai() as client:
-            await client.chat.completions.create(
-                model="gpt-imaginary", messages=[{"role": "user", "content": "Hi"}]
-            )
+        await complete(app, model="gpt-imaginary", messages=[{"role": "user", "content": "Hi"}])
     assert caught.value.status_code == 404
     assert caught.value.code == "model_not_found"
 
@@ -124,20 +128,16 @@ async def test_unknown_model_is_404_with_the_official_client(app: InProcess) -> 
 async def test_prompt_longer_than_context(app: InProcess) -> None:
     words = "word " * 6000  # the server's context is 4096 tokens
     with pytest.raises(openai.BadRequestError) as caught:
-        async with app.openai() as client:
-            await client.chat.completions.create(
-                model="default", messages=[{"role": "user", "content": words}]
-            )
+        await complete(app, model="default", messages=[{"role": "user", "content": words}])
     assert caught.value.code == "context_length_exceeded"
     assert caught.value.param == "messages"  # type: ignore[attr-defined]
 
 
 async def test_max_tokens_beyond_what_fits(app: InProcess) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        async with app.openai() as client:
-            await client.chat.completions.create(
-                model="default", messages=[{"role": "user", "content": "Hi"}], max_tokens=5000
-            )
+        await complete(
+            app, model="default", messages=[{"role": "user", "content": "Hi"}], max_tokens=5000
+        )
     assert caught.value.code == "context_length_exceeded"
     assert caught.value.param == "max_tokens"  # type: ignore[attr-defined]
 
@@ -153,12 +153,12 @@ async def test_body_over_the_size_limit_is_413(app: InProcess) -> None:
 
 async def test_unsupported_features_are_clear(app: InProcess) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        async with app.openai() as client:
-            await client.chat.completions.create(
-                model="default",
-                messages=[{"role": "user", "content": "Hi"}],
-                logprobs=True,
-            )
+        await complete(
+            app,
+            model="default",
+            messages=[{"role": "user", "content": "Hi"}],
+            logprobs=True,
+        )
     assert caught.value.code == "unsupported_parameter"
 
 

@@ -19,7 +19,7 @@ from causerie.storage import Database
 from causerie.storage.usage import UsageLedger
 from causerie.storage.users import Account, Limits
 from tests.conftest import Server
-from tests.helpers import accounts_for, long_reply_messages
+from tests.helpers import long_stream_body, multi_user
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 MODEL = "gemma-3-270m-q4_k_m"
@@ -27,11 +27,8 @@ MODEL = "gemma-3-270m-q4_k_m"
 
 @pytest.fixture
 def accounts(accounts_server: Server) -> Iterator[Accounts]:
-    database, service = accounts_for(accounts_server)
-    if not service.users.any():
-        service.create_user("cli", "root", "root-password", role="admin")
-    yield service
-    database.dispose()
+    with multi_user(accounts_server) as service:
+        yield service
 
 
 def new_user(accounts: Accounts, **limits: int) -> tuple[Account, str]:
@@ -125,14 +122,7 @@ def test_tokens_per_day(accounts_server: Server, accounts: Accounts) -> None:
 
 def test_concurrent_requests(accounts_server: Server, accounts: Accounts) -> None:
     _, key = new_user(accounts, concurrent_requests=1)
-    body = {
-        "model": "default",
-        "messages": long_reply_messages(),
-        "max_tokens": 400,
-        "temperature": 0,
-        "repeat_penalty": 1.0,
-        "stream": True,
-    }
+    body = long_stream_body(400)
     headers = {"Authorization": f"Bearer {key}"}
     with (
         httpx.Client(timeout=120) as http,

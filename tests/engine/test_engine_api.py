@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from tests.conftest import Server, sqlite_server_with
-from tests.helpers import client_for, long_reply_messages
+from tests.helpers import client_for, long_stream_body
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +24,7 @@ def busy_server(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> It
 
 @pytest.mark.slow  # a server of its own
 def test_overload_is_a_quick_429_with_retry_after(busy_server: Server) -> None:
-    body = {
-        "model": "default",
-        "messages": long_reply_messages(),
-        "max_tokens": 1500,
-        "temperature": 0,
-        "repeat_penalty": 1.0,  # unpenalized, the base model copies the whole count
-        "stream": True,
-    }
+    body = long_stream_body(1500)
     with (
         client_for(busy_server) as client,
         httpx.stream(

@@ -12,7 +12,7 @@ import pytest
 
 from causerie.storage import Database
 from tests.conftest import Server, create_pg_database
-from tests.helpers import client_for, long_reply_messages, store_for
+from tests.helpers import client_for, long_reply_messages, long_stream_body, store_for
 
 pytestmark = pytest.mark.slow  # servers of its own (conftest.py: two tiers)
 
@@ -32,14 +32,7 @@ def own_server(request: pytest.FixtureRequest, tmp_path: Path, model_dir: Path) 
     server.stop()
 
 
-LONG_STREAM = {
-    "model": "default",
-    "messages": long_reply_messages(),
-    "max_tokens": 1500,
-    "temperature": 0,
-    "repeat_penalty": 1.0,  # unpenalized, the base model copies the whole count
-    "stream": True,
-}
+LONG_STREAM = long_stream_body(1500)
 
 
 def conversation_id(raw: object) -> str:

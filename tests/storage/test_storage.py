@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,21 +13,11 @@ from causerie.storage import ConversationStore, Database, MessageDraft
 from causerie.storage.conversations import title_from
 from causerie.storage.tables import MessageRow
 from causerie.types import Message
-from tests.conftest import create_pg_database
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConversationStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = create_pg_database(
-            request.getfixturevalue("postgres_server"), f"s_{uuid.uuid4().hex}"
-        )
-    database = Database(url)
-    database.migrate()
-    yield ConversationStore(database)
-    database.dispose()
+@pytest.fixture
+def store(database: Database) -> ConversationStore:
+    return ConversationStore(database)
 
 
 def test_tree_branches_and_current_leaf(store: ConversationStore) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +15,6 @@ from causerie.storage.listing import ConversationListing
 from causerie.storage.search import MARK_END, MARK_START, SearchIndex, search_terms
 from causerie.storage.tables import ConversationRow
 from causerie.storage.tree import MessageTree
-from tests.conftest import create_pg_database
 
 
 @dataclass
@@ -38,24 +35,15 @@ class Stores:
             )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = create_pg_database(
-            request.getfixturevalue("postgres_server"), f"f_{uuid.uuid4().hex}"
-        )
-    database = Database(url)
-    database.migrate()
-    yield Stores(
+@pytest.fixture
+def stores(database: Database) -> Stores:
+    return Stores(
         database,
         ConversationStore(database),
         ConversationListing(database),
         MessageTree(database),
         SearchIndex(database),
     )
-    database.dispose()
 
 
 def test_pages_follow_the_cursor_without_gaps_or_repeats(stores: Stores) -> None:

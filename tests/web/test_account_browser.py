@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from causerie.auth.accounts import Accounts
 from causerie.storage.users import Account
 from tests.conftest import Server, sqlite_server_with
-from tests.helpers import accounts_for
+from tests.helpers import multi_user
 
 PASSWORD = "correct horse battery"
 
@@ -29,11 +29,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterato
 
 @pytest.fixture
 def accounts(server: Server) -> Iterator[Accounts]:
-    database, service = accounts_for(server)
-    if not service.users.any():
-        service.create_user("cli", "root", "root-password", role="admin")
-    yield service
-    database.dispose()
+    with multi_user(server) as service:
+        yield service
 
 
 def new_user(accounts: Accounts) -> Account:

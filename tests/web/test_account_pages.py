@@ -24,7 +24,7 @@ from causerie.auth.accounts import Accounts
 from causerie.storage.usage import UsageLedger, today
 from causerie.storage.users import Account
 from tests.conftest import Server
-from tests.helpers import accounts_for, csrf_token_of, page_events
+from tests.helpers import accounts_for, csrf_token_of, multi_user, page_events
 
 PASSWORD = "correct horse battery"
 WRONG = "Wrong username or password."
@@ -32,11 +32,8 @@ WRONG = "Wrong username or password."
 
 @pytest.fixture
 def accounts(accounts_server: Server) -> Iterator[Accounts]:
-    database, service = accounts_for(accounts_server)
-    if not service.users.any():
-        service.create_user("cli", "root", "root-password", role="admin")
-    yield service
-    database.dispose()
+    with multi_user(accounts_server) as service:
+        yield service
 
 
 def new_user(accounts: Accounts, password: str = PASSWORD) -> Account:
