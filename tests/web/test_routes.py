@@ -1,4 +1,4 @@
-"""The web routes over HTTP against a real server: pages, static files, the SSE protocol."""
+"""The web routes against the real app in-process: pages, static files, the SSE protocol."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import Server
-from tests.helpers import page_client
 from tests.helpers import page_events as events
+from tests.inprocess import InProcess
 
 
 @pytest.fixture
-def http(sqlite_server: Server) -> Iterator[httpx.Client]:
-    with page_client(sqlite_server.url) as client:
+def http(sqlite_app: InProcess) -> Iterator[httpx.Client]:
+    with sqlite_app.page() as client:
         yield client
 
 
