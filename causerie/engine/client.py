@@ -5,9 +5,10 @@
 The server admits requests itself (the same bound as the scheduler's, so a full engine is a 429
 at once). Once the server's event loop is known (``attach``), the loop reads the engine's socket
 itself: a token reaches its stream with no thread to wake on the way (before that, and in
-programs with no loop of their own, a reader thread does). When the child dies, every request it held ends with ``EngineUnavailableError`` (503;
-a stream gets an error event), a log line names them, ``/ready`` answers 503, and the child is
-started again after a back-off that doubles with each crash in a row (1 s to 30 s).
+programs with no loop of their own, a reader thread does). When the child dies, every request
+it held ends with ``EngineUnavailableError`` (503; a stream gets an error event), a log line
+names them, ``/ready`` answers 503, and the child is started again after a back-off that
+doubles with each crash in a row (1 s to 30 s).
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ class EngineProcess:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait(timeout=5)
-        if self._connection is not None:
+        if self._connection is not None and not self._connection.closed:
             if self._loop is not None and _running_loop() is self._loop:
                 self._loop.remove_reader(self._connection.fileno())
             self._connection.close()
@@ -212,6 +213,7 @@ class EngineProcess:
                     return
             except (EOFError, OSError):
                 break
+        connection.close()
         self._bury(process)
 
     def _watch(
@@ -229,6 +231,7 @@ class EngineProcess:
                 self._receive(connection)
             except (EOFError, OSError):
                 loop.remove_reader(fd)
+                connection.close()
                 threading.Thread(target=self._bury, args=(process,), daemon=True).start()
 
         loop.add_reader(fd, readable)
