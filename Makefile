@@ -34,13 +34,18 @@ system-deps:
 	sh tools/install_system_deps.sh
 
 # Lint first: a change that breaks formatting, ruff's rules or mypy --strict fails the suite.
+# Two pytest-xdist workers, a test file each at a time; each worker has its own Postgres,
+# servers and browser, and its engines use half the CPUs (tests/helpers.py: ENGINE_THREADS).
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 test: lint system-deps
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 # The fast loop while developing: the in-process tier and the unit tests, no server process and
 # no browser (Postgres is still started for the tests parametrised on it).
 test-fast: dev system-deps
-	CAUSERIE_TEST_FAST=1 $(BIN)/python -m pytest -m "not slow" -q
+	CAUSERIE_TEST_FAST=1 $(PYTEST) -m "not slow" -q
 
 lint: dev
 	$(BIN)/ruff check causerie tests tools benchmarks

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,9 @@ import httpx
 import pytest
 from hypothesis import settings
 
+from tests.helpers import ENGINE_THREADS
 from tests.inprocess import InProcess, serve_in_process
+from tests.web.chromium import CHROMIUM_PROCESS
 
 # CI runs the same property-test examples every time (a failure found while developing becomes an
 # @example); developers' runs keep exploring new ones.
@@ -42,6 +43,7 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
+WEB_TESTS = ROOT / "tests" / "web"  # the only tests that drive a browser
 FAST_TIER = "CAUSERIE_TEST_FAST"  # set by `make test-fast`
 # Fixtures that start a `causerie serve` process or a browser: a test using one is slow.
 SLOW_FIXTURES = {
@@ -49,6 +51,8 @@ SLOW_FIXTURES = {
     "sqlite_server",
     "postgres_app_server",
     "accounts_server",
+    "accounts_sqlite_server",
+    "accounts_postgres_server",
     "page",
     "upstream",
 }
@@ -58,6 +62,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _no_browser_loop(request: pytest.FixtureRequest) -> None:
+    """Stop this process's chromium before a test outside ``tests/web``: Playwright's event loop
+    would keep the test from running one (``tests/web/chromium.py``)."""
+    if WEB_TESTS not in request.path.parents:
+        CHROMIUM_PROCESS.stop()
+
+
+def pytest_sessionfinish() -> None:
+    CHROMIUM_PROCESS.stop()
 
 
 def free_port() -> int:
@@ -106,7 +122,7 @@ class Server:
             "CAUSERIE_DATA_DIR": str(self.data_dir),
             "CAUSERIE_MODELS_DIR": str(self.model_dir),
             "CAUSERIE_DATABASE_URL": self.database_url,
-            "CAUSERIE_THREADS": "2",
+            "CAUSERIE_THREADS": str(ENGINE_THREADS),
             "CAUSERIE_LOG_LEVEL": "warning",
             **self.env_extra,
         }
@@ -273,8 +289,7 @@ def sqlite_server_with(tmp: Path, model_dir: Path, **env: str) -> Iterator[Serve
 
 @pytest.fixture(scope="session")
 def sqlite_server(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("sqlite-server")
-    yield from _server(tmp, f"sqlite:///{tmp / 'causerie.db'}", model_dir)
+    yield from sqlite_server_with(tmp_path_factory.mktemp("sqlite-server"), model_dir)
 
 
 @pytest.fixture(scope="session")
@@ -291,17 +306,24 @@ def server(request: pytest.FixtureRequest) -> Server:
     return request.getfixturevalue(name)  # type: ignore[no-any-return]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def accounts_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, model_dir: Path
+@pytest.fixture(scope="session")
+def accounts_sqlite_server(
+    tmp_path_factory: pytest.TempPathFactory, model_dir: Path
 ) -> Iterator[Server]:
-    """A server of the test module's own, on SQLite then on Postgres, for tests that create
-    accounts. An account turns a server multi-user for good: never create one on the shared
-    ``sqlite_server`` / ``postgres_app_server``."""
-    tmp = tmp_path_factory.mktemp(f"accounts-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp / 'causerie.db'}"
-    else:
-        base = request.getfixturevalue("postgres_server")
-        url = create_pg_database(base, f"causerie_accounts_{uuid.uuid4().hex[:8]}")
-    yield from _server(tmp, url, model_dir)
+    yield from sqlite_server_with(tmp_path_factory.mktemp("accounts-sqlite"), model_dir)
+
+
+@pytest.fixture(scope="session")
+def accounts_postgres_server(
+    tmp_path_factory: pytest.TempPathFactory, model_dir: Path, postgres_server: str
+) -> Iterator[Server]:
+    url = create_pg_database(postgres_server, "causerie_accounts")
+    yield from _server(tmp_path_factory.mktemp("accounts-postgres"), url, model_dir)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def accounts_server(request: pytest.FixtureRequest) -> Server:
+    """A server for tests that create accounts, on SQLite then on Postgres, shared by every such
+    module (each test makes users, keys and sign-in addresses of its own). An account turns a
+    server multi-user for good: never create one on ``sqlite_server`` / ``postgres_app_server``."""
+    return request.getfixturevalue(f"accounts_{request.param}_server")  # type: ignore[no-any-return]

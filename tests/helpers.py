@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,8 +12,12 @@ import httpx
 import openai
 
 from causerie.auth.accounts import Accounts
+from causerie.config import usable_cpus
 from causerie.storage import ConversationStore, Database
 
+# llama.cpp's threads for every engine a test starts: the CPUs shared among pytest-xdist's
+# workers, so that two workers' engines never spin on the same core.
+ENGINE_THREADS = max(1, usable_cpus() // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 LONG_COUNT = ", ".join(str(i) for i in range(1, 301))
 
 

@@ -28,7 +28,7 @@ from starlette.testclient import TestClient
 from causerie.app import create_app
 from causerie.config import Settings
 from causerie.services import Services
-from tests.helpers import csrf_token_of
+from tests.helpers import ENGINE_THREADS, csrf_token_of
 
 BASE_URL = "http://localhost"  # a loopback name: the host guard lets it in
 
@@ -74,7 +74,7 @@ def serve_in_process(
         data_dir=data_dir,
         models_dir=model_dir,
         database_url=database_url,
-        threads=2,
+        threads=ENGINE_THREADS,
         **settings,
     )
     services = Services.build(chosen)

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from causerie.cli import main
 from causerie.config import Settings
 from causerie.storage import ConversationStore, Database
+from tests.helpers import ENGINE_THREADS
 
 
 def test_help_documents_every_command_and_option() -> None:
@@ -54,6 +55,7 @@ def test_terminal_chat_streams_and_saves(tmp_path: Path, model_dir: Path) -> Non
         "CAUSERIE_DATA_DIR": str(tmp_path),
         "CAUSERIE_MODELS_DIR": str(model_dir),
         "CAUSERIE_TEMPERATURE": "0",  # greedy: the answer checked below is the same every run
+        "CAUSERIE_THREADS": str(ENGINE_THREADS),
     }
     script = (
         "What is the capital of France?\n"

@@ -1,5 +1,6 @@
-"""``causerie users`` and ``causerie keys`` run as real processes on a real database, and the
-rule that a network address needs an admin account first."""
+"""``causerie users`` and ``causerie keys`` on a real database (in this process, through click's
+runner), ``serve`` and ``chat`` as real processes, and the rule that a network address needs an
+admin account first."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,30 +29,45 @@ from causerie.storage.audit import AuditLog
 from causerie.storage.usage import UsageLedger
 from causerie.storage.users import Limits
 from tests.conftest import Server, free_port, sqlite_server_with
+from tests.helpers import ENGINE_THREADS
 
 pytestmark = pytest.mark.slow  # servers of its own (conftest.py: two tiers)
 
 KEY = re.compile(r"^csk-([0-9a-f]+)-(\S+)$")
 
 
-def causerie(
-    data_dir: Path, *args: str, stdin: str | None = None, **settings: str
-) -> subprocess.CompletedProcess[str]:
-    """Run ``causerie ARGS`` on the data directory's own SQLite database."""
+@dataclass(frozen=True)
+class Done:
+    """What a command did: its exit code and its two output streams."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def causerie(data_dir: Path, *args: str, stdin: str | None = None, **settings: str) -> Done:
+    """Run ``causerie ARGS`` on the data directory's own SQLite database. The account commands
+    run in this process through click's runner (the same entry point, no interpreter start-up);
+    ``serve`` and ``chat`` run as real processes."""
     env = {
-        **os.environ,
         "CAUSERIE_DATA_DIR": str(data_dir),
         "CAUSERIE_DATABASE_URL": f"sqlite:///{data_dir / 'causerie.db'}",
+        "CAUSERIE_THREADS": str(ENGINE_THREADS),
         **settings,
     }
-    return subprocess.run(
-        [sys.executable, "-m", "causerie", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    if args[0] in ("serve", "chat"):
+        done = subprocess.run(
+            [sys.executable, "-m", "causerie", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=300,
+        )
+        return Done(done.returncode, done.stdout, done.stderr)
+    # An unexpected exception propagates and fails the test: only click's own exits return.
+    result = CliRunner().invoke(main, list(args), input=stdin, env=env, catch_exceptions=False)
+    return Done(result.exit_code, result.stdout, result.stderr)
 
 
 def ok(data_dir: Path, *args: str, stdin: str | None = None) -> str:
@@ -234,7 +251,7 @@ def test_audit_lists_what_the_commands_did(tmp_path: Path) -> None:
     assert len(ok(tmp_path, "users", "audit", "--limit", "2").splitlines()) == 3
 
 
-def serve_on_network(data_dir: Path) -> subprocess.CompletedProcess[str]:
+def serve_on_network(data_dir: Path) -> Done:
     """``serve --host 0.0.0.0`` with a model that does not exist: were the admin check missing,
     serve would fail on the model rather than start listening."""
     port = str(free_port())

@@ -24,6 +24,7 @@ from causerie.engine.requests import GenerationRequest
 from causerie.engine.sampling import GrammarError, check_grammar
 from causerie.engine.scheduler import EngineConfig
 from causerie.types import SamplingParams, ToolSpec
+from tests.helpers import ENGINE_THREADS
 
 PATTERN_PIECES = ["a", "z", "[a-z]", "[z-a]", "[0-9]+", "\\d", "(", ")", "|", "?", "*", "{2}",
                   "^", "$", ".", "[^a]", "\\w", "[]", "x{1,3}", "[\\u00e9-\\u00ff]"]  # fmt: skip
@@ -69,7 +70,7 @@ def vocab_model(model_dir: Path) -> Iterator[LoadedModel]:
 @pytest.fixture(scope="module")
 def engine(model_dir: Path) -> Iterator[EngineProcess]:
     process = EngineProcess(
-        next(model_dir.glob("*.gguf")), 1024, EngineConfig(1024, 1, 256, 64, 2, 4)
+        next(model_dir.glob("*.gguf")), 1024, EngineConfig(1024, 1, 256, 64, ENGINE_THREADS, 4)
     )
     yield process
     process.close()

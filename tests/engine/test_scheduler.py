@@ -14,7 +14,7 @@ from causerie.engine.templates import resolve_template
 from causerie.errors import OverloadedError
 from causerie.providers.local import LocalProvider
 from causerie.types import Delta, Message, SamplingParams, TurnContext
-from tests.helpers import long_reply_messages
+from tests.helpers import ENGINE_THREADS, long_reply_messages
 
 pytestmark = pytest.mark.anyio
 
@@ -52,7 +52,7 @@ def make_provider(model: LoadedModel, **overrides: int) -> LocalProvider:
         "parallel": 4,
         "batch_size": 256,
         "prefill_chunk": 64,
-        "threads": 2,
+        "threads": ENGINE_THREADS,
         "max_waiting": 64,
         **overrides,
     }

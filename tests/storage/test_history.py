@@ -17,9 +17,12 @@ from tests.helpers import client_for, long_reply_messages, long_stream_body, sto
 pytestmark = pytest.mark.slow  # servers of its own (conftest.py: two tiers)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def own_server(request: pytest.FixtureRequest, tmp_path: Path, model_dir: Path) -> Iterator[Server]:
-    """A server of this test's own (it gets restarted), on SQLite or Postgres."""
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def own_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, model_dir: Path
+) -> Iterator[Server]:
+    """A server of this module's own (its tests restart it and kill it), on SQLite or Postgres."""
+    tmp_path = tmp_path_factory.mktemp(f"own-{request.param}")
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'own.db'}"
     else:

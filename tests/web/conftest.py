@@ -1,37 +1,20 @@
-"""Debian's chromium driven through Playwright's sync API (no downloaded browsers).
-
-Browser tests live in this directory only: while the session's browser is open, Playwright's
-event loop runs in the main thread, so a test that calls ``asyncio.run`` must run before (tests
-in ``tests/web`` run last)."""
+"""Debian's chromium driven through Playwright's sync API (no downloaded browsers); browser tests
+live in this directory only."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-gpu",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.web.chromium import CHROMIUM_PROCESS
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+@pytest.fixture
+def browser() -> Browser:
+    """The test process's chromium (``tests/web/chromium.py``), started if need be."""
+    return CHROMIUM_PROCESS.browser()
 
 
 @pytest.fixture

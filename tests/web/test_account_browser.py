@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import openai
 import pytest
@@ -15,16 +14,16 @@ from playwright.sync_api import Page, expect
 
 from causerie.auth.accounts import Accounts
 from causerie.storage.users import Account
-from tests.conftest import Server, sqlite_server_with
+from tests.conftest import Server
 from tests.helpers import multi_user
 
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Server]:
-    """A server of this module's own: creating accounts makes a server multi-user for good."""
-    yield from sqlite_server_with(tmp_path_factory.mktemp("account-browser"), model_dir)
+@pytest.fixture
+def server(accounts_sqlite_server: Server) -> Server:
+    """The session's server for tests that create accounts (they make a server multi-user)."""
+    return accounts_sqlite_server
 
 
 @pytest.fixture
