@@ -3,6 +3,10 @@
 Two principals: ``ApiPrincipal`` (API keys, ``/v1``) and ``PagePrincipal`` (the session cookie,
 the web page). The stores a page uses are scoped to its principal's own conversations.
 ``Csrf`` guards every state-changing request from the page.
+
+A dependency that does no I/O is ``async``: FastAPI runs a plain ``def`` on a worker thread, and
+each such hop costs a request a fraction of a millisecond. Those that read the database (the
+principals) stay plain functions, run off the event loop.
 """
 
 from __future__ import annotations
@@ -29,8 +33,12 @@ CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 
 
-def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     return cast(Services, request.app.state.services)
+
+
+async def get_services(request: Request) -> Services:
+    return services_of(request)
 
 
 def is_secure(request: Request) -> bool:
@@ -47,11 +55,11 @@ def csrf_cookie(request: Request) -> str | None:
 
 def get_api_principal(request: Request) -> Principal:
     """From an API key (sync: FastAPI runs it in a worker thread, as it reads the database)."""
-    return get_services(request).gate.api_principal(request.headers)
+    return services_of(request).gate.api_principal(request.headers)
 
 
 def get_page_principal(request: Request) -> Principal:
-    principal = get_services(request).gate.page_principal(session_token(request))
+    principal = services_of(request).gate.page_principal(session_token(request))
     if principal is None:
         raise LoginRequiredError("Sign in to continue.")
     request.state.principal = principal  # for the page's header and its CSRF token
@@ -60,7 +68,7 @@ def get_page_principal(request: Request) -> Principal:
 
 def get_reader(request: Request) -> Principal:
     """A signed-in user or an API key's owner (anyone, on a server without accounts)."""
-    gate = get_services(request).gate
+    gate = services_of(request).gate
     principal = gate.page_principal(session_token(request))
     return principal if principal is not None else gate.api_principal(request.headers)
 
@@ -70,7 +78,7 @@ ReaderPrincipal = Annotated[Principal, Depends(get_reader)]
 PagePrincipal = Annotated[Principal, Depends(get_page_principal)]
 
 
-def get_admin(principal: PagePrincipal) -> Principal:
+async def get_admin(principal: PagePrincipal) -> Principal:
     if not principal.is_admin:
         raise PermissionDeniedError("Only an administrator can open this page.")
     return principal
@@ -111,36 +119,36 @@ async def require_csrf(request: Request, principal: PagePrincipal) -> Principal:
 Csrf = Annotated[Principal, Depends(require_csrf)]
 
 
-def get_chat(request: Request) -> ChatService:
-    return get_services(request).chat
+async def get_chat(request: Request) -> ChatService:
+    return services_of(request).chat
 
 
-def get_registry(request: Request) -> ProviderRegistry:
-    return get_services(request).registry
+async def get_registry(request: Request) -> ProviderRegistry:
+    return services_of(request).registry
 
 
-def get_conversations(request: Request, principal: PagePrincipal) -> ConversationStore:
-    return ConversationStore(get_services(request).database, principal.owner)
+async def get_conversations(request: Request, principal: PagePrincipal) -> ConversationStore:
+    return ConversationStore(services_of(request).database, principal.owner)
 
 
-def get_listing(request: Request, principal: PagePrincipal) -> ConversationListing:
-    return ConversationListing(get_services(request).database, principal.owner)
+async def get_listing(request: Request, principal: PagePrincipal) -> ConversationListing:
+    return ConversationListing(services_of(request).database, principal.owner)
 
 
-def get_tree(request: Request, principal: PagePrincipal) -> MessageTree:
-    return MessageTree(get_services(request).database, principal.owner)
+async def get_tree(request: Request, principal: PagePrincipal) -> MessageTree:
+    return MessageTree(services_of(request).database, principal.owner)
 
 
-def get_search(request: Request, principal: PagePrincipal) -> SearchIndex:
-    return SearchIndex(get_services(request).database, principal.owner)
+async def get_search(request: Request, principal: PagePrincipal) -> SearchIndex:
+    return SearchIndex(services_of(request).database, principal.owner)
 
 
-def get_preferences(request: Request, principal: PagePrincipal) -> Preferences:
-    return Preferences(get_services(request).database, principal.owner)
+async def get_preferences(request: Request, principal: PagePrincipal) -> Preferences:
+    return Preferences(services_of(request).database, principal.owner)
 
 
-def get_shares(request: Request, principal: PagePrincipal) -> ShareStore:
-    return ShareStore(get_services(request).database, principal.owner)
+async def get_shares(request: Request, principal: PagePrincipal) -> ShareStore:
+    return ShareStore(services_of(request).database, principal.owner)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -98,14 +98,23 @@ class ChatService:
         return turn
 
     async def _enter(
-        self, caller: Caller, conversation_id: str | None = None, *, personal: bool = False
+        self,
+        caller: Caller,
+        conversation_id: str | None = None,
+        *,
+        personal: bool = False,
+        provider: Provider | None = None,
     ) -> tuple[TurnContext, TurnPreferences]:
         """Who this turn is for, as providers take it (the engine's fairness key, the names the
         caller wants hidden from external providers), and, for a ``personal`` turn, the
         conversation's settings and the custom instructions: one read of the preferences, none
-        when nothing needs them."""
+        when nothing needs them (a turn on ``provider`` that no firewall stands before; without
+        a provider, whenever one does)."""
         read = TurnPreferences()
-        if personal or self._registry.redacts:
+        firewalled = (
+            self._registry.redacts if provider is None else self._registry.redacts_for(provider)
+        )
+        if personal or firewalled:
             preferences = Preferences(self._database, caller.owner)
             read = await to_thread.run_sync(preferences.for_turn, conversation_id)
         context = TurnContext(caller.owner, caller.key_id, caller.queue_key, read.private_names)
@@ -116,12 +125,14 @@ class ChatService:
     ) -> str | None:
         """The model's title for a conversation that starts with ``first_message`` (None if it
         fails or answers with something unusable); its tokens count in the caller's usage."""
-        context, _ = await self._enter(caller)
+        model = model or "default"
         try:
-            self._registry.resolve(model or "default")
+            provider, model_id = self._registry.resolve(model)
         except ModelNotFoundError:  # the conversation's model left the configuration
             model = "default"
-        provider, model_id, lease = await self._admitted(model or "default", admit)
+            provider, model_id = self._registry.resolve(model)
+        context, _ = await self._enter(caller, provider=provider)
+        lease = await admit([model, model_id])
         try:
             messages, params = title_request(first_message)
             params = replace(params, max_tokens=lease.cap(params.max_tokens))
@@ -176,12 +187,13 @@ class ChatService:
         """An OpenAI-style call: the client sends the whole history each time. The history
         continues one of the caller's own conversations only. ``instructions``: the user's
         custom instructions go first (the page's temporary chats)."""
-        context, read = await self._enter(caller, personal=instructions)
+        provider, model_id = self._registry.resolve(model)
+        context, read = await self._enter(caller, personal=instructions, provider=provider)
         system = system_text("", read.instructions) if instructions else None
         if system:
             messages = [Message("system", system), *messages]
         self._check_bounds(messages)
-        provider, model_id, lease = await self._admitted(model, admit)
+        lease = await admit([model, model_id])
         try:
             params = replace(params, max_tokens=lease.cap(params.max_tokens))
             completion = await provider.open(model_id, messages, params, context)

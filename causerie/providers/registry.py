@@ -199,6 +199,13 @@ class ProviderRegistry:
         """Whether any upstream sits behind the privacy firewall (so users' names matter)."""
         return any(isinstance(p, RedactingProvider) for p in self._remote.values())
 
+    def redacts_for(self, provider: Provider) -> bool:
+        """Whether a turn on ``provider`` (a route: on any of its targets) may pass the privacy
+        firewall, so the user's private names must travel with it."""
+        if isinstance(provider, Route):
+            return any(isinstance(t.provider, RedactingProvider) for t in provider.targets)
+        return isinstance(provider, RedactingProvider)
+
     @property
     def default_model(self) -> str:
         return self.resolve(DEFAULT_ALIAS)[1]
