@@ -201,3 +201,26 @@ def test_prices_follow_the_model_that_served() -> None:
     assert registry.price_of("paid/big") == (1.5, 6.0)
     assert registry.price_of("gemma-3-270m-q4_k_m") == (0.0, 0.0)  # local
     assert registry.price_of("unknown/model") == (0.0, 0.0)
+
+
+def test_only_a_turn_that_may_pass_the_firewall_reads_the_private_names() -> None:
+    """``ChatService`` reads a user's private names for a turn only when its provider, or one
+    of its route's targets, stands behind the privacy firewall (no upstream is called here)."""
+    providers = {
+        "home": {"base_url": "http://127.0.0.1:9/v1", "privacy": "trusted", "models": [MODEL]},
+        "cloud": {"base_url": "http://127.0.0.1:9/v1", "privacy": "external", "models": [MODEL]},
+    }
+    aliases = {"mixed": ["home", "cloud"], "safe": ["home"]}
+    registry = ProviderRegistry()
+    registry.configure(parse_providers({"providers": providers, "aliases": aliases}, environ={}))
+    assert registry.redacts
+    firewalled = {
+        name: registry.redacts_for(registry.resolve(name)[0])
+        for name in (f"home/{MODEL}", f"cloud/{MODEL}", "mixed", "safe")
+    }
+    assert firewalled == {
+        f"home/{MODEL}": False,
+        f"cloud/{MODEL}": True,
+        "mixed": True,
+        "safe": False,
+    }
