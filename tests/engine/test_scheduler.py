@@ -192,9 +192,11 @@ async def test_one_caller_cannot_starve_another(model: LoadedModel) -> None:
         served_before = len(order)
         tasks.append(asyncio.ensure_future(tracked("b", "other", "What is 2+2?")))
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=300)
-        # Two sequences: b gets its first token after at most the two running requests and one
-        # more of the flooder's (round-robin), not after all sixteen.
-        assert order.index("b") <= served_before + 3, (served_before, order)
+        # Two sequences: b gets its first token after the two running requests and one more of
+        # the flooder's (round-robin), not after all sixteen. Two more of slack: b reaches the
+        # engine's queue a step or two after its open() returns (its prompt is tokenized on a
+        # worker thread), while the flood's first tokens keep coming.
+        assert order.index("b") <= served_before + 5, (served_before, order)
     finally:
         await local.close_engine()
 
