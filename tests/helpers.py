@@ -75,11 +75,11 @@ def accounts_for(server: object) -> tuple[Database, Accounts]:
 
 @contextmanager
 def multi_user(server: object) -> Iterator[Accounts]:
-    """The server's accounts, with an admin created first if there is none (the server is then
-    multi-user for good)."""
+    """The server's accounts, with the admin ``root`` (password ``root-password``) created first
+    if it is not there yet (the server is then multi-user for good)."""
     database, service = accounts_for(server)
     try:
-        if not service.users.any():
+        if not service.users.credentials("root"):
             service.create_user("cli", "root", "root-password", role="admin")
         yield service
     finally:
