@@ -14,6 +14,8 @@ from causerie.engine.gbnf_check import char_class_errors
 from causerie.types import SamplingParams
 
 PENALTY_WINDOW = 64  # tokens of history the repetition penalties look at
+# llama_token_data, as numpy lays it out: a candidate array filled from a logits row in one copy
+TOKEN_DATA = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
 
 
 class GrammarError(ValueError):
@@ -39,8 +41,14 @@ def check_grammar(vocab: Any, grammar: str) -> None:
 
 
 class SamplerChain:
-    """grammar -> penalties -> logit bias -> top-k -> top-p -> min-p -> temperature -> draw (or
-    greedy). The grammar, when there is one, comes first: the rest only sees allowed tokens.
+    """penalties -> logit bias -> top-k -> top-p -> min-p -> temperature -> draw (or greedy),
+    under a grammar when there is one.
+
+    The grammar is checked lazily, as llama.cpp's own common sampler does: the chain picks a
+    token, and only when the grammar refuses it is the grammar applied to the whole vocabulary
+    and the token picked again among the allowed ones. Applying it to 262,144 candidates every
+    step cost twice the model's decode; most steps' first pick is allowed. Greedy decoding
+    picks exactly what grammar-first would (the most likely allowed token).
 
     Top-k comes early because Gemma's vocabulary has 262,144 entries. The chain keeps its own
     penalty history and random state, so sequences sampled in one batch never share them.
@@ -66,14 +74,13 @@ class SamplerChain:
             and not logit_bias
             and grammar is None
         )
+        self._grammar: Any = None
+        self._candidates: np.ndarray | None = None
+        if grammar is not None:
+            self._grammar = grammar_sampler(vocab, grammar)  # raises GrammarError
+            self._candidates = np.zeros(n_vocab, dtype=TOKEN_DATA)
         self._chain: Any = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
         add = self._add
-        if grammar is not None:
-            try:
-                add(grammar_sampler(vocab, grammar))
-            except GrammarError:
-                self.close()
-                raise
         if params.repeat_penalty != 1.0 or params.frequency_penalty or params.presence_penalty:
             add(
                 L.llama_sampler_init_penalties(
@@ -110,9 +117,47 @@ class SamplerChain:
         if self._argmax_only:
             logits = L.llama_get_logits_ith(context, ctypes.c_int32(batch_index))
             return int(np.ctypeslib.as_array(logits, shape=(self._n_vocab,)).argmax())
-        return int(L.llama_sampler_sample(self._chain, context, ctypes.c_int32(batch_index)))
+        if self._grammar is None:
+            return int(L.llama_sampler_sample(self._chain, context, ctypes.c_int32(batch_index)))
+        row = L.llama_get_logits_ith(context, ctypes.c_int32(batch_index))
+        logits = np.ctypeslib.as_array(row, shape=(self._n_vocab,))
+        token = self._pick(logits, under_grammar=False)
+        if not self._allowed(token):
+            token = self._pick(logits, under_grammar=True)
+        L.llama_sampler_accept(self._grammar, token)
+        L.llama_sampler_accept(self._chain, token)
+        return token
+
+    def _pick(self, logits: np.ndarray, *, under_grammar: bool) -> int:
+        """The chain's token over the whole vocabulary (first the grammar's, if asked)."""
+        candidates = self._candidates
+        assert candidates is not None
+        candidates["id"] = np.arange(self._n_vocab, dtype=np.int32)
+        candidates["logit"] = logits
+        candidates["p"] = 0.0
+        array = _token_array(candidates)
+        if under_grammar:
+            L.llama_sampler_apply(self._grammar, ctypes.byref(array))
+        L.llama_sampler_apply(self._chain, ctypes.byref(array))
+        return int(candidates["id"][array.selected])
+
+    def _allowed(self, token: int) -> bool:
+        """Whether the grammar lets ``token`` come next."""
+        one = np.array([(token, 1.0, 0.0)], dtype=TOKEN_DATA)
+        array = _token_array(one)
+        L.llama_sampler_apply(self._grammar, ctypes.byref(array))
+        return bool(np.isfinite(one["logit"][0]))
 
     def close(self) -> None:
         if self._chain is not None:
             L.llama_sampler_free(self._chain)
             self._chain = None
+        if self._grammar is not None:
+            L.llama_sampler_free(self._grammar)
+            self._grammar = None
+
+
+def _token_array(candidates: np.ndarray) -> Any:
+    """A ``llama_token_data_array`` over ``candidates``' memory (nothing copied)."""
+    data = ctypes.cast(candidates.ctypes.data, ctypes.POINTER(L.llama_token_data))
+    return L.llama_token_data_array(data=data, size=len(candidates), selected=-1, sorted=False)
