@@ -75,10 +75,12 @@ class SamplerChain:
             and grammar is None
         )
         self._grammar: Any = None
-        self._candidates: np.ndarray | None = None
+        self._candidates = np.zeros(0, dtype=TOKEN_DATA)
+        self._ids = np.zeros(0, dtype=np.int32)
         if grammar is not None:
             self._grammar = grammar_sampler(vocab, grammar)  # raises GrammarError
             self._candidates = np.zeros(n_vocab, dtype=TOKEN_DATA)
+            self._ids = np.arange(n_vocab, dtype=np.int32)  # copied in: top-k reorders them
         self._chain: Any = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
         add = self._add
         if params.repeat_penalty != 1.0 or params.frequency_penalty or params.presence_penalty:
@@ -131,8 +133,7 @@ class SamplerChain:
     def _pick(self, logits: np.ndarray, *, under_grammar: bool) -> int:
         """The chain's token over the whole vocabulary (first the grammar's, if asked)."""
         candidates = self._candidates
-        assert candidates is not None
-        candidates["id"] = np.arange(self._n_vocab, dtype=np.int32)
+        candidates["id"] = self._ids
         candidates["logit"] = logits
         candidates["p"] = 0.0
         array = _token_array(candidates)
