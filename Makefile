@@ -34,10 +34,14 @@ system-deps:
 	sh tools/install_system_deps.sh
 
 # Lint first: a change that breaks formatting, ruff's rules or mypy --strict fails the suite.
-# Two pytest-xdist workers, a test file each at a time; each worker has its own Postgres,
-# servers and browser, and its engines use half the CPUs (tests/helpers.py: ENGINE_THREADS).
+# Two pytest-xdist workers, a test file each at a time, handed out in the order of the files (not
+# by test count: the scheduler's six long tests then ran last, alone); each worker has its own
+# Postgres, servers and browser, and its engines use half the CPUs (tests/helpers.py:
+# ENGINE_THREADS).
+# Bytecode is written even where the environment says not to: pytest then keeps the test and
+# plugin modules it rewrites (some 400), instead of rewriting them in every worker at each start.
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: lint system-deps
 	$(PYTEST)

@@ -21,6 +21,13 @@ over the rounds of the differences to the direct request of the same round:
 - per chunk: (proxy streaming time - direct streaming time) / text chunks, where streaming time
   is end to end minus TTFT (target < 1 ms).
 
+Both are differences between two servers' timings on a machine they share with this client, so
+single milliseconds move with scheduling. The proxy also measures its own share of every
+request it relays (``causerie_proxy_overhead_seconds``: from the request's arrival to its first
+text written, minus the upstream's wait for its first token). The script scrapes the proxy's
+``/metrics`` after each proxied request, in the pause between requests, and the table's "own ms"
+is the median of those per-request values.
+
     .venv/bin/python benchmarks/proxy.py                  # 20 rounds x 32 tokens
     .venv/bin/python benchmarks/proxy.py --runs 40 --max-tokens 64 --json proxy.json
 """
@@ -33,11 +40,12 @@ import os
 import statistics
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import httpx
 import servers
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
@@ -52,6 +60,7 @@ class Sample:
     ttft_s: float
     e2e_s: float
     chunks: int
+    own_s: float | None = None  # the proxy's own time, from its metric (proxied requests)
 
 
 def measure(client: httpx.Client, url: str, body: dict[str, object]) -> Sample:
@@ -67,6 +76,18 @@ def measure(client: httpx.Client, url: str, body: dict[str, object]) -> Sample:
                     first = time.perf_counter()
     end = time.perf_counter()
     return Sample((first or end) - started, end - started, chunks)
+
+
+def own_seconds(client: httpx.Client, proxy: str, provider: str) -> float:
+    """The sum of the proxy's ``causerie_proxy_overhead_seconds`` for ``provider`` so far."""
+    for family in text_string_to_metric_families(client.get(f"{proxy}/metrics").text):
+        for sample in family.samples:
+            if (
+                sample.name == "causerie_proxy_overhead_seconds_sum"
+                and sample.labels.get("provider") == provider
+            ):
+                return sample.value
+    return 0.0
 
 
 def main() -> None:
@@ -116,7 +137,11 @@ def run_rounds(upstream: str, proxy: str, runs: int, max_tokens: int) -> dict[st
                 if side == "direct":
                     sample = measure(client, upstream, {**common, "model": MODEL})
                 else:
+                    provider = side.partition("/")[0]
+                    before = own_seconds(client, proxy, provider)
                     sample = measure(client, proxy, {**common, "model": side, "store": False})
+                    own = own_seconds(client, proxy, provider) - before
+                    sample = replace(sample, own_s=own)
                 if round_:
                     results[side].append(sample)
                 time.sleep(0.2)
@@ -126,7 +151,8 @@ def run_rounds(upstream: str, proxy: str, runs: int, max_tokens: int) -> dict[st
 def report(results: dict[str, list[Sample]], args: argparse.Namespace) -> None:
     direct = results["direct"]
     table = Table(title=f"Proxy overhead: {args.runs} rounds x {args.max_tokens} tokens")
-    for column in ("side", "TTFT p50 ms", "e2e p50 ms", "chunks", "+ms/request", "+ms/chunk"):
+    columns = ("side", "TTFT p50 ms", "e2e p50 ms", "chunks", "+ms/request", "own ms", "+ms/chunk")
+    for column in columns:
         table.add_column(column, justify="right" if column != "side" else "left")
     summary: dict[str, dict[str, float]] = {}
     for side, samples in results.items():
@@ -137,6 +163,7 @@ def report(results: dict[str, list[Sample]], args: argparse.Namespace) -> None:
         }
         if side != "direct":
             pairs = list(zip(samples, direct, strict=True))
+            row["own_overhead_ms"] = statistics.median((s.own_s or 0) * 1000 for s in samples)
             row["request_overhead_ms"] = statistics.median(
                 (p.ttft_s - d.ttft_s) * 1000 for p, d in pairs
             )
@@ -151,6 +178,7 @@ def report(results: dict[str, list[Sample]], args: argparse.Namespace) -> None:
             f"{row['e2e_ms']:.1f}",
             f"{row['chunks']:.0f}",
             f"{row.get('request_overhead_ms', 0):.2f}" if side != "direct" else "-",
+            f"{row.get('own_overhead_ms', 0):.2f}" if side != "direct" else "-",
             f"{row.get('chunk_overhead_ms', 0):.3f}" if side != "direct" else "-",
         )
     console.print(table)

@@ -21,6 +21,7 @@ from causerie.deps import ReaderPrincipal, ServicesDep
 from causerie.middleware import (
     BodyLimitMiddleware,
     HostGuardMiddleware,
+    RequestClockMiddleware,
     SecurityHeadersMiddleware,
 )
 from causerie.services import Services
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if hosts is not None:
         app.add_middleware(HostGuardMiddleware, allowed=hosts)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestClockMiddleware)  # outermost: the arrival, before any of ours
     app.include_router(chat_api.router)
     app.include_router(models_api.router)
 

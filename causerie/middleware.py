@@ -1,8 +1,9 @@
-"""ASGI middleware: request size limit, Host and Origin checks, security headers."""
+"""ASGI middleware: arrival clock, request size limit, Host and Origin checks, security headers."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -23,6 +24,28 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
+
+
+RECEIVED_AT = "received_at"
+
+
+class RequestClockMiddleware:
+    """Stamps each request's arrival (``request.state.received_at``, ``time.perf_counter()``),
+    so that a route can tell its own time from the time spent before it ran."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})[RECEIVED_AT] = time.perf_counter()
+        await self.app(scope, receive, send)
+
+
+def received_at(state: object) -> float | None:
+    """The arrival stamp on a request's ``state`` (None when the clock did not run)."""
+    value = getattr(state, RECEIVED_AT, None)
+    return value if isinstance(value, float) else None
 
 
 class BodyLimitMiddleware:

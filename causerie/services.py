@@ -15,6 +15,7 @@ from causerie.chat.service import ChatService
 from causerie.config import Settings
 from causerie.providers.config import load_providers
 from causerie.providers.local import LocalProvider
+from causerie.providers.overhead import ProxyOverhead
 from causerie.providers.registry import ProviderRegistry
 from causerie.storage import ConversationStore, Database
 
@@ -32,6 +33,7 @@ class Services:
     quotas: Quotas
     accounts: Accounts
     local: LocalProvider
+    overhead: ProxyOverhead
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -55,6 +57,7 @@ class Services:
             Quotas(database, settings),
             Accounts(database),
             local,
+            ProxyOverhead(local.engine.registry),
         )
 
     def conversations(self, owner: str) -> ConversationStore:

@@ -23,6 +23,7 @@ from causerie.auth.principal import Principal
 from causerie.chat.service import ChatService
 from causerie.chat.turn import Turn
 from causerie.deps import ApiPrincipal, ChatDep, ServicesDep
+from causerie.middleware import received_at
 from causerie.types import Admit, ToolUse
 
 router = APIRouter()
@@ -91,8 +92,13 @@ async def create_chat_completion(
     headers = {"x-causerie-conversation-id": turn.conversation_id or ""}
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        arrived = received_at(request.state)
+
+        def first_written() -> None:
+            services.overhead.first_written(arrived, turn.served_by, turn.upstream_wait)
+
         return StreamingResponse(
-            event_stream(turn, completion_id, created, include_usage),
+            event_stream(turn, completion_id, created, include_usage, first_written),
             media_type="text/event-stream",
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

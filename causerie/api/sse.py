@@ -5,7 +5,7 @@ an event too), ending with ``data: [DONE]``."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from causerie.api.schemas import (
     ChatCompletionChunk,
@@ -91,8 +91,13 @@ class ChunkEncoder:
 
 
 async def event_stream(
-    turn: Turn, completion_id: str, created: int, include_usage: bool
+    turn: Turn,
+    completion_id: str,
+    created: int,
+    include_usage: bool,
+    first_written: Callable[[], None] | None = None,
 ) -> AsyncIterator[str]:
+    """The turn's events; ``first_written`` is called once its first text has been sent."""
     encoder = ChunkEncoder(completion_id, created, turn.model)
     try:
         yield encoder.event(ChunkDelta(role="assistant", content=""))
@@ -100,6 +105,9 @@ async def event_stream(
             async for delta in turn.stream():
                 if delta.text:
                     yield encoder.content(delta.text)
+                    if first_written is not None:
+                        first_written()
+                        first_written = None
                 if delta.tool_calls:
                     yield encoder.tool_calls(delta.tool_calls)
                 if delta.finish_reason is not None:

@@ -77,6 +77,11 @@ class Turn:
         return self._completion.redactions
 
     @property
+    def upstream_wait(self) -> float | None:
+        """The upstream's own time to its first delta (None: the local model answered)."""
+        return self._completion.upstream_wait
+
+    @property
     def tool_calls(self) -> tuple[ToolCall, ...]:
         """The function calls of the reply so far, in index order."""
         return tuple(self._calls[index] for index in sorted(self._calls))

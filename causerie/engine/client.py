@@ -72,6 +72,8 @@ class EngineProcess:
     """The scheduler in a supervised child process."""
 
     def __init__(self, model_path: Path, context_size: int, config: EngineConfig) -> None:
+        """Start the child; it loads the model while the caller does other work until
+        ``wait_started``."""
         self.config = config
         self._target = (str(model_path), context_size, config)
         self.metrics = RelayedMetrics()
@@ -92,7 +94,11 @@ class EngineProcess:
         self._loop: asyncio.AbstractEventLoop | None = None  # reads the socket once attached
         self._handover = threading.Event()  # the reader thread gives the socket to the loop
         self._born = time.monotonic()
-        if not self._start():
+        self._spawn()
+
+    def wait_started(self) -> None:
+        """Wait for the first child to load the model (ConfigurationError if it died first)."""
+        if not self._started():
             self.close()
             raise ConfigurationError("the engine process did not start (see the log above)")
 
@@ -165,11 +171,15 @@ class EngineProcess:
     # -- the child ------------------------------------------------------------------------------
 
     def _start(self) -> bool:
-        """A new child: ``python -m causerie.engine.process`` with one end of a socket pair
-        (not ``multiprocessing``'s spawn, which re-runs the server's main module). Waits for it
-        to load the model; False if it died first."""
+        """A new child, once it has loaded the model; False if it died first."""
         if self._closing:
             return False
+        self._spawn()
+        return self._started()
+
+    def _spawn(self) -> None:
+        """A new child: ``python -m causerie.engine.process`` with one end of a socket pair
+        (not ``multiprocessing``'s spawn, which re-runs the server's main module)."""
         ours, theirs = socket.socketpair()
         process = subprocess.Popen(
             [sys.executable, "-P", "-m", "causerie.engine.process", str(theirs.fileno())],
@@ -181,6 +191,12 @@ class EngineProcess:
         connection.send(("init", *self._target))
         self._process, self._connection = process, connection
         self._born = time.monotonic()
+
+    def _started(self) -> bool:
+        """Wait for the child's "started" (it has loaded the model) and read its socket from
+        then on; False if it died first."""
+        connection, process = self._connection, self._process
+        assert connection is not None and process is not None
         try:
             if not connection.poll(START_TIMEOUT):
                 raise EOFError("the engine process did not answer in time")

@@ -29,6 +29,11 @@ class Completion(Protocol):
     def redactions(self) -> Redactions | None:
         """What the privacy firewall hid from the provider (None: nothing, or not external)."""
 
+    @property
+    def upstream_wait(self) -> float | None:
+        """Seconds between sending the request upstream and receiving its first delta (None for
+        the local model): the upstream's own time to first token, as Causerie saw it."""
+
     def __aiter__(self) -> AsyncIterator[Delta]: ...
 
     def cancel(self) -> None: ...

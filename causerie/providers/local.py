@@ -47,6 +47,7 @@ class LocalCompletion:
         self.prompt_tokens = prompt_tokens
         self.served_by: str | None = None  # the model id says it all
         self.redactions: Redactions | None = None  # nothing leaves the machine
+        self.upstream_wait: float | None = None
         self._reader = ToolCallReader() if tool_call else None
 
     def __aiter__(self) -> AsyncIterator[Delta]:
@@ -124,10 +125,17 @@ class LocalProvider:
             model = LoadedModel(path, context_size=settings.context_size)
             template = resolve_template(model.metadata, bos=model.bos_text, eos=model.eos_text)
             return cls.in_process(model, template, config)
-        # The weights live in the engine process; this one needs the vocabulary and metadata.
-        model = LoadedModel(path, context_size=settings.context_size, vocab_only=True)
-        template = resolve_template(model.metadata, bos=model.bos_text, eos=model.eos_text)
-        return cls(model, template, EngineProcess(path, settings.context_size, config))
+        # The weights live in the engine process; this one needs the vocabulary and metadata,
+        # loaded while the child starts and loads the model (a second each, side by side).
+        engine = EngineProcess(path, settings.context_size, config)
+        try:
+            model = LoadedModel(path, context_size=settings.context_size, vocab_only=True)
+            template = resolve_template(model.metadata, bos=model.bos_text, eos=model.eos_text)
+            engine.wait_started()
+        except BaseException:
+            engine.close()
+            raise
+        return cls(model, template, engine)
 
     def models(self) -> list[ModelInfo]:
         return [

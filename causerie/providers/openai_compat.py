@@ -65,6 +65,7 @@ class UpstreamCompletion:
         events: AsyncGenerator[Delta, None],
         first: Delta,
         prompt_tokens: int,
+        upstream_wait: float,
     ) -> None:
         self._provider = provider
         self._response = response
@@ -73,6 +74,7 @@ class UpstreamCompletion:
         self.prompt_tokens = prompt_tokens
         self.served_by: str | None = f"{provider.name}/{model}"
         self.redactions: Redactions | None = None  # the firewall's wrapper reports them
+        self.upstream_wait: float | None = upstream_wait
         self._done = False
 
     async def __aiter__(self) -> AsyncIterator[Delta]:
@@ -233,6 +235,7 @@ class OpenAICompatProvider:
         events: AsyncGenerator[Delta, None] | None = None
         try:
             async with asyncio.timeout(self.config.first_token_timeout):
+                sent = time.perf_counter()
                 response = await self._client.send(request, stream=True)
                 if response.status_code >= 400:
                     await response.aread()
@@ -248,7 +251,10 @@ class OpenAICompatProvider:
             if converted is exc:
                 raise
             raise converted from exc
-        return UpstreamCompletion(self, model, response, events, first, estimate_tokens(messages))
+        wait = time.perf_counter() - sent
+        return UpstreamCompletion(
+            self, model, response, events, first, estimate_tokens(messages), wait
+        )
 
     def _before_first_token(self, exc: BaseException) -> BaseException:
         """What a failure before the first token means for the caller (and for failover)."""
@@ -297,7 +303,9 @@ class OpenAICompatProvider:
                 continue
             data = line[5:].strip()
             if data == "[DONE]":
-                break
+                # Read on to the body's end: a response closed before it loses its connection,
+                # and the next request would pay a new one (a TLS handshake, for a cloud).
+                continue
             try:
                 event = json.loads(data)
             except json.JSONDecodeError as exc:

@@ -49,6 +49,7 @@ class RedactedCompletion:
         counts = redactor.counts()  # the request is redacted by now: final
         self.redactions = Redactions(provider, counts) if counts else None
         self.served_by = inner.served_by
+        self.upstream_wait = inner.upstream_wait
 
     async def __aiter__(self) -> AsyncIterator[Delta]:
         restorer = self._redactor.stream()

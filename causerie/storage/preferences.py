@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from causerie.errors import NotFoundError
 from causerie.storage.conversations import owned
 from causerie.storage.db import Database
-from causerie.storage.tables import LOCAL_OWNER, PreferenceRow, utcnow
+from causerie.storage.tables import LOCAL_OWNER, ConversationRow, PreferenceRow, utcnow
 
 __all__ = [
     "CUSTOM_INSTRUCTIONS",
@@ -88,15 +89,23 @@ class Preferences:
     def for_turn(self, conversation_id: str | None) -> TurnPreferences:
         """A conversation's settings (none for a new one: the defaults), the custom instructions
         and the private names, in one session."""
-        with self._db.session() as session:
+        with self._db.reading() as connection:  # read on every turn: Core, no ORM session
             settings = ChatSettings()
             if conversation_id is not None:
-                settings = ChatSettings.parse(owned(session, conversation_id, self.owner).settings)
-            query = select(PreferenceRow).where(
+                stored = connection.execute(
+                    select(ConversationRow.settings).where(
+                        ConversationRow.id == conversation_id,
+                        ConversationRow.owner_id == self.owner,
+                    )
+                ).first()
+                if stored is None:  # someone else's is as absent as a missing one
+                    raise NotFoundError(f"conversation {conversation_id} not found")
+                settings = ChatSettings.parse(stored.settings)
+            query = select(PreferenceRow.name, PreferenceRow.value).where(
                 PreferenceRow.owner_id == self.owner,
                 PreferenceRow.name.in_([CUSTOM_INSTRUCTIONS, PRIVATE_NAMES]),
             )
-            values = {row.name: row.value for row in session.scalars(query)}
+            values = {name: value for name, value in connection.execute(query)}
         return TurnPreferences(
             settings,
             values.get(CUSTOM_INSTRUCTIONS, ""),

@@ -96,8 +96,8 @@ class UserStore:
 
     def any(self) -> bool:
         """Whether accounts exist: the server is then multi-user and every request signs in."""
-        with self._db.session() as session:
-            return bool(session.scalar(select(exists().where(UserRow.id.is_not(None)))))
+        with self._db.reading() as connection:
+            return bool(connection.scalar(select(exists().where(UserRow.id.is_not(None)))))
 
     def count_admins(self) -> int:
         query = select(func.count()).where(UserRow.role == "admin", UserRow.status == "active")

@@ -72,6 +72,7 @@ def engine(model_dir: Path) -> Iterator[EngineProcess]:
     process = EngineProcess(
         next(model_dir.glob("*.gguf")), 1024, EngineConfig(1024, 1, 256, 64, ENGINE_THREADS, 4)
     )
+    process.wait_started()
     yield process
     process.close()
 

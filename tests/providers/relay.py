@@ -2,7 +2,7 @@
 stands in front of a real upstream `causerie serve`.
 
 It forwards ``/v1/...`` to the upstream unchanged and streams the answer back, and records what it
-saw (request count, request bodies). On demand it answers instead with what a real upstream
+saw (request count, request bodies, client ports). On demand it answers instead with what a real upstream
 Causerie cannot be made to send: ``429`` with a ``Retry-After`` header, or ``503``. It speaks real
 HTTP; nothing in Causerie is patched.
 """
@@ -31,6 +31,7 @@ class Relay:
         self.port = free_port()
         self.calls = 0
         self.bodies: list[dict[str, Any]] = []
+        self.peers: list[int] = []  # each call's client port: one per connection
         self.forced: list[tuple[int, dict[str, str]]] = []  # answered before forwarding resumes
         self.down = False  # answer 503 to everything
         self._lock = threading.Lock()
@@ -66,6 +67,7 @@ class Relay:
         raw = await request.body()
         with self._lock:
             self.calls += 1
+            self.peers.append(request.client.port if request.client else 0)
             if raw:
                 self.bodies.append(json.loads(raw))
             forced = self.forced.pop(0) if self.forced else None

@@ -5,6 +5,7 @@ reaches it), a third one that is stopped mid-test, and a closed port."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from causerie.storage import Database
 from causerie.storage.usage import UsageLedger
@@ -142,6 +144,61 @@ def test_alias_streams_from_the_upstream_with_usage(
     assert finishes in (["stop"], ["length"])
     usage = chunks[-1].usage
     assert usage is not None and usage.prompt_tokens > 10 and 0 < usage.completion_tokens <= 6
+
+
+def test_streamed_replies_reuse_one_connection_to_the_upstream(
+    client: openai.OpenAI, module_relay: Relay
+) -> None:
+    before = len(module_relay.peers)
+    for _ in range(3):
+        stream = client.chat.completions.create(
+            model=f"up/{MODEL}", messages=QUESTION, max_tokens=3, temperature=0, stream=True
+        )
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    ports = module_relay.peers[before:]
+    assert len(ports) == 3 and len(set(ports)) == 1, ports
+
+
+def overhead(proxy: Server, provider: str) -> tuple[float, float]:
+    """``causerie_proxy_overhead_seconds``'s (count, sum) for ``provider`` on ``proxy``."""
+    count = total = 0.0
+    for family in text_string_to_metric_families(httpx.get(f"{proxy.url}/metrics").text):
+        for sample in family.samples:
+            if sample.labels.get("provider") != provider:
+                continue
+            if sample.name == "causerie_proxy_overhead_seconds_count":
+                count = sample.value
+            elif sample.name == "causerie_proxy_overhead_seconds_sum":
+                total = sample.value
+    return count, total
+
+
+def test_the_proxy_reports_its_own_time_before_the_first_token(
+    client: openai.OpenAI, proxy: Server
+) -> None:
+    count, total = overhead(proxy, "up")
+    started = time.perf_counter()
+    stream = client.chat.completions.create(
+        model=f"up/{MODEL}", messages=QUESTION, max_tokens=4, temperature=0, stream=True
+    )
+    first_text_after = None
+    for chunk in stream:
+        if first_text_after is None and chunk.choices and chunk.choices[0].delta.content:
+            first_text_after = time.perf_counter() - started
+    assert first_text_after is not None
+    after_count, after_total = overhead(proxy, "up")
+    assert after_count == count + 1
+    # Causerie's own share: more than nothing, less than all the client waited for.
+    assert 0 < after_total - total < first_text_after
+    # Neither the local model nor an unstreamed reply is counted.
+    for _ in client.chat.completions.create(
+        model=MODEL, messages=QUESTION, max_tokens=2, stream=True
+    ):
+        pass
+    client.chat.completions.create(model=f"up/{MODEL}", messages=QUESTION, max_tokens=2)
+    assert overhead(proxy, "up")[0] == after_count
+    assert overhead(proxy, MODEL) == (0.0, 0.0)
+    assert overhead(proxy, "") == (0.0, 0.0)
 
 
 def test_personal_data_is_redacted_for_the_upstream_and_restored_in_the_reply(
