@@ -54,6 +54,24 @@ from causerie.types import (
 log = logging.getLogger(__name__)
 
 
+class UpstreamClock:
+    """When a request's last byte went upstream and its first delta's line came back
+    (``time.perf_counter()``): between the two the upstream works; building and writing the
+    request and reading the reply are Causerie's own time."""
+
+    def __init__(self) -> None:
+        self.sent = time.perf_counter()  # until httpx reports the body written
+        self.first_delta: float | None = None
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpx's ``trace`` extension: called on each step of the exchange."""
+        if event.endswith(".send_request_body.complete"):
+            self.sent = time.perf_counter()
+
+    def wait(self) -> float:
+        return (self.first_delta or time.perf_counter()) - self.sent
+
+
 class UpstreamCompletion:
     """A reply streaming from an upstream; its first delta was already received by ``open``."""
 
@@ -228,19 +246,22 @@ class OpenAICompatProvider:
     async def _start(
         self, model: str, messages: Sequence[Message], params: SamplingParams
     ) -> UpstreamCompletion:
+        clock = UpstreamClock()
         request = self._client.build_request(
-            "POST", "chat/completions", json=self.body(model, messages, params)
+            "POST",
+            "chat/completions",
+            json=self.body(model, messages, params),
+            extensions={"trace": clock.trace},
         )
         response: httpx.Response | None = None
         events: AsyncGenerator[Delta, None] | None = None
         try:
             async with asyncio.timeout(self.config.first_token_timeout):
-                sent = time.perf_counter()
                 response = await self._client.send(request, stream=True)
                 if response.status_code >= 400:
                     await response.aread()
                     raise self.error_for(response)
-                events = self._deltas(response)
+                events = self._deltas(response, clock)
                 first = await anext(events)
         except BaseException as exc:
             if events is not None:
@@ -251,9 +272,8 @@ class OpenAICompatProvider:
             if converted is exc:
                 raise
             raise converted from exc
-        wait = time.perf_counter() - sent
         return UpstreamCompletion(
-            self, model, response, events, first, estimate_tokens(messages), wait
+            self, model, response, events, first, estimate_tokens(messages), clock.wait()
         )
 
     def _before_first_token(self, exc: BaseException) -> BaseException:
@@ -293,12 +313,16 @@ class OpenAICompatProvider:
             return ProviderUnavailableError(f"{prefix} (check its API key): {message}")
         return ProviderUnavailableError(f"{prefix}: {message}")
 
-    async def _deltas(self, response: httpx.Response) -> AsyncGenerator[Delta, None]:
-        """Parse the upstream's SSE into deltas; the last carries finish_reason and usage."""
+    async def _deltas(
+        self, response: httpx.Response, clock: UpstreamClock
+    ) -> AsyncGenerator[Delta, None]:
+        """Parse the upstream's SSE into deltas; the last carries finish_reason and usage
+        (``clock`` learns when the first one's line arrived)."""
         finish: FinishReason | None = None
         usage: Usage | None = None
         completion_chunks = 0
         async for line in response.aiter_lines():
+            arrived = time.perf_counter()
             if not line.startswith("data:"):
                 continue
             data = line[5:].strip()
@@ -326,6 +350,8 @@ class OpenAICompatProvider:
                 pieces = tool_call_pieces(delta.get("tool_calls"))
                 if text or pieces:
                     completion_chunks += 1
+                    if clock.first_delta is None:
+                        clock.first_delta = arrived
                     yield Delta(text or "", tool_calls=pieces)
                 if choice.get("finish_reason"):
                     finish = FINISH_REASONS.get(choice["finish_reason"], "stop")
