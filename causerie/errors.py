@@ -8,6 +8,7 @@ response for the API and the pages alike.
     ├── InvalidRequestError            400 invalid_request_error
     │   ├── ContextLengthExceededError 400 code=context_length_exceeded
     │   ├── UnsupportedParameterError  400 code=unsupported_parameter
+    │   ├── UnsupportedFileError       400 code=unsupported_file (an upload we cannot read)
     │   └── PrivacyBlockedError        400 code=privacy_blocked (the privacy firewall refused)
     ├── AuthenticationError            401 authentication_error (no or bad credentials)
     │   └── LoginRequiredError         401 (a page: the browser is sent to /login)
@@ -72,6 +73,10 @@ class ContextLengthExceededError(InvalidRequestError):
 
 class UnsupportedParameterError(InvalidRequestError):
     code = "unsupported_parameter"
+
+
+class UnsupportedFileError(InvalidRequestError):
+    code = "unsupported_file"
 
 
 class AuthenticationError(CauserieError):

@@ -1,0 +1,1 @@
+"""Documents: extract their text, cut it into passages, embed, index and search them."""
