@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -236,3 +237,55 @@ class SiteSettingRow(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class BlobRow(Base):
+    """An uploaded file's bytes, stored once whoever uploads them, and what was read from them
+    (the text is the same for every upload of the same bytes)."""
+
+    __tablename__ = "file_blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    kind: Mapped[str] = mapped_column(String(16))  # pdf | docx | html | markdown | text | ...
+    # pending -> searchable | no_text | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FileRow(Base):
+    """One upload: whose, under which name, attached to which conversation."""
+
+    __tablename__ = "files"
+    __table_args__ = (Index("ix_files_owner_conversation", "owner_id", "conversation_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(36))
+    blob_sha: Mapped[str] = mapped_column(
+        String(64), ForeignKey("file_blobs.sha256", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    conversation_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PassageRow(Base):
+    """A passage of a file's text, within one page (``start_offset``..``end_offset`` of it)."""
+
+    __tablename__ = "passages"
+    __table_args__ = (Index("ix_passages_blob_position", "blob_sha", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    blob_sha: Mapped[str] = mapped_column(
+        String(64), ForeignKey("file_blobs.sha256", ondelete="CASCADE")
+    )
+    position: Mapped[int] = mapped_column(Integer)  # order in the document, from 0
+    page: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    start_offset: Mapped[int] = mapped_column(Integer)
+    end_offset: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)

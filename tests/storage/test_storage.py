@@ -148,3 +148,23 @@ def test_sqlite_is_wal_and_migration_backs_up_an_older_file(tmp_path: Path) -> N
     assert len(backups) == 1
     with sqlite3.connect(backups[0]) as copy:
         assert copy.execute("SELECT title FROM conversations").fetchone() == ("keep me",)
+
+
+def test_the_orm_tables_are_what_the_migrations_made(database: Database) -> None:
+    """The migrated schema and the ORM's agree: tables, columns, types, indexes (the keyword
+    index's own FTS5 tables aside)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from causerie.storage.tables import Base
+
+    with database.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    fts = ("messages_fts", "conversations_fts", "passages_fts")
+    left = [
+        d
+        for d in differences
+        if not (d[0] == "remove_table" and d[1].name.startswith(fts))
+        and not (d[0] == "remove_index" and d[1].name.endswith("_fts"))
+    ]
+    assert left == []
