@@ -209,3 +209,15 @@ class ModelInfo:
     context_window: int = 0
     created: int = 0
     aliases: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A passage of a document's text, within one page (None: the format has no pages), at
+    ``start``..``end`` of that page's text; ``position`` orders a document's passages from 0."""
+
+    position: int
+    page: int | None
+    start: int
+    end: int
+    text: str

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ import httpx
 import pytest
 from hypothesis import settings
 
+from causerie.storage import Database
 from tests.helpers import ENGINE_THREADS
 from tests.inprocess import InProcess, serve_in_process
 from tests.web.chromium import CHROMIUM_PROCESS
@@ -327,3 +329,18 @@ def accounts_server(request: pytest.FixtureRequest) -> Server:
     module (each test makes users, keys and sign-in addresses of its own). An account turns a
     server multi-user for good: never create one on ``sqlite_server`` / ``postgres_app_server``."""
     return request.getfixturevalue(f"accounts_{request.param}_server")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh, migrated database for one test: SQLite, then Postgres."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = create_pg_database(
+            request.getfixturevalue("postgres_server"), f"s_{uuid.uuid4().hex}"
+        )
+    migrated = Database(url)
+    migrated.migrate()
+    yield migrated
+    migrated.dispose()

@@ -11,22 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from causerie.retrieval.extract import Page
+from causerie.types import Passage
 
 TARGET_CHARS = 1200
 OVERLAP_CHARS = 150
 SENTENCE_END = re.compile(r"[.!?…。][\"')\]»”’]*\s|\n")
-
-
-@dataclass(frozen=True, slots=True)
-class Passage:
-    index: int  # order in the document, from 0
-    page: int | None
-    start: int  # offsets in the page's text
-    end: int
-    text: str
 
 
 def passages(

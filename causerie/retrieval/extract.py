@@ -100,14 +100,26 @@ def kind_of(name: str, data: bytes) -> Kind:
 
 
 def extract(name: str, data: bytes, limits: ExtractLimits | None = None) -> Extracted:
+    """An upload's text: its size checked, its kind decided (``kind_of``), then read."""
     limits = limits or ExtractLimits()
+    check_size(name, data, limits)
+    return read(kind_of(name, data), data, name, limits)
+
+
+def check_size(name: str, data: bytes, limits: ExtractLimits) -> None:
     if len(data) > limits.max_bytes:
         raise PayloadTooLargeError(
             f"{display_name(name)!r} is {len(data):,} bytes; the limit is "
             f"{limits.max_bytes:,} bytes.",
             code="file_too_large",
         )
-    kind = kind_of(name, data)
+
+
+def read(
+    kind: Kind, data: bytes, name: str = "file", limits: ExtractLimits | None = None
+) -> Extracted:
+    """The text of ``data``, already known to be of ``kind``."""
+    limits = limits or ExtractLimits()
     if kind == "pdf":
         return Extracted(kind, pdf_pages(data, name))
     if kind == "docx":

@@ -29,6 +29,7 @@ from causerie.errors import NotFoundError
 from causerie.storage.db import Database
 from causerie.storage.search import search_terms
 from causerie.storage.tables import LOCAL_OWNER, BlobRow, FileRow, PassageRow
+from causerie.types import Passage
 
 SQLITE_SEARCH = text(
     """
@@ -59,21 +60,11 @@ class StoredFile:
     kind: str
     size: int
     sha256: str
-    status: str  # pending | searchable | no_text | failed
+    status: str  # pending | extracting | searchable | no_text | failed
     error: str | None
     pages: int
     conversation_id: str | None
     created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class PassageDraft:
-    """A passage to store: its page (None without pages) and offsets in that page's text."""
-
-    page: int | None
-    start: int
-    end: int
-    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +203,26 @@ class DocumentContents:
                 raise NotFoundError(f"content {sha} not found")
             return blob.kind, blob.data
 
-    def save_passages(self, sha: str, pages: int, passages: Sequence[PassageDraft]) -> None:
+    def unread(self) -> list[str]:
+        """The contents not read yet, or whose reading a stop interrupted, oldest first."""
+        query = (
+            select(BlobRow.sha256)
+            .where(BlobRow.status.in_(("pending", "extracting")))
+            .order_by(BlobRow.created_at)
+        )
+        with self._db.session() as session:
+            return list(session.scalars(query))
+
+    def begin(self, sha: str) -> tuple[str, bytes] | None:
+        """Mark the content as being read; its kind and bytes (None: deleted, or already read)."""
+        with self._db.session() as session:
+            blob = session.get(BlobRow, sha)
+            if blob is None or blob.status not in ("pending", "extracting"):
+                return None
+            blob.status = "extracting"
+            return blob.kind, blob.data
+
+    def save_passages(self, sha: str, pages: int, passages: Sequence[Passage]) -> None:
         """The text is read: the content is searchable (or has no text, without passages)."""
         with self._db.session() as session:
             blob = session.get(BlobRow, sha)
@@ -222,13 +232,13 @@ class DocumentContents:
             session.add_all(
                 PassageRow(
                     blob_sha=sha,
-                    position=index,
+                    position=passage.position,
                     page=passage.page,
                     start_offset=passage.start,
                     end_offset=passage.end,
                     text=passage.text,
                 )
-                for index, passage in enumerate(passages)
+                for passage in passages
             )
             blob.pages = pages
             blob.status = "searchable" if passages else "no_text"

@@ -249,7 +249,7 @@ class BlobRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     kind: Mapped[str] = mapped_column(String(16))  # pdf | docx | html | markdown | text | ...
-    # pending -> searchable | no_text | failed
+    # pending -> extracting -> searchable | no_text | failed
     status: Mapped[str] = mapped_column(String(16), default="pending")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     pages: Mapped[int] = mapped_column(Integer, default=0)

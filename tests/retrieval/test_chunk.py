@@ -21,7 +21,7 @@ def test_passages_cover_every_word_within_their_page(
     target, overlap = sizes
     pages = [Page(i + 1, text) for i, text in enumerate(texts)]
     found = list(passages(pages, target, overlap))
-    assert [p.index for p in found] == list(range(len(found)))
+    assert [p.position for p in found] == list(range(len(found)))
     for page in pages:
         mine = [p for p in found if p.page == page.number]
         covered = [False] * len(page.text)

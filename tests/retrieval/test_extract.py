@@ -5,36 +5,11 @@ from __future__ import annotations
 import io
 import zipfile
 
-import docx
 import pytest
-from fpdf import FPDF
 
 from causerie.errors import PayloadTooLargeError, UnsupportedFileError
 from causerie.retrieval.extract import ExtractLimits, display_name, extract, kind_of
-
-
-def pdf_of(pages: list[str]) -> bytes:
-    pdf = FPDF()
-    pdf.set_font("helvetica", size=12)
-    for text in pages:
-        pdf.add_page()
-        if text:
-            pdf.multi_cell(0, 8, text)
-    return bytes(pdf.output())
-
-
-def docx_of(paragraphs: list[str], table: list[list[str]] | None = None) -> bytes:
-    document = docx.Document()
-    for paragraph in paragraphs:
-        document.add_paragraph(paragraph)
-    if table:
-        grid = document.add_table(rows=len(table), cols=len(table[0]))
-        for r, row in enumerate(table):
-            for c, value in enumerate(row):
-                grid.cell(r, c).text = value
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
+from tests.retrieval.files import docx_of, pdf_of
 
 
 def test_a_pdf_keeps_its_page_numbers() -> None:

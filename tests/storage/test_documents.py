@@ -10,7 +10,7 @@ from causerie.errors import NotFoundError
 from causerie.retrieval.chunk import passages
 from causerie.retrieval.extract import extract
 from causerie.storage import ConversationStore, Database
-from causerie.storage.documents import DocumentContents, DocumentStore, PassageDraft
+from causerie.storage.documents import DocumentContents, DocumentStore
 from causerie.storage.tables import BlobRow, PassageRow
 
 LIGHTHOUSE = (
@@ -26,11 +26,8 @@ def ingest(database: Database, sha: str) -> None:
     contents = DocumentContents(database)
     kind, data = contents.data(sha)
     extracted = extract(f"file.{kind}", data)
-    drafts = [
-        PassageDraft(p.page, p.start, p.end, p.text)
-        for p in passages(extracted.pages, target=120, overlap=20)
-    ]
-    contents.save_passages(sha, len(extracted.pages), drafts)
+    found = list(passages(extracted.pages, target=120, overlap=20))
+    contents.save_passages(sha, len(extracted.pages), found)
 
 
 def count(database: Database, table: type[BlobRow] | type[PassageRow]) -> int:
