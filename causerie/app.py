@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from causerie import __version__
 from causerie.api import chat as chat_api
+from causerie.api import files as files_api
 from causerie.api import models as models_api
 from causerie.api.errors import install_error_handlers
 from causerie.config import Settings
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.services = services or Services.build(settings)
         if owned:  # given services may serve other loops too
             app.state.services.local.engine.attach(asyncio.get_running_loop())
+            app.state.services.ingestor.start()  # reads what a stop left unread
         try:
             yield
         finally:
@@ -52,7 +54,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if services is not None:  # served in-process without a lifespan (the fast test tier)
         app.state.services = services
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        upload_bytes=settings.max_upload_bytes,
+    )
     hosts = settings.served_hosts()
     if hosts is not None:
         app.add_middleware(HostGuardMiddleware, allowed=hosts)
@@ -60,6 +66,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(RequestClockMiddleware)  # outermost: the arrival, before any of ours
     app.include_router(chat_api.router)
     app.include_router(models_api.router)
+    app.include_router(files_api.router)
 
     @app.get("/health", summary="Liveness: the process answers")
     async def health() -> dict[str, str]:

@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="Largest accepted request body; bigger gets 413."
     )
+    max_upload_bytes: int = Field(
+        50 * 1024 * 1024,
+        ge=1024,
+        description="Largest file an upload to /api/files may hold; bigger gets 413.",
+    )
     temperature: float = Field(0.7, ge=0, le=2, description="Default sampling temperature.")
     top_p: float = Field(0.95, gt=0, le=1, description="Default nucleus sampling mass.")
     top_k: int = Field(40, ge=0, description="Default top-k (0 disables it).")

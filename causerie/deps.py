@@ -23,6 +23,7 @@ from causerie.errors import LoginRequiredError, PermissionDeniedError
 from causerie.providers.registry import ProviderRegistry
 from causerie.services import Services
 from causerie.storage import ConversationStore
+from causerie.storage.documents import DocumentStore
 from causerie.storage.listing import ConversationListing
 from causerie.storage.preferences import Preferences
 from causerie.storage.search import SearchIndex
@@ -117,6 +118,27 @@ async def require_csrf(request: Request, principal: PagePrincipal) -> Principal:
 
 
 Csrf = Annotated[Principal, Depends(require_csrf)]
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+async def require_rest_principal(request: Request, principal: ReaderPrincipal) -> Principal:
+    """The REST routes (``/api/...``): an API key's owner, or the signed-in page, whose
+    requests that change something carry its CSRF token. The single local user of a server
+    without accounts needs none: the host guard refuses other sites' pages."""
+    if request.method in UNSAFE_METHODS and principal.csrf_token:
+        await check_csrf(request, principal)
+    return principal
+
+
+RestPrincipal = Annotated[Principal, Depends(require_rest_principal)]
+
+
+async def get_documents(request: Request, principal: RestPrincipal) -> DocumentStore:
+    return DocumentStore(services_of(request).database, principal.owner)
+
+
+DocumentsDep = Annotated[DocumentStore, Depends(get_documents)]
 
 
 async def get_chat(request: Request) -> ChatService:

@@ -48,18 +48,26 @@ def received_at(state: object) -> float | None:
     return value if isinstance(value, float) else None
 
 
-class BodyLimitMiddleware:
-    """Refuses bodies over ``max_bytes``: at once from Content-Length, else while reading."""
+UPLOAD_PATH = "/api/files"
+UPLOAD_ENVELOPE_BYTES = 64 * 1024  # a multipart body's headers and boundaries around the file
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+class BodyLimitMiddleware:
+    """Refuses bodies over ``max_bytes`` (an upload to ``/api/files``: ``upload_bytes``, and
+    the multipart envelope): at once from Content-Length, else while reading."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes if upload_bytes is not None else max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes
+        if scope["method"] == "POST" and scope["path"] == UPLOAD_PATH:
+            limit = max(limit, self.upload_bytes + UPLOAD_ENVELOPE_BYTES)
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await _too_large(send, limit)

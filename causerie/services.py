@@ -17,7 +17,10 @@ from causerie.providers.config import load_providers
 from causerie.providers.local import LocalProvider
 from causerie.providers.overhead import ProxyOverhead
 from causerie.providers.registry import ProviderRegistry
+from causerie.retrieval.extract import ExtractLimits
+from causerie.retrieval.ingest import Ingestor
 from causerie.storage import ConversationStore, Database
+from causerie.storage.documents import DocumentContents
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ class Services:
     accounts: Accounts
     local: LocalProvider
     overhead: ProxyOverhead
+    ingestor: Ingestor
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -58,11 +62,13 @@ class Services:
             Accounts(database),
             local,
             ProxyOverhead(local.engine.registry),
+            Ingestor(DocumentContents(database), ExtractLimits(settings.max_upload_bytes)),
         )
 
     def conversations(self, owner: str) -> ConversationStore:
         return ConversationStore(self.database, owner)
 
     async def close(self) -> None:
+        await self.ingestor.close()
         await self.registry.close()
         self.database.dispose()

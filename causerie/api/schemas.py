@@ -190,6 +190,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     meaning = {
         400: "Invalid request",
         401: "Missing or wrong API key",
+        403: "Refused (a page's request without its CSRF token)",
         404: "No such model or object (or not yours)",
         413: "Request body too large",
         429: "Over a limit or overloaded; see Retry-After",

@@ -54,46 +54,56 @@ def lower_priority() -> None:
 
 
 class Ingestor:
+    """The background reader. Its worker runs on the event loop that last started it (a
+    server has one; the in-process tests start one per test)."""
+
     def __init__(self, contents: Contents, limits: ExtractLimits | None = None) -> None:
         self._contents = contents
         self._limits = limits or ExtractLimits()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._thread = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="ingest", initializer=lower_priority
         )
 
     def start(self) -> None:
         """Start the worker on the running loop; it first reads what a stop left unread."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="ingest")
-            self._wake.set()
+        loop = asyncio.get_running_loop()
+        if self._task is not None and not self._task.done() and self._loop is loop:
+            return
+        self._loop = loop
+        self._wake, self._idle = asyncio.Event(), asyncio.Event()
+        self._task = loop.create_task(self._run(self._wake, self._idle), name="ingest")
+        self._wake.set()
 
     def submit(self) -> None:
         """New content was stored: read it soon."""
+        self.start()
         self._idle.clear()
         self._wake.set()
 
     async def idle(self) -> None:
         """Wait until nothing is left to read."""
+        self.start()
         await self._idle.wait()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        task, self._task = self._task, None
+        if task is not None and self._loop is asyncio.get_running_loop():
+            task.cancel()
             try:
-                await self._task
+                await task
             except asyncio.CancelledError:
                 pass
-            self._task = None
         self._thread.shutdown(wait=True, cancel_futures=True)
 
-    async def _run(self) -> None:
+    async def _run(self, wake: asyncio.Event, idle: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await self._wake.wait()
-            self._wake.clear()
+            await wake.wait()
+            wake.clear()
             while shas := await loop.run_in_executor(self._thread, self._contents.unread):
                 for sha in shas:
                     try:
@@ -101,8 +111,8 @@ class Ingestor:
                     except Exception:  # the database failed: try again a little later
                         log.exception("ingesting content %s failed; retrying", sha[:12])
                         await asyncio.sleep(RETRY_SECONDS)
-            if not self._wake.is_set():
-                self._idle.set()
+            if not wake.is_set():
+                idle.set()
 
     def ingest(self, sha: str) -> None:
         """Read one content and store its passages (on the ingestion thread)."""

@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from causerie.errors import NotFoundError
+from causerie.storage.conversations import owned
 from causerie.storage.db import Database
 from causerie.storage.search import search_terms
 from causerie.storage.tables import LOCAL_OWNER, BlobRow, FileRow, PassageRow
@@ -102,9 +103,12 @@ class DocumentStore:
     def add(
         self, name: str, kind: str, data: bytes, *, conversation_id: str | None = None
     ) -> StoredFile:
-        """A new file; its bytes are stored unless the same bytes already are."""
+        """A new file (attached to ``conversation_id``, which must be the owner's); its bytes
+        are stored unless the same bytes already are."""
         sha = hashlib.sha256(data).hexdigest()
         with self._db.session() as session:
+            if conversation_id is not None:
+                owned(session, conversation_id, self.owner)
             blob = session.get(BlobRow, sha)
             if blob is None:
                 blob = BlobRow(sha256=sha, size=len(data), data=data, kind=kind, status="pending")

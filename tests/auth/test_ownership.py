@@ -187,3 +187,41 @@ def assert_a_unchanged(world: World) -> None:
     assert [m.id for m in store.branch(world.a.conversation)] == [world.a.question, world.a.reply]
     assert store.count_messages(world.a.conversation) == 2
     assert ShareStore(world.database).get(world.a.share).conversation_id == world.a.conversation
+
+
+def test_b_reaches_none_of_a_s_files_and_a_page_upload_needs_its_csrf_token(
+    world: World,
+) -> None:
+    """Files join the matrix: through B's key or B's session, A's file is 404 (status,
+    download, deletion, attaching to A's conversation); anonymous is 401; a signed-in page's
+    upload without its CSRF token is 403. A still has the file."""
+    canary = f"canary-{uuid.uuid4().hex[:8]}"
+    a_key = {"Authorization": f"Bearer {world.a.key}"}
+    with httpx.Client(base_url=world.server.url, timeout=60) as http:
+        upload = http.post("/api/files", files={"file": ("a.txt", canary.encode())}, headers=a_key)
+        assert upload.status_code == 202, upload.text
+        file_id = upload.json()["id"]
+        assert http.post("/api/files", files={"file": ("x.txt", b"x")}).status_code == 401
+        b_key = {"Authorization": f"Bearer {world.b.key}"}
+        for client, headers in ((http, b_key), (world.b.page, {})):
+            for path in (f"/api/files/{file_id}", f"/api/files/{file_id}/content"):
+                response = client.get(path, headers=headers)
+                assert response.status_code == 404 and canary not in response.text, path
+            assert client.delete(f"/api/files/{file_id}", headers=headers).status_code == 404
+            listed = client.get("/api/files", headers=headers).json()["data"]
+            assert file_id not in [f["id"] for f in listed]
+            attach = client.post(
+                "/api/files",
+                files={"file": ("b.txt", b"b's text")},
+                data={"conversation_id": world.a.conversation},
+                headers=headers,
+            )
+            assert attach.status_code == 404
+        no_token = httpx.post(
+            f"{world.server.url}/api/files",
+            files={"file": ("b.txt", b"b's text")},
+            cookies=world.b.page.cookies,
+        )
+        assert no_token.status_code == 403 and no_token.json()["error"]["code"] == "csrf_failed"
+        assert world.b.page.post("/api/files", files={"file": ("b.txt", b"ok")}).status_code == 202
+        assert http.get(f"/api/files/{file_id}/content", headers=a_key).content == canary.encode()

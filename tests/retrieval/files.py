@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
 import docx
 from fpdf import FPDF
 
+FIXED_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+
 
 def pdf_of(pages: list[str]) -> bytes:
     pdf = FPDF()
+    pdf.set_creation_date(FIXED_DATE)  # the same pages give the same bytes
     pdf.set_font("helvetica", size=12)
     for text in pages:
         pdf.add_page()
