@@ -90,3 +90,18 @@ async def test_bad_uploads_get_clear_errors(app: InProcess) -> None:
         assert missing.status_code == 400 and "error" in missing.json()
         assert (await http.get("/api/files/nope")).status_code == 404
         assert (await http.delete("/api/files/nope")).status_code == 404
+
+
+async def test_an_upload_may_be_larger_than_other_requests(app: InProcess) -> None:
+    """The API's 4 MiB request limit does not apply to uploads (they have their own, 50 MiB);
+    a chat request that large is still refused."""
+    big = b"%PDF-1.7\n" + b"0" * (5 * 1024 * 1024)  # over 4 MiB; not a PDF PDFium can open
+    async with app.http(timeout=60) as http:
+        answer = await upload(http, "big.pdf", big)
+        assert answer.status_code == 202, answer.text
+        failed = await until_read(http, answer.json()["id"])
+        assert failed["status"] == "failed" and "could not be read as a PDF" in str(
+            failed["status_details"]
+        )
+        chat = await http.post("/v1/chat/completions", content=b"{" + b" " * len(big) + b"}")
+        assert chat.status_code == 413
