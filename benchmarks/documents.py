@@ -1,0 +1,165 @@
+"""Documents on 2 cores: how soon a 300-page PDF is keyword-searchable after its upload, and
+what its reading costs a chat going on at the same time.
+
+In one run, against a real ``causerie serve`` (the bundled model, SQLite, its own data
+directory):
+
+1. the script writes a 300-page text PDF (about 150,000 words of generated prose, seeded, so
+   every run reads the same file);
+2. it measures a chat's time to first token while nothing else runs (``--chats`` streamed
+   requests, one after the other);
+3. it uploads the PDF to ``/api/files`` and polls the file's status every 0.1 s until it is
+   ``searchable``, while a second thread keeps asking the same chat questions;
+4. it prints the upload's answer time, the time to searchable (target <= 15 s), and the chat's
+   TTFT while the PDF was read against idle (target <= 2x).
+
+    .venv/bin/python benchmarks/documents.py
+    .venv/bin/python benchmarks/documents.py --pages 300 --chats 8 --json documents.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import servers
+from fpdf import FPDF
+from rich.console import Console
+from rich.table import Table
+
+console = Console(width=110)
+WORDS = (
+    "harbour keeper lamp tide storm evening winter ledger coast island boat rope lantern "
+    "weather wind north rock light fog bell sailor granite wave gull shore cliff night "
+    "morning season village market bread salt net anchor mast chart compass signal"
+).split()
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+def write_pdf(path: Path, pages: int, seed: int = 7) -> int:
+    """A text PDF of ``pages`` pages of generated prose; returns the number of words."""
+    rng = random.Random(seed)
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=10)
+    words = 0
+    for number in range(1, pages + 1):
+        pdf.add_page()
+        sentences = []
+        for _ in range(40):
+            sentence = [rng.choice(WORDS) for _ in range(rng.randint(8, 16))]
+            words += len(sentence)
+            sentences.append(" ".join(sentence).capitalize() + ".")
+        pdf.multi_cell(0, 4, f"Page {number}. " + " ".join(sentences))
+    pdf.output(str(path))
+    return words
+
+
+def ttft(client: httpx.Client, url: str) -> float:
+    body = {"model": "default", "messages": QUESTION, "max_tokens": 8, "stream": True}
+    started = time.perf_counter()
+    with client.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if '"content":"' in line and '"content":""' not in line:
+                return time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=300)
+    parser.add_argument("--chats", type=int, default=8, help="idle chat requests measured")
+    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads")
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        / "causerie"
+        / "test-models",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args()
+    from causerie.engine.model import bundled_model_path
+
+    bundled_model_path(args.models_dir)
+    with tempfile.TemporaryDirectory(prefix="causerie-documents-bench-") as tmp:
+        root = Path(tmp)
+        pdf = root / "book.pdf"
+        words = write_pdf(pdf, args.pages)
+        data = pdf.read_bytes()
+        (root / "server").mkdir()
+        models = {"CAUSERIE_MODELS_DIR": str(args.models_dir)}
+        with servers.causerie(root / "server", args.threads, **models) as server:
+            results = run(server.root, data, args.chats)
+    results |= {"pages": args.pages, "words": words, "bytes": len(data)}
+    report(results, args)
+
+
+def run(url: str, data: bytes, chats: int) -> dict[str, float | list[float]]:
+    with httpx.Client(timeout=120) as client:
+        ttft(client, url)  # warm up
+        idle = [ttft(client, url) for _ in range(chats)]
+        busy: list[float] = []
+        reading = threading.Event()
+        reading.set()
+
+        def chat_while_reading() -> None:
+            with httpx.Client(timeout=120) as other:
+                while reading.is_set():
+                    busy.append(ttft(other, url))
+
+        started = time.perf_counter()
+        answer = client.post(f"{url}/api/files", files={"file": ("book.pdf", data)})
+        answered = time.perf_counter() - started
+        answer.raise_for_status()
+        chatter = threading.Thread(target=chat_while_reading)
+        chatter.start()
+        file_id = answer.json()["id"]
+        status = answer.json()["status"]
+        while status not in ("searchable", "no_text", "failed"):
+            time.sleep(0.1)
+            status = client.get(f"{url}/api/files/{file_id}").json()["status"]
+        searchable = time.perf_counter() - started
+        reading.clear()
+        chatter.join()
+        if status != "searchable":
+            raise RuntimeError(f"the PDF ended {status}")
+    return {
+        "upload_answer_s": answered,
+        "searchable_s": searchable,
+        "idle_ttft_s": idle,
+        "reading_ttft_s": busy,
+    }
+
+
+def report(results: dict[str, object], args: argparse.Namespace) -> None:
+    idle = results["idle_ttft_s"]
+    busy = results["reading_ttft_s"]
+    assert isinstance(idle, list) and isinstance(busy, list)
+    idle_ms = statistics.median(idle) * 1000
+    busy_ms = statistics.median(busy) * 1000 if busy else float("nan")
+    table = Table(title=f"A {results['pages']}-page PDF ({results['words']:,} words)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    table.add_row("PDF size", f"{results['bytes']:,} bytes", "")
+    table.add_row("upload answered in", f"{float(results['upload_answer_s']) * 1000:.0f} ms", "")
+    table.add_row("keyword-searchable after", f"{results['searchable_s']:.1f} s", "<= 15 s")
+    table.add_row("chat TTFT p50, idle", f"{idle_ms:.0f} ms ({len(idle)} chats)", "")
+    table.add_row("chat TTFT p50, while reading", f"{busy_ms:.0f} ms ({len(busy)} chats)", "")
+    table.add_row("ratio", f"{busy_ms / idle_ms:.2f}x", "<= 2x")
+    console.print(table)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
