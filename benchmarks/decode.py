@@ -119,18 +119,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads, both sides")
     parser.add_argument("--max-tokens", type=int, default=128, help="tokens to generate")
     parser.add_argument("--runs", type=int, default=5, help="measured requests per side")
-    parser.add_argument("--models-dir", type=Path, default=default_models_dir())
+    parser.add_argument("--models-dir", type=Path, default=servers.default_models_dir())
     parser.add_argument("--prompt", default=DEFAULT_PROMPT, help="the user message")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
     if args.threads < 1 or args.max_tokens < 2 or args.runs < 1:
         parser.error("--threads and --runs must be >= 1, --max-tokens >= 2")
     return args
-
-
-def default_models_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "causerie" / "test-models"
 
 
 def default_sampling() -> Sampling:

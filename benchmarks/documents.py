@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import tempfile
@@ -83,13 +82,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads")
     parser.add_argument("--passages", type=int, default=20_000, help="passages searched")
     parser.add_argument("--queries", type=int, default=200, help="searches timed")
-    parser.add_argument(
-        "--models-dir",
-        type=Path,
-        default=Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        / "causerie"
-        / "test-models",
-    )
+    parser.add_argument("--models-dir", type=Path, default=servers.default_models_dir())
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
     from causerie.engine.model import bundled_model_path

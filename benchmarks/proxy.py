@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -95,13 +94,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="measured rounds")
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (upstream)")
-    parser.add_argument(
-        "--models-dir",
-        type=Path,
-        default=Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        / "causerie"
-        / "test-models",
-    )
+    parser.add_argument("--models-dir", type=Path, default=servers.default_models_dir())
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
     from causerie.engine.model import bundled_model_path

@@ -32,6 +32,12 @@ class Running:
         return f"{self.root}/v1"
 
 
+def default_models_dir() -> Path:
+    """Where the tests and benchmarks keep the bundled model (``$XDG_CACHE_HOME`` or ~/.cache)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "causerie" / "test-models"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import servers
 from sqlalchemy import insert
 
 from causerie.storage import Database
@@ -231,13 +232,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10, help="messages per conversation")
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--database-url", default=None, help="an empty database (default SQLite)")
-    parser.add_argument(
-        "--models-dir",
-        type=Path,
-        default=Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        / "causerie"
-        / "test-models",
-    )
+    parser.add_argument("--models-dir", type=Path, default=servers.default_models_dir())
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 

@@ -20,6 +20,7 @@ from causerie.auth.gate import CSRF_COOKIE, SESSION_COOKIE, cookie_name
 from causerie.auth.principal import Principal
 from causerie.chat.service import ChatService
 from causerie.errors import LoginRequiredError, PermissionDeniedError
+from causerie.middleware import UNSAFE_METHODS
 from causerie.providers.registry import ProviderRegistry
 from causerie.services import Services
 from causerie.storage import ConversationStore
@@ -118,8 +119,6 @@ async def require_csrf(request: Request, principal: PagePrincipal) -> Principal:
 
 
 Csrf = Annotated[Principal, Depends(require_csrf)]
-
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 async def require_rest_principal(request: Request, principal: ReaderPrincipal) -> Principal:

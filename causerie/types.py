@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol, TypedDict
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -221,3 +222,19 @@ class Passage:
     start: int
     end: int
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """An uploaded file as its owner sees it, and how far its reading got."""
+
+    id: str
+    name: str
+    kind: str
+    size: int
+    sha256: str
+    status: str  # pending | extracting | searchable | no_text | failed
+    error: str | None
+    pages: int
+    conversation_id: str | None
+    created_at: datetime

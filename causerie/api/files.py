@@ -10,8 +10,7 @@ A download is always an attachment, never rendered: an uploaded HTML page is not
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal, Protocol
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from anyio import to_thread
@@ -21,7 +20,8 @@ from pydantic import BaseModel
 
 from causerie.api.schemas import error_responses
 from causerie.deps import DocumentsDep, ServicesDep
-from causerie.retrieval.extract import ExtractLimits, check_size, display_name, kind_of
+from causerie.retrieval.extract import check_size, display_name, kind_of
+from causerie.types import StoredFile
 
 router = APIRouter(prefix="/api/files", tags=["files"])
 
@@ -50,30 +50,7 @@ class FileDeleted(BaseModel):
     deleted: bool = True
 
 
-class Stored(Protocol):
-    """What the store says of a file (``storage.documents.StoredFile``)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def size(self) -> int: ...
-    @property
-    def created_at(self) -> datetime: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def error(self) -> str | None: ...
-    @property
-    def pages(self) -> int: ...
-    @property
-    def conversation_id(self) -> str | None: ...
-
-
-def file_object(stored: Stored) -> FileObject:
+def file_object(stored: StoredFile) -> FileObject:
     return FileObject(
         id=stored.id,
         filename=stored.name,
@@ -101,7 +78,7 @@ async def upload_file(
 ) -> FileObject:
     name = display_name(file.filename or "file")
     data = await file.read()
-    check_size(name, data, ExtractLimits(max_bytes=services.settings.max_upload_bytes))
+    check_size(name, data, services.ingestor.limits)
     kind = kind_of(name, data)  # refuses what cannot be read, before anything is stored
     stored = await to_thread.run_sync(
         lambda: documents.add(name, kind, data, conversation_id=conversation_id or None)
@@ -130,9 +107,8 @@ async def get_file(file_id: str, documents: DocumentsDep) -> FileObject:
     responses={200: {"content": {"application/octet-stream": {}}}, **error_responses(401, 404)},
 )
 async def download_file(file_id: str, documents: DocumentsDep) -> Response:
-    stored = await to_thread.run_sync(documents.get, file_id)
-    data = await to_thread.run_sync(documents.content, file_id)
-    disposition = f"attachment; filename*=UTF-8''{quote(stored.name, safe='')}"
+    name, data = await to_thread.run_sync(documents.content, file_id)
+    disposition = f"attachment; filename*=UTF-8''{quote(name, safe='')}"
     return Response(
         data,
         media_type="application/octet-stream",

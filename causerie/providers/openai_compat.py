@@ -321,14 +321,17 @@ class OpenAICompatProvider:
         finish: FinishReason | None = None
         usage: Usage | None = None
         completion_chunks = 0
+        done = False
         async for line in response.aiter_lines():
             arrived = time.perf_counter()
-            if not line.startswith("data:"):
+            if done or not line.startswith("data:"):
                 continue
             data = line[5:].strip()
             if data == "[DONE]":
-                # Read on to the body's end: a response closed before it loses its connection,
-                # and the next request would pay a new one (a TLS handshake, for a cloud).
+                # Read on to the body's end (ignoring whatever follows): a response closed
+                # before it loses its connection, and the next request would pay a new one
+                # (a TLS handshake, for a cloud).
+                done = True
                 continue
             try:
                 event = json.loads(data)

@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import Literal, get_args
 
 from charset_normalizer import from_bytes
 
@@ -28,8 +28,6 @@ from causerie.errors import PayloadTooLargeError, UnsupportedFileError
 Kind = Literal["pdf", "docx", "html", "markdown", "text", "csv", "code"]
 
 SUFFIXES: dict[str, Kind] = {
-    ".pdf": "pdf",
-    ".docx": "docx",
     ".html": "html",
     ".htm": "html",
     ".md": "markdown",
@@ -87,7 +85,7 @@ def kind_of(name: str, data: bytes) -> Kind:
     suffix = PurePosixPath(name.replace("\\", "/")).suffix.lower()
     if data.startswith(b"PK\x03\x04") and suffix == ".docx":
         return "docx"
-    if suffix in SUFFIXES and SUFFIXES[suffix] not in ("pdf", "docx"):
+    if suffix in SUFFIXES:
         return SUFFIXES[suffix]
     if suffix in CODE_SUFFIXES:
         return "code"
@@ -97,6 +95,11 @@ def kind_of(name: str, data: bytes) -> Kind:
             "plain text, CSV and source code are."
         )
     return "text"
+
+
+def as_kind(stored: str) -> Kind:
+    """A kind read back from the database (one this module gave); anything else is text."""
+    return next((kind for kind in get_args(Kind) if kind == stored), "text")
 
 
 def extract(name: str, data: bytes, limits: ExtractLimits | None = None) -> Extracted:

@@ -24,7 +24,7 @@ from typing import Protocol
 
 from causerie.errors import CauserieError
 from causerie.retrieval.chunk import passages
-from causerie.retrieval.extract import ExtractLimits, Kind, read
+from causerie.retrieval.extract import ExtractLimits, as_kind, read
 from causerie.types import Passage
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class Ingestor:
 
     def __init__(self, contents: Contents, limits: ExtractLimits | None = None) -> None:
         self._contents = contents
-        self._limits = limits or ExtractLimits()
+        self.limits = limits or ExtractLimits()  # the uploads' too (api/files.py)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -121,7 +121,7 @@ class Ingestor:
             return
         kind, data = started
         try:
-            extracted = read(_kind(kind), data, limits=self._limits)
+            extracted = read(as_kind(kind), data, limits=self.limits)
             found = list(passages(extracted.pages)) if extracted.has_text else []
             self._contents.save_passages(sha, len(extracted.pages), found)
         except CauserieError as exc:
@@ -129,8 +129,3 @@ class Ingestor:
         except Exception as exc:  # a parser's own failure on a hostile file
             log.warning("reading content %s failed", sha[:12], exc_info=True)
             self._contents.fail(sha, f"The file could not be read ({type(exc).__name__}).")
-
-
-def _kind(kind: str) -> Kind:
-    known: tuple[Kind, ...] = ("pdf", "docx", "html", "markdown", "text", "csv", "code")
-    return next((k for k in known if k == kind), "text")

@@ -20,7 +20,6 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
@@ -30,7 +29,7 @@ from causerie.storage.conversations import owned
 from causerie.storage.db import Database
 from causerie.storage.search import search_terms
 from causerie.storage.tables import LOCAL_OWNER, BlobRow, FileRow, PassageRow
-from causerie.types import Passage
+from causerie.types import Passage, StoredFile
 
 SQLITE_SEARCH = text(
     """
@@ -52,20 +51,6 @@ POSTGRES_SEARCH = text(
     ORDER BY score LIMIT :limit
     """
 ).bindparams(bindparam("files", expanding=True))
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFile:
-    id: str
-    name: str
-    kind: str
-    size: int
-    sha256: str
-    status: str  # pending | extracting | searchable | no_text | failed
-    error: str | None
-    pages: int
-    conversation_id: str | None
-    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +127,11 @@ class DocumentStore:
         with self._db.session() as session:
             return [_stored(row, blob) for row, blob in session.execute(query)]
 
-    def content(self, file_id: str) -> bytes:
+    def content(self, file_id: str) -> tuple[str, bytes]:
+        """The file's name and its bytes, as uploaded."""
         with self._db.session() as session:
             row = self._owned(session, file_id)
-            return session.get_one(BlobRow, row.blob_sha).data
+            return row.name, session.get_one(BlobRow, row.blob_sha).data
 
     def delete(self, file_id: str) -> None:
         """Delete the file, and its bytes, passages and index entries if no file shares them."""
@@ -198,14 +184,6 @@ class DocumentContents:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-
-    def data(self, sha: str) -> tuple[str, bytes]:
-        """The kind and bytes to read."""
-        with self._db.session() as session:
-            blob = session.get(BlobRow, sha)
-            if blob is None:
-                raise NotFoundError(f"content {sha} not found")
-            return blob.kind, blob.data
 
     def unread(self) -> list[str]:
         """The contents not read yet, or whose reading a stop interrupted, oldest first."""

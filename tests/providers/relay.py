@@ -34,6 +34,7 @@ class Relay:
         self.peers: list[int] = []  # each call's client port: one per connection
         self.forced: list[tuple[int, dict[str, str]]] = []  # answered before forwarding resumes
         self.down = False  # answer 503 to everything
+        self.trailer = b""  # bytes sent after the upstream's own body (a sloppy upstream)
         self._lock = threading.Lock()
         app = Starlette(routes=[Route("/v1/{path:path}", self._handle, methods=["GET", "POST"])])
         config = uvicorn.Config(
@@ -92,6 +93,8 @@ class Relay:
             try:
                 async for piece in upstream.aiter_raw():
                     yield piece
+                if self.trailer:
+                    yield self.trailer
             finally:
                 await upstream.aclose()
                 await client.aclose()

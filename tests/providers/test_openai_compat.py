@@ -61,6 +61,19 @@ def test_streams_text_finish_reason_and_usage_like_the_upstream(upstream: Server
     )
 
 
+def test_nothing_after_done_is_taken_for_the_reply(relay: Relay) -> None:
+    """The body is read to its end (so that its connection is kept), but an event an upstream
+    sends after ``data: [DONE]`` is not part of the reply."""
+    junk = b'data: {"choices":[{"index":0,"delta":{"content":"TRAILING"}}]}\n\n'
+    relay.trailer = junk
+    try:
+        deltas = asyncio.run(collect(provider(relay.api_url)))
+    finally:
+        relay.trailer = b""
+    assert deltas and "TRAILING" not in "".join(d.text for d in deltas)
+    assert deltas[-1].finish_reason in ("stop", "length")
+
+
 def test_discovers_models_from_the_upstream(upstream: Server) -> None:
     up = provider(upstream.api_url)
 

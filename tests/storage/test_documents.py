@@ -24,7 +24,9 @@ RECIPE = "Whisk two eggs with sugar, fold in the flour, bake for twenty minutes.
 def ingest(database: Database, sha: str) -> None:
     """What the ingestion job does with a stored content: read it, cut it, save the passages."""
     contents = DocumentContents(database)
-    kind, data = contents.data(sha)
+    started = contents.begin(sha)
+    assert started is not None
+    kind, data = started
     extracted = extract(f"file.{kind}", data)
     found = list(passages(extracted.pages, target=120, overlap=20))
     contents.save_passages(sha, len(extracted.pages), found)
@@ -81,7 +83,7 @@ def test_the_same_bytes_are_stored_once_and_read_once(database: Database) -> Non
     assert again.status == "searchable"  # the text read for the first upload serves the second
     # one hit per passage, though alice holds the content twice
     hits = alice.search("keeper lighthouse", [first.id, again.id])
-    assert len({(h.position) for h in hits}) == len(hits)
+    assert len({h.position for h in hits}) == len(hits)
 
 
 def test_a_strangers_file_is_not_found(database: Database) -> None:
@@ -93,7 +95,7 @@ def test_a_strangers_file_is_not_found(database: Database) -> None:
             attempt(stored.id)
     assert mallory.search("canary", [stored.id]) == []
     assert mallory.files() == []
-    assert alice.content(stored.id) == b"canary-4417 is the vault code"
+    assert alice.content(stored.id) == ("secret.txt", b"canary-4417 is the vault code")
 
 
 def test_deleting_the_last_file_erases_bytes_passages_and_index(database: Database) -> None:
