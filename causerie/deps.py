@@ -4,9 +4,10 @@ Two principals: ``ApiPrincipal`` (API keys, ``/v1``) and ``PagePrincipal`` (the 
 the web page). The stores a page uses are scoped to its principal's own conversations.
 ``Csrf`` guards every state-changing request from the page.
 
-A dependency that does no I/O is ``async``: FastAPI runs a plain ``def`` on a worker thread, and
-each such hop costs a request a fraction of a millisecond. Those that read the database (the
-principals) stay plain functions, run off the event loop.
+Every dependency is ``async``: FastAPI runs a plain ``def`` on a worker thread, and each such hop
+costs a request a fraction of a millisecond. The principals ask first whether accounts exist
+(``Database.read``: on SQLite, on the event loop); only a key or a session, whose check may write
+its last use, goes to a worker thread.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, cast
 
+from anyio import to_thread
 from fastapi import Depends, Request
 
 from causerie.auth.gate import CSRF_COOKIE, SESSION_COOKIE, cookie_name
-from causerie.auth.principal import Principal
+from causerie.auth.principal import LOCAL, Principal
 from causerie.chat.service import ChatService
 from causerie.errors import LoginRequiredError, PermissionDeniedError
 from causerie.middleware import UNSAFE_METHODS
@@ -55,24 +57,43 @@ def csrf_cookie(request: Request) -> str | None:
     return request.cookies.get(cookie_name(CSRF_COOKIE, secure=is_secure(request)))
 
 
-def get_api_principal(request: Request) -> Principal:
-    """From an API key (sync: FastAPI runs it in a worker thread, as it reads the database)."""
-    return services_of(request).gate.api_principal(request.headers)
+async def _signing_in(request: Request) -> bool:
+    """Whether accounts exist, so that this request must sign in (without them, it is LOCAL)."""
+    services = services_of(request)
+    return await services.database.read(services.gate.multi_user)
 
 
-def get_page_principal(request: Request) -> Principal:
-    principal = services_of(request).gate.page_principal(session_token(request))
-    if principal is None:
-        raise LoginRequiredError("Sign in to continue.")
+async def get_api_principal(request: Request) -> Principal:
+    """From an API key (checking a key may write its last use: in a worker thread)."""
+    if not await _signing_in(request):
+        return LOCAL
+    return await to_thread.run_sync(services_of(request).gate.api_principal, request.headers)
+
+
+async def get_page_principal(request: Request) -> Principal:
+    if await _signing_in(request):
+        gate = services_of(request).gate
+        found = await to_thread.run_sync(gate.page_principal, session_token(request))
+        if found is None:
+            raise LoginRequiredError("Sign in to continue.")
+        principal = found
+    else:
+        principal = LOCAL
     request.state.principal = principal  # for the page's header and its CSRF token
     return principal
 
 
-def get_reader(request: Request) -> Principal:
+async def get_reader(request: Request) -> Principal:
     """A signed-in user or an API key's owner (anyone, on a server without accounts)."""
+    if not await _signing_in(request):
+        return LOCAL
     gate = services_of(request).gate
-    principal = gate.page_principal(session_token(request))
-    return principal if principal is not None else gate.api_principal(request.headers)
+
+    def principal() -> Principal:
+        found = gate.page_principal(session_token(request))
+        return found if found is not None else gate.api_principal(request.headers)
+
+    return await to_thread.run_sync(principal)
 
 
 ApiPrincipal = Annotated[Principal, Depends(get_api_principal)]

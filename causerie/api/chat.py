@@ -7,7 +7,7 @@ import time
 import uuid
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 
 from causerie.api.decode import parse_body
 from causerie.api.schemas import (
@@ -24,6 +24,7 @@ from causerie.chat.service import ChatService
 from causerie.chat.turn import Turn
 from causerie.deps import ApiPrincipal, ChatDep, ServicesDep
 from causerie.middleware import received_at
+from causerie.responses import EventStreamResponse
 from causerie.types import Admit, ToolUse
 
 router = APIRouter()
@@ -81,7 +82,7 @@ async def open_turn(
 )
 async def create_chat_completion(
     request: Request, chat: ChatDep, principal: ApiPrincipal, services: ServicesDep
-) -> JSONResponse | StreamingResponse:
+) -> JSONResponse | EventStreamResponse:
     body = await parse_body(request)
     tools = body.tool_use()
     turn = await open_turn(
@@ -97,9 +98,8 @@ async def create_chat_completion(
         def first_written() -> None:
             services.overhead.first_written(arrived, turn.served_by, turn.upstream_wait)
 
-        return StreamingResponse(
+        return EventStreamResponse(
             event_stream(turn, completion_id, created, include_usage, first_written),
-            media_type="text/event-stream",
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     text = await turn.collect()

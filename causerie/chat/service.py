@@ -116,7 +116,7 @@ class ChatService:
         )
         if personal or firewalled:
             preferences = Preferences(self._database, caller.owner)
-            read = await to_thread.run_sync(preferences.for_turn, conversation_id)
+            read = await self._database.read(preferences.for_turn, conversation_id)
         context = TurnContext(caller.owner, caller.key_id, caller.queue_key, read.private_names)
         return context, read
 

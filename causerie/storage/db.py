@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from anyio import to_thread
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from causerie.errors import ConfigurationError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_ON_THE_LOOP: ContextVar[bool] = ContextVar("on_the_loop", default=False)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -56,7 +64,15 @@ class Database:
                 path.parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False})
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            # One connection kept for the reads ``read`` runs on the event loop: they never
+            # overlap (each runs to its end without yielding), and taking a connection from
+            # the queue pool costs a cold request more than the read itself.
+            self._loop_engine: Engine | None = create_engine(
+                url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+            )
+            event.listen(self._loop_engine, "connect", _sqlite_pragmas)
         else:
+            self._loop_engine = None
             try:
                 self.engine = create_engine(url, pool_pre_ping=True)
             except Exception as exc:  # bad URL or missing driver
@@ -80,9 +96,26 @@ class Database:
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         """A connection for a few Core reads on every request's path: no ORM session to set up,
-        which on SQLite is most of a small read's cost (rolled back when the block ends)."""
-        with self.engine.connect() as connection:
+        which on SQLite is most of a small read's cost (rolled back when the block ends). Inside
+        ``read`` on SQLite: the event loop's own connection."""
+        engine = self._loop_engine if _ON_THE_LOOP.get() and self._loop_engine else self.engine
+        with engine.connect() as connection:
             yield connection
+
+    async def read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn``, a short read on every request's path, where it costs least.
+
+        On SQLite in WAL mode a reader never waits for a writer (it waits only while another
+        connection recovers the log after a crash), and a point read takes a fraction of the
+        hop to a worker thread and back, so it runs here, on the event loop. On Postgres a read
+        is a network round-trip: it goes to a worker thread. ``fn`` must not write."""
+        if self._loop_engine is None:
+            return await to_thread.run_sync(lambda: fn(*args, **kwargs))
+        token = _ON_THE_LOOP.set(True)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _ON_THE_LOOP.reset(token)
 
     def ping(self) -> bool:
         try:
@@ -123,3 +156,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._loop_engine is not None:
+            self._loop_engine.dispose()

@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from causerie.errors import NotFoundError
 from causerie.storage.conversations import owned
@@ -69,6 +69,17 @@ class TurnPreferences:
     private_names: tuple[str, ...] = ()
 
 
+# Read before every turn: built once (building a statement costs a cold request more than
+# running it).
+TURN_SETTINGS = select(ConversationRow.settings).where(
+    ConversationRow.id == bindparam("id"), ConversationRow.owner_id == bindparam("owner")
+)
+TURN_PREFERENCES = select(PreferenceRow.name, PreferenceRow.value).where(
+    PreferenceRow.owner_id == bindparam("owner"),
+    PreferenceRow.name.in_([CUSTOM_INSTRUCTIONS, PRIVATE_NAMES]),
+)
+
+
 class Preferences:
     """Reads and writes conversation settings and named user preferences."""
 
@@ -93,19 +104,13 @@ class Preferences:
             settings = ChatSettings()
             if conversation_id is not None:
                 stored = connection.execute(
-                    select(ConversationRow.settings).where(
-                        ConversationRow.id == conversation_id,
-                        ConversationRow.owner_id == self.owner,
-                    )
+                    TURN_SETTINGS, {"id": conversation_id, "owner": self.owner}
                 ).first()
                 if stored is None:  # someone else's is as absent as a missing one
                     raise NotFoundError(f"conversation {conversation_id} not found")
                 settings = ChatSettings.parse(stored.settings)
-            query = select(PreferenceRow.name, PreferenceRow.value).where(
-                PreferenceRow.owner_id == self.owner,
-                PreferenceRow.name.in_([CUSTOM_INSTRUCTIONS, PRIVATE_NAMES]),
-            )
-            values = {name: value for name, value in connection.execute(query)}
+            rows = connection.execute(TURN_PREFERENCES, {"owner": self.owner})
+            values = {name: value for name, value in rows}
         return TurnPreferences(
             settings,
             values.get(CUSTOM_INSTRUCTIONS, ""),

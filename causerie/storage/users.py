@@ -90,6 +90,9 @@ def normalize_username(name: str) -> str:
     return name
 
 
+ANY_USER = select(exists().where(UserRow.id.is_not(None)))  # built once: read on every request
+
+
 class UserStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -97,7 +100,7 @@ class UserStore:
     def any(self) -> bool:
         """Whether accounts exist: the server is then multi-user and every request signs in."""
         with self._db.reading() as connection:
-            return bool(connection.scalar(select(exists().where(UserRow.id.is_not(None)))))
+            return bool(connection.scalar(ANY_USER))
 
     def count_admins(self) -> int:
         query = select(func.count()).where(UserRow.role == "admin", UserRow.status == "active")

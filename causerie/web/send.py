@@ -29,7 +29,6 @@ from typing import Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
@@ -38,6 +37,7 @@ from causerie.chat.service import ChatService, Leaf
 from causerie.chat.turn import Turn
 from causerie.deps import ChatDep, ConversationsDep, Csrf, ServicesDep
 from causerie.errors import CauserieError, InvalidRequestError
+from causerie.responses import EventStreamResponse
 from causerie.storage import ConversationStore
 from causerie.types import Admit, Message
 from causerie.web import actions
@@ -81,13 +81,12 @@ async def send(
     conversations: ConversationsDep,
     principal: Csrf,
     services: ServicesDep,
-) -> StreamingResponse:
+) -> EventStreamResponse:
     body = await read_send_request(request)
     admit = services.quotas.admitter(principal)
     turn = await open_turn(body, chat, principal, admit)
-    return StreamingResponse(
+    return EventStreamResponse(
         reply_events(turn, conversations, catalogue(language_of(request))),
-        media_type="text/event-stream",
         headers=STREAM_HEADERS,
         # Also after a disconnect that caught the stream between two events: the generator's
         # own ``finally`` would then wait for garbage collection.

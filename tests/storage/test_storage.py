@@ -168,3 +168,39 @@ def test_the_orm_tables_are_what_the_migrations_made(database: Database) -> None
         and not (d[0] == "remove_index" and d[1].name.endswith("_fts"))
     ]
     assert left == []
+
+
+def test_a_short_read_runs_on_the_event_loop_only_on_sqlite(database: Database) -> None:
+    """``Database.read``: a point read on SQLite costs less than a hop to a worker thread; on
+    Postgres it is a network round-trip and must not hold the event loop."""
+    import threading
+
+    import anyio
+
+    async def where() -> bool:
+        loop_thread = threading.get_ident()
+        return await database.read(lambda: threading.get_ident() == loop_thread)
+
+    assert anyio.run(where) is database.is_sqlite
+
+
+def test_a_read_on_the_event_loop_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """What makes reading on the event loop safe on SQLite: in WAL mode a reader goes on while
+    another connection holds the write lock (the busy timeout is 10 s; it is not waited)."""
+    import time
+
+    import anyio
+
+    from causerie.storage.users import UserStore
+
+    database = Database(f"sqlite:///{tmp_path / 'w.db'}")
+    database.migrate()
+    ConversationStore(database).create(title="before")
+    with sqlite3.connect(tmp_path / "w.db", isolation_level=None) as writer:
+        writer.execute("BEGIN EXCLUSIVE")  # in a rollback journal, readers would wait
+        writer.execute("UPDATE conversations SET title = 'uncommitted'")
+        started = time.monotonic()
+        assert anyio.run(database.read, UserStore(database).any) is False
+        assert time.monotonic() - started < 2
+        writer.execute("ROLLBACK")
+    database.dispose()
