@@ -106,7 +106,8 @@ def search_times(path: Path, count: int, queries: int, seed: int = 11) -> list[f
     """Seconds per keyword search over ``count`` stored passages of generated prose, spread over
     a hundred files (the files a user's question may search)."""
     from causerie.storage import Database
-    from causerie.storage.documents import DocumentContents, DocumentStore
+    from causerie.storage.contents import DocumentContents
+    from causerie.storage.documents import DocumentStore
     from causerie.types import Passage
 
     rng = random.Random(seed)

@@ -11,16 +11,18 @@ from prometheus_client import CollectorRegistry
 from causerie.auth.accounts import Accounts
 from causerie.auth.gate import Gate
 from causerie.auth.quotas import Quotas
+from causerie.chat.files import ChatFiles
 from causerie.chat.service import ChatService
 from causerie.config import Settings
 from causerie.providers.config import load_providers
 from causerie.providers.local import LocalProvider
 from causerie.providers.overhead import ProxyOverhead
 from causerie.providers.registry import ProviderRegistry
+from causerie.retrieval.embed import Embedder
 from causerie.retrieval.extract import ExtractLimits
 from causerie.retrieval.ingest import Ingestor
 from causerie.storage import ConversationStore, Database
-from causerie.storage.documents import DocumentContents
+from causerie.storage.contents import DocumentContents
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class Services:
     local: LocalProvider
     overhead: ProxyOverhead
     ingestor: Ingestor
+    embedder: Embedder
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -50,7 +53,9 @@ class Services:
         local = LocalProvider.from_settings(settings)
         registry.add(local)
         registry.configure(load_providers(settings), local_only=settings.local_only)
-        chat = ChatService(registry, database, settings)
+        embedder = Embedder()
+        chat = ChatService(registry, database, settings, ChatFiles(database, embedder))
+        limits = ExtractLimits(settings.max_upload_bytes)
         return cls(
             settings,
             database,
@@ -62,7 +67,8 @@ class Services:
             Accounts(database),
             local,
             ProxyOverhead(local.engine.registry),
-            Ingestor(DocumentContents(database), ExtractLimits(settings.max_upload_bytes)),
+            Ingestor(DocumentContents(database), limits, embedder),
+            embedder,
         )
 
     def conversations(self, owner: str) -> ConversationStore:

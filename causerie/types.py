@@ -179,6 +179,35 @@ class Redactions:
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """A passage given to the model for a reply, under the number ``[number]`` its citations
+    use. Only where the passage is, never its text: deleting the file erases the text."""
+
+    number: int
+    file_id: str
+    file_name: str
+    page: int | None
+    position: int
+
+    @staticmethod
+    def list_as_json(sources: Sequence[Source]) -> str | None:
+        if not sources:
+            return None
+        return json.dumps(
+            [[s.number, s.file_id, s.file_name, s.page, s.position] for s in sources],
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def list_of_json(cls, text: str | None) -> tuple[Source, ...]:
+        if not text:
+            return ()
+        return tuple(
+            cls(int(n), str(f), str(name), page, int(p)) for n, f, name, page, p in json.loads(text)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     """Token counts of one completion, as OpenAI reports them."""
 
@@ -225,6 +254,25 @@ class Passage:
 
 
 @dataclass(frozen=True, slots=True)
+class PassageHit:
+    """A passage found by a search, with the file it was found in."""
+
+    file_id: str
+    file_name: str
+    sha256: str  # the content's: the same passage in two uploads is one passage
+    position: int
+    page: int | None
+    start: int
+    end: int
+    text: str
+    score: float  # the ranking's own, lower is better: BM25, -ts_rank, a distance, -RRF
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.sha256, self.position
+
+
+@dataclass(frozen=True, slots=True)
 class StoredFile:
     """An uploaded file as its owner sees it, and how far its reading got."""
 
@@ -233,8 +281,10 @@ class StoredFile:
     kind: str
     size: int
     sha256: str
-    status: str  # pending | extracting | searchable | no_text | failed
+    status: str  # pending | extracting | searchable | embedding | ready | no_text | failed
     error: str | None
     pages: int
     conversation_id: str | None
     created_at: datetime
+    passages: int = 0
+    embedded: int = 0  # passages embedded so far (the semantic search covers these)

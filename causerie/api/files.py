@@ -2,7 +2,8 @@
 
 An upload is answered at once (202) with the file ``pending``: its text is read in the
 background (``retrieval/ingest.py``), and ``GET /api/files/{id}`` tells how far it got:
-``pending``, ``extracting``, ``searchable``, ``no_text`` (a scan: nothing to search) or
+``pending``, ``extracting``, ``searchable`` (by keyword), ``embedding`` (``embedded`` of
+``passages`` have vectors so far), ``ready``, ``no_text`` (a scan: nothing to search) or
 ``failed`` with the reason in ``status_details``. The same bytes uploaded twice are stored once.
 Callers: an API key, or the signed-in page (its CSRF token on uploads and deletions).
 A download is always an attachment, never rendered: an uploaded HTML page is not a page of ours.
@@ -36,6 +37,8 @@ class FileObject(BaseModel):
     status: str
     status_details: str | None
     pages: int
+    passages: int
+    embedded: int
     conversation_id: str | None
 
 
@@ -60,6 +63,8 @@ def file_object(stored: StoredFile) -> FileObject:
         status=stored.status,
         status_details=stored.error,
         pages=stored.pages,
+        passages=stored.passages,
+        embedded=stored.embedded,
         conversation_id=stored.conversation_id,
     )
 
@@ -113,6 +118,37 @@ async def download_file(file_id: str, documents: DocumentsDep) -> Response:
         data,
         media_type="application/octet-stream",
         headers={"Content-Disposition": disposition},
+    )
+
+
+class PassageObject(BaseModel):
+    """A cited passage in its page: ``page_text[start:end]`` is the passage."""
+
+    object: Literal["file.passage"] = "file.passage"
+    file_id: str
+    filename: str
+    page: int | None
+    position: int
+    page_text: str
+    start: int
+    end: int
+
+
+@router.get(
+    "/{file_id}/passages/{position}",
+    summary="A passage of a file, in its page (what a citation opens)",
+    responses=error_responses(401, 404),
+)
+async def get_passage(file_id: str, position: int, documents: DocumentsDep) -> PassageObject:
+    view = await to_thread.run_sync(documents.passage, file_id, position)
+    return PassageObject(
+        file_id=view.file_id,
+        filename=view.file_name,
+        page=view.page,
+        position=view.position,
+        page_text=view.page_text,
+        start=view.start,
+        end=view.end,
     )
 
 

@@ -15,9 +15,11 @@ from causerie.types import ModelInfo
 router = APIRouter()
 
 
-async def visible_models(services: Services, principal: Principal) -> list[ModelInfo]:
+async def visible_models(
+    services: Services, principal: Principal, *extra: ModelInfo
+) -> list[ModelInfo]:
     allowed = await to_thread.run_sync(services.quotas.allowed_models, principal)
-    models = services.registry.models()
+    models = [*services.registry.models(), *extra]
     if allowed is None:
         return models
     return [
@@ -46,8 +48,11 @@ async def list_models(services: ServicesDep, principal: ApiPrincipal) -> ModelLi
     responses=error_responses(401, 404),
 )
 async def get_model(model_id: str, services: ServicesDep, principal: ApiPrincipal) -> ModelCard:
-    """Every name a request accepts: listed ids, and aliases such as ``default``."""
-    visible = {info.id: info for info in await visible_models(services, principal)}
+    """Every name a request accepts: listed ids, aliases such as ``default``, and the embedding
+    model (not listed: clients and proxies that discover models from the list take every
+    entry for a chat model)."""
+    embedding = ModelInfo(services.embedder.name)
+    visible = {info.id: info for info in await visible_models(services, principal, embedding)}
     info = visible.get(model_id)
     if info is None:
         try:

@@ -13,7 +13,7 @@ from causerie.auth.principal import Principal
 from causerie.config import Settings
 from causerie.errors import ModelNotFoundError
 from causerie.storage.db import Database
-from causerie.storage.usage import QuotaBook
+from causerie.storage.usage import QuotaBook, UsageLedger
 from causerie.storage.users import Account, Limits, UserStore
 from causerie.types import Admit, Lease
 
@@ -41,6 +41,7 @@ class Admission:
 class Quotas:
     def __init__(self, database: Database, settings: Settings) -> None:
         self._book = QuotaBook(database)
+        self._ledger = UsageLedger(database)
         self._users = UserStore(database)
         self._defaults = Limits(
             settings.default_tokens_per_day,
@@ -75,6 +76,21 @@ class Quotas:
 
         lease, left = await to_thread.run_sync(admit)
         return Admission(self._book, lease, left)
+
+    async def charge(self, principal: Principal, model: str, *, prompt_tokens: int) -> None:
+        """Count a request that is not a chat turn (embeddings) in the principal's usage."""
+        if principal.account is None:
+            return
+        await to_thread.run_sync(
+            lambda: self._ledger.record(
+                principal.owner,
+                principal.key_id,
+                model,
+                prompt_tokens=prompt_tokens,
+                cached_tokens=0,
+                completion_tokens=0,
+            )
+        )
 
     def admitter(self, principal: Principal) -> Admit:
         """``admit`` for this principal, as ``ChatService`` takes it."""

@@ -67,7 +67,8 @@ def to_json(
 
 def tool_fields(message: StoredMessage) -> dict[str, Any]:
     """A message's function calls, or the call it answers, when it has them (API chats), and
-    what the privacy firewall replaced before its request left (kinds and counts)."""
+    what the privacy firewall replaced before its request left (kinds and counts), and the
+    passages of the user's files it was given (by citation number)."""
     fields: dict[str, Any] = {}
     if message.redactions is not None:
         fields["redactions"] = {
@@ -78,6 +79,17 @@ def tool_fields(message: StoredMessage) -> dict[str, Any]:
         fields["tool_calls"] = json.loads(tool_calls_json(message.tool_calls) or "[]")
     if message.tool_call_id is not None:
         fields["tool_call_id"] = message.tool_call_id
+    if message.sources:
+        fields["sources"] = [
+            {
+                "number": s.number,
+                "file_id": s.file_id,
+                "file_name": s.file_name,
+                "page": s.page,
+                "position": s.position,
+            }
+            for s in message.sources
+        ]
     return fields
 
 

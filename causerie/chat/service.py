@@ -10,9 +10,11 @@ from typing import Any, Literal, Unpack
 import anyio
 from anyio import to_thread
 
+from causerie.chat.files import ChatFiles
 from causerie.chat.instructions import system_text
 from causerie.chat.planner import plan_turn
 from causerie.chat.prompt import check_input_bounds, fit_messages
+from causerie.chat.sources import excerpts_message, numbered
 from causerie.chat.titles import TITLE_SECONDS, clean_title, title_request
 from causerie.chat.turn import SaveReply, Turn
 from causerie.config import Settings
@@ -20,7 +22,7 @@ from causerie.errors import CauserieError, ModelNotFoundError
 from causerie.providers.base import Completion, Provider
 from causerie.providers.registry import ProviderRegistry
 from causerie.storage import ConversationStore, Database, MessageDraft
-from causerie.storage.conversations import title_from
+from causerie.storage.conversations import StoredMessage, title_from
 from causerie.storage.preferences import Preferences, TurnPreferences
 from causerie.storage.usage import UsageLedger
 from causerie.types import (
@@ -28,6 +30,7 @@ from causerie.types import (
     Caller,
     Lease,
     Message,
+    PassageHit,
     SamplingOverrides,
     SamplingParams,
     TurnContext,
@@ -57,8 +60,15 @@ class _Where:
 class ChatService:
     """Loads history, builds the prompt, streams from the provider and persists both sides."""
 
-    def __init__(self, registry: ProviderRegistry, database: Database, settings: Settings) -> None:
+    def __init__(
+        self,
+        registry: ProviderRegistry,
+        database: Database,
+        settings: Settings,
+        files: ChatFiles | None = None,
+    ) -> None:
         self._registry = registry
+        self._files = files  # None: attached files are not searched
         self._database = database
         self._ledger = UsageLedger(database)
         self._settings = settings
@@ -287,7 +297,13 @@ class ChatService:
         wanted = where.lease.cap(asked) or asked
         reserve = min(wanted, window // 2)
         self._check_bounds(plan.brought)  # the stored history is fitted, not refused
+        excerpts = await self._excerpts(
+            where.caller.owner, conversation_id, branch, content, window
+        )
         wanted_messages = plan.prompt
+        if excerpts:  # after the system prompt: kept whatever the fitting drops
+            message = excerpts_message(excerpts)
+            wanted_messages = [*plan.preamble, message, *plan.history, *plan.question]
 
         def fit() -> tuple[list[Message], int]:  # tokenizing: CPU work, off the event loop
             fitted = fit_messages(
@@ -323,4 +339,23 @@ class ChatService:
             conversation_id=conversation_id,
             user_message_id=parent,
             prefix=plan.prefix,
+            sources=numbered(excerpts),
         )
+
+    async def _excerpts(
+        self,
+        owner: str,
+        conversation_id: str | None,
+        branch: Sequence[StoredMessage],
+        content: str | None,
+        window: int,
+    ) -> list[PassageHit]:
+        """The passages of the conversation's files that answer the turn's question (the new
+        message, or the branch's last question when answering again), within about a third of
+        the context window (four characters a token)."""
+        if self._files is None or conversation_id is None:
+            return []
+        question = content
+        if question is None:
+            question = next((m.content for m in reversed(branch) if m.role == "user"), "")
+        return await self._files.passages(owner, conversation_id, question, window * 4 // 3)

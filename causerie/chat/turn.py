@@ -8,7 +8,7 @@ import anyio
 
 from causerie.providers.base import Completion
 from causerie.storage import MessageDraft
-from causerie.types import Delta, Redactions, ToolCall, ToolCallChunk, Usage
+from causerie.types import Delta, Redactions, Source, ToolCall, ToolCallChunk, Usage
 
 SaveReply = Callable[[MessageDraft], Awaitable[str]]
 OnClose = Callable[["Turn"], Awaitable[None]]
@@ -27,6 +27,7 @@ class Turn:
         conversation_id: str | None = None,
         user_message_id: str | None = None,
         prefix: str = "",
+        sources: tuple[Source, ...] = (),
     ) -> None:
         self._completion = completion
         self._prefix = prefix  # a continued reply: the text it continues
@@ -34,6 +35,7 @@ class Turn:
         self.model = model
         self.conversation_id = conversation_id
         self.user_message_id = user_message_id
+        self.sources = sources  # the passages of the user's files the model was given
         self.prompt_tokens = completion.prompt_tokens
         self.reply_id: str | None = None
         self.final: Delta | None = None
@@ -130,6 +132,7 @@ class Turn:
                     completion_tokens=self.completion_tokens,
                     tool_calls=self.tool_calls,
                     redactions=self.redactions,
+                    sources=self.sources,
                 )
                 self.reply_id = await self._save(draft)
             for callback in self._on_close:

@@ -1,4 +1,4 @@
-"""Reading uploaded files in the background: an upload never waits for its text.
+"""Reading and embedding uploaded files in the background: an upload never waits for either.
 
 The queue is the database: every content not read yet (``pending``, or ``extracting`` when a
 stop interrupted it) is read, oldest first, one at a time, so a restart resumes where the last
@@ -7,9 +7,16 @@ passage cutter) runs on one thread of its own at a lower CPU priority than the s
 a 300-page PDF does not slow the replies being generated meanwhile; PDFium releases the GIL while
 it works.
 
+Once every read content is keyword-searchable, the worker embeds their passages, a batch at a
+time and oldest content first, saving each batch: a file uploaded meanwhile is read before the
+next batch (a new file is searchable by keyword within seconds even while a long one is being
+embedded), and a restart resumes the embedding at the first passage without a vector.
+
 A content deleted while it is read is not resurrected: the store refuses passages for content
 that is gone (that is how an upload is cancelled). Reading one content never stops the next: a
-file that cannot be read is marked ``failed`` with the reason.
+file that cannot be read is marked ``failed`` with the reason; PDFs and Word files are read in
+a child process (``retrieval/reader.py``), so one built to crash or hang the reader fails alone
+and never takes the server down, nor again at the next start.
 """
 
 from __future__ import annotations
@@ -22,15 +29,16 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from causerie.errors import CauserieError
-from causerie.retrieval.chunk import passages
-from causerie.retrieval.extract import ExtractLimits, as_kind, read
+from causerie.retrieval.embed import Embedder
+from causerie.retrieval.extract import ExtractLimits
+from causerie.retrieval.reader import READ_TIMEOUT, Read, read_isolated, read_passages
 from causerie.types import Passage
 
 log = logging.getLogger(__name__)
 
 BACKGROUND_NICENESS = 10
 RETRY_SECONDS = 5.0
+EMBED_BATCH = 8  # passages embedded between two looks at the queue (a chat turn waits at most one batch for the model)
 
 
 class Contents(Protocol):
@@ -43,6 +51,14 @@ class Contents(Protocol):
     def save_passages(self, sha: str, pages: int, passages: Sequence[Passage]) -> None: ...
 
     def fail(self, sha: str, error: str) -> None: ...
+
+    def unembedded(self) -> list[str]: ...
+
+    def next_to_embed(self, sha: str, limit: int) -> list[tuple[int, str]]: ...
+
+    def save_vectors(
+        self, sha: str, model: str, vectors: Sequence[tuple[int, Sequence[float]]]
+    ) -> None: ...
 
 
 def lower_priority() -> None:
@@ -57,8 +73,18 @@ class Ingestor:
     """The background reader. Its worker runs on the event loop that last started it (a
     server has one; the in-process tests start one per test)."""
 
-    def __init__(self, contents: Contents, limits: ExtractLimits | None = None) -> None:
+    def __init__(
+        self,
+        contents: Contents,
+        limits: ExtractLimits | None = None,
+        embedder: Embedder | None = None,
+        *,
+        reader: Read = read_passages,
+        read_timeout: float = READ_TIMEOUT,
+    ) -> None:
         self._contents = contents
+        self._reader, self._read_timeout = reader, read_timeout
+        self._embedder = embedder  # None: keyword search only, contents stay ``searchable``
         self.limits = limits or ExtractLimits()  # the uploads' too (api/files.py)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -100,19 +126,32 @@ class Ingestor:
         self._thread.shutdown(wait=True, cancel_futures=True)
 
     async def _run(self, wake: asyncio.Event, idle: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await wake.wait()
             wake.clear()
-            while shas := await loop.run_in_executor(self._thread, self._contents.unread):
-                for sha in shas:
-                    try:
-                        await loop.run_in_executor(self._thread, self.ingest, sha)
-                    except Exception:  # the database failed: try again a little later
-                        log.exception("ingesting content %s failed; retrying", sha[:12])
-                        await asyncio.sleep(RETRY_SECONDS)
+            while await self._step():
+                pass
             if not wake.is_set():
                 idle.set()
+
+    async def _step(self) -> bool:
+        """Read every unread content, else embed one batch; False when nothing is left."""
+        loop = asyncio.get_running_loop()
+        try:
+            if shas := await loop.run_in_executor(self._thread, self._contents.unread):
+                for sha in shas:
+                    await loop.run_in_executor(self._thread, self.ingest, sha)
+                return True
+            if self._embedder is None:
+                return False
+            for sha in await loop.run_in_executor(self._thread, self._contents.unembedded):
+                if await loop.run_in_executor(self._thread, self.embed_batch, sha):
+                    return True
+            return False
+        except Exception:  # the database failed: try again a little later
+            log.exception("ingesting uploaded files failed; retrying")
+            await asyncio.sleep(RETRY_SECONDS)
+            return True
 
     def ingest(self, sha: str) -> None:
         """Read one content and store its passages (on the ingestion thread)."""
@@ -120,12 +159,26 @@ class Ingestor:
         if started is None:
             return
         kind, data = started
-        try:
-            extracted = read(as_kind(kind), data, limits=self.limits)
-            found = list(passages(extracted.pages)) if extracted.has_text else []
-            self._contents.save_passages(sha, len(extracted.pages), found)
-        except CauserieError as exc:
-            self._contents.fail(sha, exc.message)
-        except Exception as exc:  # a parser's own failure on a hostile file
-            log.warning("reading content %s failed", sha[:12], exc_info=True)
-            self._contents.fail(sha, f"The file could not be read ({type(exc).__name__}).")
+        result = read_isolated(
+            kind, data, self.limits, reader=self._reader, timeout=self._read_timeout
+        )
+        if result.error is not None:
+            log.warning("reading content %s failed: %s", sha[:12], result.error)
+            self._contents.fail(sha, result.error)
+        else:
+            self._contents.save_passages(sha, result.pages, result.passages)
+
+    def embed_batch(self, sha: str) -> int:
+        """Embed the content's next passages without a vector (on the ingestion thread); how
+        many were embedded (0: the content is ready, or gone)."""
+        assert self._embedder is not None
+        todo = self._contents.next_to_embed(sha, EMBED_BATCH)
+        if not todo:
+            return 0
+        vectors = self._embedder.embed([text for _, text in todo])
+        pairs = [
+            (passage_id, vector.tolist())
+            for (passage_id, _), vector in zip(todo, vectors, strict=True)
+        ]
+        self._contents.save_vectors(sha, self._embedder.name, pairs)
+        return len(todo)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from causerie.errors import NotFoundError
 from causerie.storage.db import Database
 from causerie.storage.tables import LOCAL_OWNER, ConversationRow, MessageRow, utcnow
-from causerie.types import Message, Redactions, Role, ToolCall
+from causerie.types import Message, Redactions, Role, Source, ToolCall
 
 TITLE_LENGTH = 80
 
@@ -89,6 +89,7 @@ class StoredMessage:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     redactions: Redactions | None = None  # what was hidden from the provider that answered
+    sources: tuple[Source, ...] = ()  # the passages it was given, by citation number
 
     def as_message(self) -> Message:
         """The message as a model sees it again."""
@@ -113,6 +114,7 @@ class StoredMessage:
             tool_calls=tool_calls_of(row.tool_calls),
             tool_call_id=row.tool_call_id,
             redactions=Redactions.of_json(row.redactions),
+            sources=Source.list_of_json(row.sources),
         )
 
 
@@ -157,6 +159,7 @@ class MessageDraft:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     redactions: Redactions | None = None
+    sources: tuple[Source, ...] = ()
 
     @classmethod
     def of(cls, message: Message) -> MessageDraft:
@@ -277,6 +280,7 @@ class ConversationStore:
                     tool_calls=tool_calls_json(draft.tool_calls),
                     tool_call_id=draft.tool_call_id,
                     redactions=draft.redactions.as_json() if draft.redactions else None,
+                    sources=Source.list_as_json(draft.sources),
                 )
                 session.add(row)
                 session.flush()

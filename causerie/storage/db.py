@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -10,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+import sqlean
+import sqlite_vec
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -29,7 +30,11 @@ T = TypeVar("T")
 _ON_THE_LOOP: ContextVar[bool] = ContextVar("on_the_loop", default=False)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_setup(dbapi_connection: Any, _record: Any) -> None:
+    """Every new SQLite connection: WAL, foreign keys, and sqlite-vec's vector functions."""
+    dbapi_connection.enable_load_extension(True)
+    sqlite_vec.load(dbapi_connection)
+    dbapi_connection.enable_load_extension(False)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -62,15 +67,20 @@ class Database:
             path = self.sqlite_path
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_engine(url, connect_args={"check_same_thread": False})
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            # The driver is sqlean.py, Python's sqlite3 module with its own SQLite build that
+            # can load extensions (sqlite-vec): many Pythons' own sqlite3 cannot (pyenv's,
+            # macOS's), and one SQLite version everywhere behaves the same everywhere.
+            self.engine: Engine = create_engine(
+                url, module=sqlean, connect_args={"check_same_thread": False}
+            )
+            event.listen(self.engine, "connect", _sqlite_setup)
             # One connection kept for the reads ``read`` runs on the event loop: they never
             # overlap (each runs to its end without yielding), and taking a connection from
             # the queue pool costs a cold request more than the read itself.
             self._loop_engine: Engine | None = create_engine(
-                url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+                url, module=sqlean, poolclass=StaticPool, connect_args={"check_same_thread": False}
             )
-            event.listen(self._loop_engine, "connect", _sqlite_pragmas)
+            event.listen(self._loop_engine, "connect", _sqlite_setup)
         else:
             self._loop_engine = None
             try:
@@ -150,7 +160,7 @@ class Database:
             return None
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         backup = path.with_name(f"{path.name}.{stamp}.bak")
-        with sqlite3.connect(path) as source, sqlite3.connect(backup) as target:
+        with sqlean.connect(path) as source, sqlean.connect(backup) as target:
             source.backup(target)  # consistent copy even with WAL
         return backup
 

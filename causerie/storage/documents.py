@@ -6,8 +6,8 @@ the same bytes, by anyone, adds a file row that points at them, and reuses the t
 from them. Deleting a file deletes the bytes, passages and index entries when no other file
 points at them (erasure, not a flag).
 
-``DocumentContents`` is the ingestion side, by content hash: it records what was read from the
-bytes (the passages, or why there is no text).
+What is read from the bytes (the passages, their vectors) is recorded by the ingestion side,
+``storage.contents.DocumentContents``.
 
 Keyword search is native to each database, like ``search.py``'s: FTS5's BM25 on SQLite,
 ``ts_rank`` over ``to_tsvector('simple', ...)`` on Postgres. A question's words are OR-ed
@@ -21,15 +21,17 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, func, select, text
+import numpy as np
+from sqlalchemy import TextClause, bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from causerie.errors import NotFoundError
 from causerie.storage.conversations import owned
 from causerie.storage.db import Database
 from causerie.storage.search import search_terms
-from causerie.storage.tables import LOCAL_OWNER, BlobRow, FileRow, PassageRow
-from causerie.types import Passage, StoredFile
+from causerie.storage.stopwords import meaningful
+from causerie.storage.tables import LOCAL_OWNER, BlobRow, FileRow, PassageRow, PassageVectorRow
+from causerie.types import PassageHit, StoredFile
 
 SQLITE_SEARCH = text(
     """
@@ -51,18 +53,65 @@ POSTGRES_SEARCH = text(
     ORDER BY score LIMIT :limit
     """
 ).bindparams(bindparam("files", expanding=True))
+QUESTION_TERMS = 16  # a question's words searched for, once the common ones are left out
+# Vectors have unit length: on Postgres one minus their dot product is the cosine distance
+# sqlite-vec computes. Both scan the given files' passages exactly (no approximate index: a
+# question is asked of a chat's or a project's files, a few thousand passages at most).
+SQLITE_SIMILAR = text(
+    """
+    SELECT f.id AS file_id, f.name, p.blob_sha, p.position, p.page, p.start_offset, p.end_offset, p.text,
+           vec_distance_cosine(v.embedding, :vector) AS score
+    FROM passage_vectors v
+      JOIN passages p ON p.id = v.passage_id
+      JOIN files f ON f.blob_sha = v.blob_sha
+    WHERE f.owner_id = :owner AND f.id IN :files
+    ORDER BY score LIMIT :limit
+    """
+).bindparams(bindparam("files", expanding=True))
+POSTGRES_SIMILAR = text(
+    """
+    SELECT f.id AS file_id, f.name, p.blob_sha, p.position, p.page, p.start_offset, p.end_offset, p.text,
+           1 - (SELECT sum(a * b) FROM unnest(v.embedding, CAST(:vector AS real[])) AS t(a, b)) AS score
+    FROM passage_vectors v
+      JOIN passages p ON p.id = v.passage_id
+      JOIN files f ON f.blob_sha = v.blob_sha
+    WHERE f.owner_id = :owner AND f.id IN :files
+    ORDER BY score LIMIT :limit
+    """
+).bindparams(bindparam("files", expanding=True))
+
+
+def to_blob(vector: Sequence[float]) -> bytes:
+    """A vector as sqlite-vec stores it: little-endian float32."""
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def from_blob(blob: bytes) -> list[float]:
+    floats: list[float] = np.frombuffer(blob, dtype="<f4").tolist()
+    return floats
 
 
 @dataclass(frozen=True, slots=True)
-class PassageHit:
+class PassageView:
+    """A cited passage in its page: ``page_text[start:end]`` is the passage."""
+
     file_id: str
     file_name: str
-    position: int
     page: int | None
+    position: int
+    page_text: str
     start: int
     end: int
-    text: str
-    score: float  # lower is better (BM25's sign, and ts_rank negated)
+
+
+def rebuilt(pieces: Sequence[tuple[int, int, str]]) -> str:
+    """A page's text from its passages at their offsets (what no passage holds, the blanks
+    between them, becomes spaces)."""
+    length = max((end for _, end, _ in pieces), default=0)
+    chars = [" "] * length
+    for start, end, piece in pieces:
+        chars[start:end] = piece
+    return "".join(chars)
 
 
 def _stored(row: FileRow, blob: BlobRow) -> StoredFile:
@@ -77,6 +126,8 @@ def _stored(row: FileRow, blob: BlobRow) -> StoredFile:
         blob.pages,
         row.conversation_id,
         row.created_at,
+        blob.passage_count,
+        blob.embedded,
     )
 
 
@@ -142,26 +193,80 @@ class DocumentStore:
             session.flush()
             others = session.scalar(select(func.count()).where(FileRow.blob_sha == sha))
             if not others:
+                session.execute(delete(PassageVectorRow).where(PassageVectorRow.blob_sha == sha))
                 session.execute(delete(PassageRow).where(PassageRow.blob_sha == sha))
                 session.execute(delete(BlobRow).where(BlobRow.sha256 == sha))
+
+    def passage(self, file_id: str, position: int) -> PassageView:
+        """A passage of the file and the text of its page around it (the page's passages put
+        back together at their offsets), for a citation that opens it highlighted."""
+        with self._db.session() as session:
+            row = self._owned(session, file_id)
+            cited = session.scalar(
+                select(PassageRow).where(
+                    PassageRow.blob_sha == row.blob_sha, PassageRow.position == position
+                )
+            )
+            if cited is None:
+                raise NotFoundError(f"passage {position} of file {file_id} not found")
+            page_query = select(PassageRow).where(PassageRow.blob_sha == row.blob_sha)
+            page_query = page_query.where(
+                PassageRow.page.is_(None) if cited.page is None else PassageRow.page == cited.page
+            )
+            pieces = [(p.start_offset, p.end_offset, p.text) for p in session.scalars(page_query)]
+            page_text = rebuilt(pieces)
+            return PassageView(
+                row.id,
+                row.name,
+                cited.page,
+                position,
+                page_text,
+                cited.start_offset,
+                cited.end_offset,
+            )
 
     def search(self, query: str, file_ids: Sequence[str], limit: int = 20) -> list[PassageHit]:
         """The passages of ``file_ids`` (the owner's) that match ``query``'s words, best first;
         a passage the owner uploaded twice is found once."""
-        terms = search_terms(query)
+        terms = meaningful(search_terms(query, limit=64))[:QUESTION_TERMS]
         if not terms or not file_ids:
             return []
         if self._db.is_sqlite:
             statement, match = SQLITE_SEARCH, " OR ".join(f'"{term}"' for term in terms)
         else:
             statement, match = POSTGRES_SEARCH, " | ".join(terms)
-        params = {"query": match, "owner": self.owner, "files": list(file_ids), "limit": limit}
+        return self._ranked(statement, match, file_ids, limit)
+
+    def similar(
+        self, vector: Sequence[float] | bytes, file_ids: Sequence[str], limit: int = 20
+    ) -> list[PassageHit]:
+        """The passages of ``file_ids`` whose vectors are nearest ``vector`` (a unit vector:
+        floats, or sqlite-vec's float32 blob), nearest first; passages not embedded yet are
+        not among them."""
+        if not file_ids:
+            return []
+        if self._db.is_sqlite:
+            blob = vector if isinstance(vector, bytes) else to_blob(vector)
+            return self._ranked(SQLITE_SIMILAR, blob, file_ids, limit, param="vector")
+        floats = from_blob(vector) if isinstance(vector, bytes) else vector
+        return self._ranked(POSTGRES_SIMILAR, [float(x) for x in floats], file_ids, limit, "vector")
+
+    def _ranked(
+        self,
+        statement: TextClause,
+        query: object,
+        file_ids: Sequence[str],
+        limit: int,
+        param: str = "query",
+    ) -> list[PassageHit]:
+        params = {param: query, "owner": self.owner, "files": list(file_ids), "limit": limit}
         hits: dict[tuple[str, int], PassageHit] = {}
         with self._db.reading() as connection:
             for row in connection.execute(statement, params):
                 hit = PassageHit(
                     row.file_id,
                     row.name,
+                    row.blob_sha,
                     row.position,
                     row.page,
                     row.start_offset,
@@ -169,7 +274,7 @@ class DocumentStore:
                     row.text,
                     float(row.score),
                 )
-                hits.setdefault((row.blob_sha, row.position), hit)
+                hits.setdefault(hit.key, hit)
         return list(hits.values())
 
     def _owned(self, session: Session, file_id: str) -> FileRow:
@@ -177,57 +282,3 @@ class DocumentStore:
         if row is None or row.owner_id != self.owner:
             raise NotFoundError(f"file {file_id} not found")
         return row
-
-
-class DocumentContents:
-    """What was read from a content, by its SHA-256 (the ingestion job's side)."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def unread(self) -> list[str]:
-        """The contents not read yet, or whose reading a stop interrupted, oldest first."""
-        query = (
-            select(BlobRow.sha256)
-            .where(BlobRow.status.in_(("pending", "extracting")))
-            .order_by(BlobRow.created_at)
-        )
-        with self._db.session() as session:
-            return list(session.scalars(query))
-
-    def begin(self, sha: str) -> tuple[str, bytes] | None:
-        """Mark the content as being read; its kind and bytes (None: deleted, or already read)."""
-        with self._db.session() as session:
-            blob = session.get(BlobRow, sha)
-            if blob is None or blob.status not in ("pending", "extracting"):
-                return None
-            blob.status = "extracting"
-            return blob.kind, blob.data
-
-    def save_passages(self, sha: str, pages: int, passages: Sequence[Passage]) -> None:
-        """The text is read: the content is searchable (or has no text, without passages)."""
-        with self._db.session() as session:
-            blob = session.get(BlobRow, sha)
-            if blob is None:  # deleted while it was read
-                return
-            session.execute(delete(PassageRow).where(PassageRow.blob_sha == sha))
-            session.add_all(
-                PassageRow(
-                    blob_sha=sha,
-                    position=passage.position,
-                    page=passage.page,
-                    start_offset=passage.start,
-                    end_offset=passage.end,
-                    text=passage.text,
-                )
-                for passage in passages
-            )
-            blob.pages = pages
-            blob.status = "searchable" if passages else "no_text"
-            blob.error = None
-
-    def fail(self, sha: str, error: str) -> None:
-        with self._db.session() as session:
-            blob = session.get(BlobRow, sha)
-            if blob is not None:
-                blob.status, blob.error = "failed", error

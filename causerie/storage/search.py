@@ -97,9 +97,9 @@ class SearchHit:
     snippet: str  # plain text with MARK_START/MARK_END around matched words
 
 
-def search_terms(query: str) -> list[str]:
-    """The words of a query, lowercased, at most ``MAX_TERMS``."""
-    return [word.lower() for word in _WORD.findall(query)][:MAX_TERMS]
+def search_terms(query: str, limit: int = MAX_TERMS) -> list[str]:
+    """The words of a query, lowercased, at most ``limit``."""
+    return [word.lower() for word in _WORD.findall(query)][:limit]
 
 
 class SearchIndex:

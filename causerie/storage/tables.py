@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    REAL,
     BigInteger,
     Boolean,
     Date,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from causerie.types import LOCAL_OWNER as LOCAL_OWNER  # re-exported for the stores
@@ -82,6 +85,9 @@ class MessageRow(Base):
     # What the privacy firewall replaced before the request went out (JSON: provider and counts
     # by kind, never values); None when nothing was.
     redactions: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The passages of the user's files the reply was given, by citation number (JSON: file,
+    # page, position; never the text); None when there were none.
+    sources: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ShareRow(Base):
@@ -249,10 +255,13 @@ class BlobRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     kind: Mapped[str] = mapped_column(String(16))  # pdf | docx | html | markdown | text | ...
-    # pending -> extracting -> searchable | no_text | failed
+    # pending -> extracting -> searchable -> embedding -> ready; or no_text | failed
     status: Mapped[str] = mapped_column(String(16), default="pending")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     pages: Mapped[int] = mapped_column(Integer, default=0)
+    passage_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    embedded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    embedding_model: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -289,3 +298,19 @@ class PassageRow(Base):
     start_offset: Mapped[int] = mapped_column(Integer)
     end_offset: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+
+
+class PassageVectorRow(Base):
+    """A passage's embedding: sqlite-vec's float32 blob on SQLite, ``real[]`` on Postgres."""
+
+    __tablename__ = "passage_vectors"
+
+    passage_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("passages.id", ondelete="CASCADE"), primary_key=True
+    )
+    blob_sha: Mapped[str] = mapped_column(
+        String(64), ForeignKey("file_blobs.sha256", ondelete="CASCADE"), index=True
+    )
+    embedding: Mapped[Any] = mapped_column(
+        LargeBinary().with_variant(postgresql.ARRAY(REAL()), "postgresql")
+    )

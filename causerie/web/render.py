@@ -17,8 +17,9 @@ Three layers, each enough on its own against the usual tricks:
 from __future__ import annotations
 
 import html
+import re
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import cache, lru_cache
 
 import nh3
@@ -55,11 +56,12 @@ MATH_ATTRIBUTES = {
 }  # fmt: skip
 ALLOWED_TAGS = {
     "a", "blockquote", "br", "code", "del", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6",
-    "hr", "li", "ol", "p", "pre", "s", "span", "strong", "table", "tbody", "td", "th", "thead",
-    "tr", "ul",
+    "hr", "li", "ol", "p", "pre", "s", "span", "strong", "sup", "table", "tbody", "td", "th",
+    "thead", "tr", "ul",
 } | MATH_TAGS  # fmt: skip
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
+    "sup": {"data-source", "title"},
     "ol": {"start"},
     **{tag: MATH_ATTRIBUTES for tag in MATH_TAGS},
 }
@@ -71,22 +73,62 @@ ALLOWED_CLASSES = {
     "li": {"task-list-item"},
     "pre": {"highlight"},
     "span": {"code-lang", "task-box", *(name for name in STANDARD_TYPES.values() if name)},
+    "sup": {"citation", "unverified"},
     "td": ALIGN_CLASSES,
     "th": ALIGN_CLASSES,
     "ul": {"contains-task-list"},
 }
 URL_SCHEMES = {"http", "https", "mailto"}
+CITATION = re.compile(r"\[(\d{1,3})\]")
+UNVERIFIED = "Not one of the passages this reply was given"
 LINK_REL = "noopener noreferrer nofollow"
 HIGHLIGHT_CLASS = "highlight"
 
 
-def render_markdown(text: str) -> str:
-    """A model's markdown as HTML that is safe to insert into the page."""
+def render_markdown(text: str, sources: Collection[int] | None = None) -> str:
+    """A model's markdown as HTML that is safe to insert into the page. With ``sources`` (the
+    numbers of the passages the reply was given), its ``[n]`` markers become citations: those
+    of a given passage open it (``data-source``), the others are marked unverified."""
     parser = _parser()
     tokens = parser.parse(text)
     _alignment_to_classes(tokens)
     _task_boxes(tokens)
+    if sources:
+        _citations(tokens, frozenset(sources))
     return _cleaner().clean(parser.renderer.render(tokens, parser.options, {}))
+
+
+def _citations(tokens: list[Token], given: frozenset[int]) -> None:
+    """``[n]`` in the reply's text (not in code) as ``<sup class="citation">``."""
+    for token in tokens:
+        if not token.children:
+            continue
+        children: list[Token] = []
+        for child in token.children:
+            if child.type != "text" or not CITATION.search(child.content):
+                children.append(child)
+                continue
+            position = 0
+            for match in CITATION.finditer(child.content):
+                children.append(_text(child.content[position : match.start()]))
+                number = int(match[1])
+                marker = html.escape(match[0])
+                if number in given:
+                    tag = f'<sup class="citation" data-source="{number}">{marker}</sup>'
+                else:
+                    tag = f'<sup class="citation unverified" title="{UNVERIFIED}">{marker}</sup>'
+                raw = Token("html_inline", "", 0)
+                raw.content = tag
+                children.append(raw)
+                position = match.end()
+            children.append(_text(child.content[position:]))
+        token.children = [c for c in children if c.type != "text" or c.content]
+
+
+def _text(content: str) -> Token:
+    token = Token("text", "", 0)
+    token.content = content
+    return token
 
 
 def pygments_css() -> str:

@@ -153,14 +153,15 @@ async def reply_events(
         )
         sent_at = 0.0
         unsent = False
+        cited = [source.number for source in turn.sources]
         async for delta in turn.stream():
             unsent = unsent or bool(delta.text)
             now = time.monotonic()
             if unsent and now - sent_at >= HTML_INTERVAL:
-                yield sse("html", {"html": render_markdown(turn.text)})
+                yield sse("html", {"html": render_markdown(turn.text, cited)})
                 sent_at, unsent = now, False
         if unsent:
-            yield sse("html", {"html": render_markdown(turn.text)})
+            yield sse("html", {"html": render_markdown(turn.text, cited)})
         await turn.aclose()
         done: dict[str, Any] = {
             "reply_id": turn.reply_id,

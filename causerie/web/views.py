@@ -16,7 +16,7 @@ from causerie.storage.listing import ConversationListing, as_utc
 from causerie.storage.search import MARK_END, MARK_START, SearchHit
 from causerie.storage.shares import Share
 from causerie.storage.tree import MessageTree, ThreadMessage
-from causerie.types import Redactions
+from causerie.types import Redactions, Source
 from causerie.web.render import render_markdown
 
 SIDEBAR_PAGE = 50
@@ -40,12 +40,13 @@ class MessageView:
     position: int  # 1-based among its siblings
     siblings: tuple[str, ...]
     redactions: Redactions | None = None
+    sources: tuple[Source, ...] = ()  # the passages of the user's files it was given
 
     @classmethod
     def of(cls, item: ThreadMessage) -> MessageView:
         message = item.message
         if message.role == "assistant":
-            html = render_stored(shown_text(message))
+            html = render_stored(shown_text(message), tuple(s.number for s in message.sources))
         else:
             html = Markup.escape(message.content)  # shown with white-space: pre-wrap
         return cls(
@@ -61,6 +62,7 @@ class MessageView:
             position=item.position,
             siblings=item.siblings,
             redactions=message.redactions,
+            sources=message.sources,
         )
 
     @property
@@ -96,10 +98,10 @@ def shown_text(message: StoredMessage) -> str:
     return f"{message.content}\n\n```\n{calls}\n```".strip()
 
 
-def render_stored(content: str) -> Markup:
-    """A stored reply's HTML. Stored text never changes, so a reopened conversation (or the
-    thread refreshed after a turn) renders only what is new."""
-    return Markup(render_markdown(content))
+def render_stored(content: str, sources: tuple[int, ...] = ()) -> Markup:
+    """A stored reply's HTML, its ``[n]`` citations checked against ``sources`` (the numbers
+    of the passages it was given)."""
+    return Markup(render_markdown(content, sources))
 
 
 @dataclass(frozen=True, slots=True)

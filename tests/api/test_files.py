@@ -21,10 +21,10 @@ async def upload(http: httpx.AsyncClient, name: str, data: bytes, **form: str) -
 
 
 async def until_read(http: httpx.AsyncClient, file_id: str) -> dict[str, object]:
-    """The file once its reading has ended (any status but pending and extracting)."""
-    for _ in range(200):
+    """The file once its reading and embedding have ended."""
+    for _ in range(400):
         body: dict[str, object] = (await http.get(f"/api/files/{file_id}")).json()
-        if body["status"] not in ("pending", "extracting"):
+        if body["status"] not in ("pending", "extracting", "searchable", "embedding"):
             return body
         await asyncio.sleep(0.05)
     raise AssertionError(f"{file_id} was still being read: {body}")
@@ -41,7 +41,8 @@ async def test_an_upload_is_answered_at_once_and_read_in_the_background(app: InP
         assert created["object"] == "file" and created["filename"] == "atlas.pdf"
         assert created["status"] == "pending" and created["kind"] == "pdf"
         read = await until_read(http, created["id"])
-        assert (read["status"], read["pages"]) == ("searchable", 2)
+        assert (read["status"], read["pages"]) == ("ready", 2)
+        assert read["embedded"] == read["passages"] == 2
 
         listed = (await http.get("/api/files")).json()
         assert listed["object"] == "list" and created["id"] in [f["id"] for f in listed["data"]]

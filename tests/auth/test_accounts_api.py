@@ -15,6 +15,7 @@ import openai
 import pytest
 
 from causerie.auth.accounts import Accounts
+from causerie.retrieval.embed import EMBEDDING_MODEL
 from causerie.storage import Database
 from causerie.storage.usage import UsageLedger
 from causerie.storage.users import Account, Limits
@@ -118,6 +119,24 @@ def test_tokens_per_day(accounts_server: Server, accounts: Accounts) -> None:
     assert int(response.headers["retry-after"]) <= 86400
     accounts.set_limits("cli", user.id, Limits(tokens_per_day=10_000))
     assert ask(accounts_server, key).choices  # raised by the admin: allowed at once
+
+
+def test_embeddings_count_in_usage_and_the_daily_tokens(
+    accounts_server: Server, accounts: Accounts
+) -> None:
+    user, key = new_user(accounts, tokens_per_day=30)
+    with client(accounts_server, key) as api:
+        first = api.embeddings.create(model=EMBEDDING_MODEL, input=["one text", "and another"])
+        spent = first.usage.prompt_tokens
+        api.embeddings.create(model=EMBEDDING_MODEL, input="x " * 40)  # over what is left
+        with pytest.raises(openai.RateLimitError) as refused:
+            api.embeddings.create(model=EMBEDDING_MODEL, input="more")
+    assert refused.value.response.json()["error"]["code"] == "tokens_per_day_exceeded"
+    database = Database(accounts_server.database_url)
+    lines = UsageLedger(database).lines(since=datetime.now(UTC).date(), user_id=user.id)
+    database.dispose()
+    assert [(line.model, line.requests) for line in lines] == [(EMBEDDING_MODEL, 2)]
+    assert lines[0].prompt_tokens > spent and lines[0].completion_tokens == 0
 
 
 def test_concurrent_requests(accounts_server: Server, accounts: Accounts) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 
 from causerie.retrieval.ingest import BACKGROUND_NICENESS, Ingestor, lower_priority
 from causerie.storage import Database
-from causerie.storage.documents import DocumentContents, DocumentStore
+from causerie.storage.contents import DocumentContents
+from causerie.storage.documents import DocumentStore
 from causerie.storage.tables import BlobRow, PassageRow
 from tests.retrieval.files import docx_of, pdf_of
 
@@ -23,8 +25,9 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-async def read_all(database: Database) -> None:
-    ingestor = Ingestor(DocumentContents(database))
+async def read_all(database: Database, **options: Any) -> None:
+    """Run a background reader (with ``Ingestor``'s ``options``) until nothing is left."""
+    ingestor = Ingestor(DocumentContents(database), **options)
     ingestor.start()
     try:
         ingestor.submit()

@@ -2,6 +2,7 @@
 // Edit/regenerate/continue are handed back to the chat (they stream a new turn).
 
 import { copyText, decorateCode, getHTML, postJSON, t } from "./api.js";
+import { openSource, sourceTarget } from "./sources.js";
 
 export function setupThreadActions(messages, chat) {
   const scroller = messages.closest("[data-testid=thread]");
@@ -38,6 +39,11 @@ export function setupThreadActions(messages, chat) {
     const earlier = event.target.closest("[data-testid=load-earlier]");
     if (earlier) {
       await loadEarlier(earlier);
+      return;
+    }
+    const source = sourceTarget(event.target);
+    if (source) {
+      await openSource(source);
       return;
     }
     const codeCopy = event.target.closest(".copy-code");

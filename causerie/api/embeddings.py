@@ -1,0 +1,119 @@
+"""``POST /v1/embeddings``: OpenAI's embeddings endpoint, served by the local embedding model.
+
+The same model embeds the uploaded documents' passages (``retrieval/embed.py``). Like OpenAI's:
+``input`` is a string or a list of up to 2,048 strings, none empty; ``encoding_format`` is
+``float`` or ``base64`` (little-endian float32, what the ``openai`` client asks for by default);
+``dimensions``, when given, must be the model's own (512: the model's vectors cannot be cut
+short). Inputs given as token ids are refused: they are ids of another model's tokenizer. The
+tokens read count in the caller's usage and quota like a chat's prompt.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Literal
+
+import numpy as np
+from anyio import to_thread
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from causerie.api.schemas import error_responses
+from causerie.deps import ApiPrincipal, ServicesDep
+from causerie.errors import InvalidRequestError, ModelNotFoundError, UnsupportedParameterError
+
+router = APIRouter()
+
+MAX_INPUTS = 2048
+
+
+class EmbeddingRequest(BaseModel):
+    input: str | list[str] | list[int] | list[list[int]]
+    model: str
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(default=None, ge=1)
+    user: str | None = None  # accepted, not used (docs/api.md)
+
+    def texts(self) -> list[str]:
+        """The inputs as texts, or a 400 naming what is wrong with them."""
+        items = [self.input] if isinstance(self.input, str) else list(self.input)
+        if not items:
+            raise InvalidRequestError("`input` must not be an empty list.", param="input")
+        if len(items) > MAX_INPUTS:
+            raise InvalidRequestError(
+                f"`input` holds {len(items)} items; at most {MAX_INPUTS} are allowed.",
+                param="input",
+            )
+        if not all(isinstance(item, str) for item in items):
+            raise UnsupportedParameterError(
+                "`input` as token ids is not supported: send the text itself.", param="input"
+            )
+        texts = [item for item in items if isinstance(item, str)]
+        if any(not text for text in texts):
+            raise InvalidRequestError("`input` must not contain an empty string.", param="input")
+        return texts
+
+
+class Embedding(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str
+
+
+class EmbeddingUsage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Embedding]
+    model: str
+    usage: EmbeddingUsage
+
+
+@router.post(
+    "/v1/embeddings",
+    response_model=EmbeddingList,
+    summary="Create embeddings",
+    responses=error_responses(400, 401, 404, 413, 429),
+)
+async def create_embeddings(
+    body: EmbeddingRequest, services: ServicesDep, principal: ApiPrincipal
+) -> EmbeddingList:
+    embedder = services.embedder
+    if body.model != embedder.name:
+        raise ModelNotFoundError(
+            f"The model `{body.model}` does not exist or is not an embedding model; "
+            f"this server embeds with `{embedder.name}`.",
+            param="model",
+        )
+    if body.dimensions is not None and body.dimensions != embedder.dimensions:
+        raise UnsupportedParameterError(
+            f"`{embedder.name}` makes vectors of {embedder.dimensions} dimensions only.",
+            param="dimensions",
+        )
+    texts = body.texts()
+    admission = await services.quotas.admit(principal, [embedder.name])
+    try:
+        vectors = await to_thread.run_sync(embedder.embed, texts)
+        tokens = await to_thread.run_sync(embedder.count_tokens, texts)
+        await services.quotas.charge(principal, embedder.name, prompt_tokens=tokens)
+    finally:
+        await admission.release()
+    data = [
+        Embedding(index=i, embedding=encode(vector, body.encoding_format))
+        for i, vector in enumerate(vectors)
+    ]
+    return EmbeddingList(
+        data=data,
+        model=embedder.name,
+        usage=EmbeddingUsage(prompt_tokens=tokens, total_tokens=tokens),
+    )
+
+
+def encode(vector: np.ndarray, encoding: str) -> list[float] | str:
+    if encoding == "base64":
+        return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+    floats: list[float] = vector.tolist()
+    return floats
