@@ -9,6 +9,8 @@ or ``ready``); a file still being embedded is searched by keyword and by the vec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from anyio import to_thread
 
 from causerie.retrieval.embed import Embedder
@@ -27,17 +29,25 @@ class ChatFiles:
         self._embedder = embedder
 
     async def passages(
-        self, owner: str, conversation_id: str, question: str, max_chars: int
+        self,
+        owner: str,
+        conversation_id: str | None,
+        question: str,
+        max_chars: int,
+        file_ids: Sequence[str] = (),
     ) -> list[PassageHit]:
-        """The conversation's passages for ``question``, best first, at most ``max_chars`` of
-        text in all (the best one always)."""
+        """The passages for ``question`` of the conversation's files and of ``file_ids`` (the
+        owner's, sent with a new conversation's first message), best first, at most
+        ``max_chars`` of text in all (the best one always)."""
         store = DocumentStore(self._database, owner)
 
         def search() -> list[PassageHit]:
-            files = [f.id for f in store.files(conversation_id=conversation_id) if f.status in READ]
-            if not files:
+            files = store.files(conversation_id=conversation_id) if conversation_id else []
+            files += [store.get(file_id) for file_id in file_ids]
+            read = list(dict.fromkeys(f.id for f in files if f.status in READ))
+            if not read:
                 return []
-            return hybrid_search(store, self._embedder, question, files, MAX_PASSAGES)
+            return hybrid_search(store, self._embedder, question, read, MAX_PASSAGES)
 
         hits = await to_thread.run_sync(search)
         kept: list[PassageHit] = []
@@ -48,3 +58,9 @@ class ChatFiles:
             kept.append(hit)
             used += len(hit.text)
         return kept
+
+    async def attach(self, owner: str, file_ids: Sequence[str], conversation_id: str) -> None:
+        """Attach the owner's ``file_ids`` to the conversation (its later turns search them)."""
+        if file_ids:
+            store = DocumentStore(self._database, owner)
+            await to_thread.run_sync(store.attach, file_ids, conversation_id)

@@ -14,7 +14,7 @@ from causerie.chat.files import ChatFiles
 from causerie.chat.instructions import system_text
 from causerie.chat.planner import plan_turn
 from causerie.chat.prompt import check_input_bounds, fit_messages
-from causerie.chat.sources import excerpts_message, numbered
+from causerie.chat.sources import OPEN, excerpts_message, numbered
 from causerie.chat.titles import TITLE_SECONDS, clean_title, title_request
 from causerie.chat.turn import SaveReply, Turn
 from causerie.config import Settings
@@ -241,6 +241,7 @@ class ChatService:
         source: str = "web",
         caller: Caller = LOCAL_CALLER,
         parent_id: str | None | Literal[Leaf.CURRENT] = Leaf.CURRENT,
+        file_ids: Sequence[str] = (),
     ) -> Turn:
         """A turn in a stored conversation (a new one when ``conversation_id`` is None).
 
@@ -249,7 +250,9 @@ class ChatService:
         a new first message. ``content=None`` answers the branch again (regenerate) or continues
         its cut reply (``chat/planner.py``). The conversation's own settings and the user's
         custom instructions apply (the system message goes first, never stored); ``sampling``,
-        the request's explicit choices, goes over them.
+        the request's explicit choices, goes over them. ``file_ids``: the caller's uploaded
+        files to attach to the conversation (a new one's first message brings them); they and
+        the files already attached are searched for the question.
         """
         context, read = await self._enter(caller, conversation_id, personal=True)
         own = read.settings
@@ -268,6 +271,7 @@ class ChatService:
                 source=source,
                 parent_id=parent_id,
                 system=system,
+                file_ids=file_ids,
             )
         except BaseException:
             await lease.release()
@@ -283,6 +287,7 @@ class ChatService:
         source: str,
         parent_id: str | None | Literal[Leaf.CURRENT],
         system: str | None,
+        file_ids: Sequence[str] = (),
     ) -> Turn:
         provider, model_id = where.provider, where.model_id
         store = ConversationStore(self._database, where.caller.owner)
@@ -298,12 +303,13 @@ class ChatService:
         reserve = min(wanted, window // 2)
         self._check_bounds(plan.brought)  # the stored history is fitted, not refused
         excerpts = await self._excerpts(
-            where.caller.owner, conversation_id, branch, content, window
+            where.caller.owner, conversation_id, branch, content, window, file_ids
         )
         wanted_messages = plan.prompt
         if excerpts:  # after the system prompt: kept whatever the fitting drops
             message = excerpts_message(excerpts)
             wanted_messages = [*plan.preamble, message, *plan.history, *plan.question]
+            params = replace(params, stop=(*params.stop, OPEN))  # a reply never quotes one
 
         def fit() -> tuple[list[Message], int]:  # tokenizing: CPU work, off the event loop
             fitted = fit_messages(
@@ -321,6 +327,8 @@ class ChatService:
                 conversation_id = await to_thread.run_sync(
                     lambda: store.create(title=title, source=source, model=model_id)
                 )
+            if file_ids and self._files is not None:
+                await self._files.attach(where.caller.owner, file_ids, conversation_id)
             parent = plan.parent_id
             if plan.store_question is not None:
                 drafts = [MessageDraft("user", plan.store_question)]
@@ -349,13 +357,15 @@ class ChatService:
         branch: Sequence[StoredMessage],
         content: str | None,
         window: int,
+        file_ids: Sequence[str] = (),
     ) -> list[PassageHit]:
         """The passages of the conversation's files that answer the turn's question (the new
         message, or the branch's last question when answering again), within about a third of
         the context window (four characters a token)."""
-        if self._files is None or conversation_id is None:
+        if self._files is None or (conversation_id is None and not file_ids):
             return []
         question = content
         if question is None:
             question = next((m.content for m in reversed(branch) if m.role == "user"), "")
-        return await self._files.passages(owner, conversation_id, question, window * 4 // 3)
+        budget = window * 4 // 3
+        return await self._files.passages(owner, conversation_id, question, budget, file_ids)

@@ -81,9 +81,12 @@ def read_isolated(
     )
     child.start()
     sending.close()
+    answered = False
     try:
         if receiving.poll(timeout):
-            return receiving.recv()  # type: ignore[no-any-return]
+            result: ReadResult = receiving.recv()
+            answered = True
+            return result
         if child.is_alive():
             return ReadResult(
                 error=f"Reading the file took over {timeout:.0f} seconds; it was stopped."
@@ -91,7 +94,7 @@ def read_isolated(
     except (EOFError, OSError):
         pass  # the child died before it answered
     finally:
-        child.join(2)  # one that answered exits at once; one that did not is stopped
+        child.join(2 if answered else 0)  # one that answered exits at once
         if child.is_alive():
             child.kill()
             child.join()

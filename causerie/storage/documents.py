@@ -160,6 +160,13 @@ class DocumentStore:
             session.flush()
             return _stored(row, blob)
 
+    def attach(self, file_ids: Sequence[str], conversation_id: str) -> None:
+        """Attach the owner's files to one of the owner's conversations (unknown ids: 404)."""
+        with self._db.session() as session:
+            owned(session, conversation_id, self.owner)
+            for file_id in file_ids:
+                self._owned(session, file_id).conversation_id = conversation_id
+
     def get(self, file_id: str) -> StoredFile:
         with self._db.session() as session:
             row = self._owned(session, file_id)

@@ -12,7 +12,8 @@
 
 The body says where the turn goes: ``parent_id`` (absent: the current leaf; null: a new first
 message), ``content`` (null: answer ``parent_id`` again, i.e. regenerate). A temporary chat
-(``temporary: true``) sends its ``history`` and stores nothing.
+(``temporary: true``) sends its ``history`` and stores nothing. ``file_ids``: files the page
+uploaded before the conversation existed, attached to it with its first message.
 
 Errors before the stream starts (unknown conversation, empty message...) are the usual JSON
 error envelope with a 4xx status. A client that goes away (the page's Stop button aborts its
@@ -72,6 +73,7 @@ class SendRequest(BaseModel):
     history: list[HistoryItem] = Field(default_factory=list, max_length=1000)
     max_tokens: int | None = Field(None, ge=1, le=8192)
     model: str | None = Field(None, max_length=200)  # a model id or alias; default: "default"
+    file_ids: list[str] = Field(default_factory=list, max_length=50)  # uploads to attach
 
 
 @router.post("/c/send")
@@ -124,6 +126,7 @@ async def open_turn(
         model=body.model,
         admit=admit,
         caller=caller,
+        file_ids=body.file_ids,
     )
 
 

@@ -36,10 +36,9 @@ async def send(http: httpx.AsyncClient, **body: object) -> dict[str, dict[str, o
     return dict(page_events(answer))
 
 
-async def attach(http: httpx.AsyncClient, conversation: str, name: str, text: str) -> str:
-    uploaded = await http.post(
-        "/api/files", files={"file": (name, text.encode())}, data={"conversation_id": conversation}
-    )
+async def attach(http: httpx.AsyncClient, conversation: str | None, name: str, text: str) -> str:
+    form = {"conversation_id": conversation} if conversation else {}
+    uploaded = await http.post("/api/files", files={"file": (name, text.encode())}, data=form)
     assert uploaded.status_code == 202, uploaded.text
     file_id = str(uploaded.json()["id"])
     for _ in range(600):
@@ -110,3 +109,27 @@ async def test_citations_are_checked_against_the_sources_the_reply_was_given(
         assert (await http.get(f"/api/files/{file_id}/passages/0")).status_code == 404
         again = (await http.get(f"/c/{conversation}/thread")).text
         assert "It closes at noon" in again and "harbour.txt" in again
+
+
+async def test_a_new_chats_files_come_with_its_first_message(app: InProcess) -> None:
+    async with page_http(app) as http:
+        file_id = await attach(http, None, "harbour.txt", HARBOUR)
+        done = await send(
+            http, content="When does the harbour close on Sundays?", file_ids=[file_id]
+        )
+        conversation = str(done["meta"]["conversation_id"])
+        listed = (await http.get(f"/api/files?conversation_id={conversation}")).json()["data"]
+        assert [f["id"] for f in listed] == [file_id]
+        thread = (await http.get(f"/c/{conversation}/thread")).text
+        assert 'data-testid="sources"' in thread and "harbour.txt" in thread
+
+        # a file that is not the caller's: 404 before anything is stored
+        database = Database(app.database_url)
+        try:
+            before = len(ConversationStore(database, LOCAL_OWNER).list_recent(1000))
+            refused = await http.post("/c/send", json={"content": "Hi", "file_ids": ["nope"]})
+            after = len(ConversationStore(database, LOCAL_OWNER).list_recent(1000))
+        finally:
+            database.dispose()
+        assert refused.status_code == 404 and refused.json()["error"]["param"] is None
+        assert after == before

@@ -11,7 +11,7 @@ EMBEDDER = Embedder()
 
 
 def test_unit_vectors_of_the_right_shape_for_any_text() -> None:
-    vectors = EMBEDDER.embed(["Bonjour le monde", "", "x" * 300_000, "🙂"])
+    vectors = EMBEDDER.embed(["Bonjour le monde", "", "x" * 20_000, "🙂"])
     assert vectors.shape == (4, DIMENSIONS) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert EMBEDDER.embed([]).shape == (0, DIMENSIONS)

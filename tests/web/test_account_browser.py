@@ -16,6 +16,7 @@ from causerie.auth.accounts import Accounts
 from causerie.storage.users import Account
 from tests.conftest import Server
 from tests.helpers import multi_user
+from tests.web.pages import expect_refusals
 
 PASSWORD = "correct horse battery"
 
@@ -34,13 +35,6 @@ def accounts(server: Server) -> Iterator[Accounts]:
 
 def new_user(accounts: Accounts) -> Account:
     return accounts.create_user("cli", f"u{uuid.uuid4().hex[:10]}", PASSWORD)
-
-
-def expect_refusals(page_errors: list[str], *statuses: int) -> None:
-    """Forget the console's note of each page refused on purpose (and only of those)."""
-    for status in statuses:
-        note = f"console: Failed to load resource: the server responded with a status of {status}"
-        page_errors.remove(next(e for e in page_errors if e.startswith(note)))
 
 
 def sign_in(page: Page, server: Server, username: str, password: str = PASSWORD) -> None:

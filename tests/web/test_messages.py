@@ -294,7 +294,9 @@ def test_every_control_has_a_name_and_keyboard_reaches_the_composer(
     page.goto(f"{sqlite_server.url}/c/{conversation}")
     assert page.evaluate(UNLABELLED) == []
     expect(page.locator("textarea[name=content]")).to_be_focused()  # autofocus
-    page.keyboard.press("Shift+Tab")  # backwards from the composer: the last reply's actions
+    page.keyboard.press("Shift+Tab")  # backwards from the composer: its paperclip, then ...
+    expect(page.locator("[data-testid=attach]")).to_be_focused()
+    page.keyboard.press("Shift+Tab")  # ... the last reply's actions
     focused = page.evaluate("document.activeElement.closest('[data-testid=message]')?.dataset.role")
     assert focused == "assistant"
     page.keyboard.press("Control+k")

@@ -9,6 +9,7 @@ import { setupShare, showConversationActions } from "./share.js";
 import { readEvents } from "./sse.js";
 import { setTitle, setupDrawer, setupSidebar, showCurrent } from "./sidebar.js";
 import { setupThreadActions } from "./thread.js";
+import { setupAttachments } from "./attachments.js";
 
 const STICK_DISTANCE = 80; // px from the bottom within which the thread follows the reply
 
@@ -47,8 +48,15 @@ function setupChat() {
         input.style.height = "auto";
         input.style.height = `${input.scrollHeight}px`;
       };
+  const attachments = setupAttachments({
+    composer: form.closest(".composer-wrap"),
+    conversationId: () => conversationId,
+    onChange: () => updateSend(),
+  });
   const updateSend = () => {
-    sendButton.disabled = controller !== null || input.value.trim() === "";
+    // A message waits for its files' text: its question is answered from them.
+    const waiting = attachments?.busy() ?? false;
+    sendButton.disabled = controller !== null || input.value.trim() === "" || waiting;
   };
   const saveDraft = () => {
     try {
@@ -81,7 +89,7 @@ function setupChat() {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const content = input.value;
-    if (controller !== null || content.trim() === "") return;
+    if (controller !== null || content.trim() === "" || attachments?.busy()) return;
     const last = messages.querySelector("[data-testid=message]:last-of-type");
     turn({ content, parentId: last?.dataset.id, fromComposer: true });
   });
@@ -113,6 +121,7 @@ function setupChat() {
     onRefresh: null,
   };
   setupThreadActions(messages, actions);
+  attachments?.load(conversationId).catch(() => {});
   setupShare(() => conversationId);
   setupChatSettings(() => conversationId);
   updateSend();
@@ -206,6 +215,8 @@ function setupChat() {
     if (model) body.model = model;
     if (temporary) return { ...body, temporary: true, history: temporaryHistory };
     body.conversation_id = conversationId;
+    const uploaded = conversationId ? [] : (attachments?.unattached() ?? []);
+    if (uploaded.length) body.file_ids = uploaded; // a new chat's files come with its first message
     if (conversationId && parentId !== undefined) body.parent_id = parentId;
     return body;
   }
