@@ -1,5 +1,5 @@
-"""Documents on 2 cores: how soon a 300-page PDF is keyword-searchable after its upload, and
-what its reading costs a chat going on at the same time.
+"""Documents on 2 cores: how soon a 300-page PDF is keyword-searchable and then fully embedded
+after its upload, and what its ingestion costs a chat going on at the same time.
 
 In one run, against a real ``causerie serve`` (the bundled model, SQLite, its own data
 directory):
@@ -9,12 +9,16 @@ directory):
 2. it measures a chat's time to first token while nothing else runs (``--chats`` streamed
    requests, one after the other);
 3. it uploads the PDF to ``/api/files`` and polls the file's status every 0.1 s until it is
-   ``searchable``, while a second thread keeps asking the same chat questions;
-4. it prints the upload's answer time, the time to searchable (target <= 15 s), and the chat's
-   TTFT while the PDF was read against idle (target <= 2x);
-5. on a SQLite file of its own, it stores ``--passages`` passages (20,000 by default) and times
-   ``--queries`` keyword searches over all of them (question -> ranked passages, generation
-   excluded; target p95 <= 300 ms).
+   ``searchable``, then ``ready`` (every passage embedded), while a second thread keeps asking
+   the same chat questions;
+4. it prints the upload's answer time, the time to searchable (target <= 15 s) and to ready
+   (target <= 3 min), and the chat's TTFT while the PDF was ingested against idle (target
+   <= 2x);
+5. on a SQLite file of its own, it stores ``--passages`` passages (20,000 by default) with a
+   vector each (random unit vectors: a scan's cost does not depend on their values) and times
+   ``--queries`` searches over all of them, keyword only and hybrid (the question embedded by
+   the real model, keyword and vector rankings combined), generation excluded; target p95 <=
+   300 ms.
 
     .venv/bin/python benchmarks/documents.py
     .venv/bin/python benchmarks/documents.py --pages 300 --chats 8 --json documents.json
@@ -97,14 +101,26 @@ def main() -> None:
         models = {"CAUSERIE_MODELS_DIR": str(args.models_dir)}
         with servers.causerie(root / "server", args.threads, **models) as server:
             results = run(server.root, data, args.chats)
-        search = search_times(root / "search.db", args.passages, args.queries)
-    results |= {"pages": args.pages, "words": words, "bytes": len(data), "search_s": search}
+        keyword, hybrid = search_times(root / "search.db", args.passages, args.queries)
+    results |= {
+        "pages": args.pages,
+        "words": words,
+        "bytes": len(data),
+        "search_s": keyword,
+        "hybrid_search_s": hybrid,
+    }
     report(results, args)
 
 
-def search_times(path: Path, count: int, queries: int, seed: int = 11) -> list[float]:
-    """Seconds per keyword search over ``count`` stored passages of generated prose, spread over
-    a hundred files (the files a user's question may search)."""
+def search_times(
+    path: Path, count: int, queries: int, seed: int = 11
+) -> tuple[list[float], list[float]]:
+    """Seconds per search over ``count`` stored passages of generated prose, spread over a
+    hundred files (the files a user's question may search): keyword only, and hybrid."""
+    import numpy as np
+
+    from causerie.retrieval.embed import Embedder
+    from causerie.retrieval.search import hybrid_search
     from causerie.storage import Database
     from causerie.storage.contents import DocumentContents
     from causerie.storage.documents import DocumentStore
@@ -123,15 +139,25 @@ def search_times(path: Path, count: int, queries: int, seed: int = 11) -> list[f
             for i in range(min(per_file, count - number))
         ]
         contents.save_passages(stored.sha256, 1, passages)
+        todo = contents.next_to_embed(stored.sha256, len(passages))
+        vectors = np.random.default_rng(number).normal(size=(len(todo), 512))
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        pairs = [(pid, v.tolist()) for (pid, _), v in zip(todo, vectors, strict=True)]
+        contents.save_vectors(stored.sha256, "random", pairs)
         files.append(stored.id)
-    times = []
+    embedder = Embedder()
+    embedder.embed(["warm up"])
+    keyword, hybrid = [], []
     for _ in range(queries):
         question = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 7)))
         started = time.perf_counter()
         store.search(question, files, limit=20)
-        times.append(time.perf_counter() - started)
+        keyword.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        hybrid_search(store, embedder, question, files, limit=8)
+        hybrid.append(time.perf_counter() - started)
     database.dispose()
-    return times
+    return keyword, hybrid
 
 
 def run(url: str, data: bytes, chats: int) -> dict[str, float | list[float]]:
@@ -155,17 +181,27 @@ def run(url: str, data: bytes, chats: int) -> dict[str, float | list[float]]:
         chatter.start()
         file_id = answer.json()["id"]
         status = answer.json()["status"]
-        while status not in ("searchable", "no_text", "failed"):
+        while status not in ("searchable", "embedding", "ready", "no_text", "failed"):
             time.sleep(0.1)
             status = client.get(f"{url}/api/files/{file_id}").json()["status"]
         searchable = time.perf_counter() - started
+        if status not in ("searchable", "embedding", "ready"):
+            raise RuntimeError(f"the PDF ended {status}")
+        body: dict[str, object] = {}
+        while status not in ("ready", "failed"):
+            time.sleep(0.2)
+            body = client.get(f"{url}/api/files/{file_id}").json()
+            status = str(body["status"])
+        ready = time.perf_counter() - started
         reading.clear()
         chatter.join()
-        if status != "searchable":
+        if status != "ready":
             raise RuntimeError(f"the PDF ended {status}")
     return {
         "upload_answer_s": answered,
         "searchable_s": searchable,
+        "ready_s": ready,
+        "passages": float(str(body.get("passages", 0))),
         "idle_ttft_s": idle,
         "reading_ttft_s": busy,
     }
@@ -184,17 +220,23 @@ def report(results: dict[str, object], args: argparse.Namespace) -> None:
     table.add_row("PDF size", f"{results['bytes']:,} bytes", "")
     table.add_row("upload answered in", f"{float(results['upload_answer_s']) * 1000:.0f} ms", "")
     table.add_row("keyword-searchable after", f"{results['searchable_s']:.1f} s", "<= 15 s")
-    table.add_row("chat TTFT p50, idle", f"{idle_ms:.0f} ms ({len(idle)} chats)", "")
-    table.add_row("chat TTFT p50, while reading", f"{busy_ms:.0f} ms ({len(busy)} chats)", "")
-    table.add_row("ratio", f"{busy_ms / idle_ms:.2f}x", "<= 2x")
-    search = results["search_s"]
-    assert isinstance(search, list)
-    cuts = statistics.quantiles(search, n=20)
     table.add_row(
-        f"keyword search over {args.passages:,} passages",
-        f"p50 {statistics.median(search) * 1000:.1f} ms, p95 {cuts[18] * 1000:.1f} ms",
-        "p95 <= 300 ms",
+        f"every passage embedded ({results['passages']:.0f}) after",
+        f"{results['ready_s']:.1f} s",
+        "<= 180 s",
     )
+    table.add_row("chat TTFT p50, idle", f"{idle_ms:.0f} ms ({len(idle)} chats)", "")
+    table.add_row("chat TTFT p50, while ingesting", f"{busy_ms:.0f} ms ({len(busy)} chats)", "")
+    table.add_row("ratio", f"{busy_ms / idle_ms:.2f}x", "<= 2x")
+    for key, label in (("search_s", "keyword"), ("hybrid_search_s", "hybrid")):
+        search = results[key]
+        assert isinstance(search, list)
+        cuts = statistics.quantiles(search, n=20)
+        table.add_row(
+            f"{label} search over {args.passages:,} passages",
+            f"p50 {statistics.median(search) * 1000:.1f} ms, p95 {cuts[18] * 1000:.1f} ms",
+            "p95 <= 300 ms",
+        )
     console.print(table)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

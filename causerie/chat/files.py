@@ -1,15 +1,27 @@
-"""The files attached to a conversation, searched for a turn's question.
+"""The files attached to a conversation, and what of them a turn's question is given.
 
 ``ChatService`` takes a ``ChatFiles`` and asks it, for each turn in a stored conversation,
-for the passages that best answer the question (hybrid search: ``retrieval/search.py``),
-within a budget of characters that leaves room in the model's context for the conversation
-and the reply. Only files whose text has been read take part (``searchable``, ``embedding``
-or ``ready``); a file still being embedded is searched by keyword and by the vectors it has.
+for the excerpts to answer from, within a budget of characters that leaves room in the
+model's context for the conversation and the reply. Two ways, chosen by the conversation's
+``documents`` setting:
+
+- ``passages``: the passages that best answer the question (hybrid search:
+  ``retrieval/search.py``);
+- ``whole``: the files' whole text, page by page, in order (as much as the budget holds);
+- ``auto`` (the default): the whole text when it fits in the budget, or when the question
+  asks about the whole (summarise, translate, count, list all...: a question the best
+  passages cannot answer); else the best passages.
+
+Only files whose text has been read take part (``searchable``, ``embedding`` or ``ready``); a
+file still being embedded is searched by keyword and by the vectors it has.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Sequence
+from typing import Literal
 
 from anyio import to_thread
 
@@ -21,6 +33,42 @@ from causerie.types import PassageHit
 
 READ = ("searchable", "embedding", "ready")
 MAX_PASSAGES = 6
+DocumentMode = Literal["auto", "passages", "whole"]
+# A question about the whole of a text, in English or French: no handful of passages answers it.
+WHOLE_QUESTION = re.compile(
+    r"\b(summar|sum up|overview|outline|translat|how many|count|list (all|every)|every |"
+    r"whole|entire|résum|resum|synth[eè]s|tradu|combien|compte|liste[rz]? (tou|l)|"
+    r"tou(s|tes) les|en entier|entier|entière)",
+    re.IGNORECASE,
+)
+
+
+def document_mode(setting: str) -> DocumentMode:
+    """A conversation's stored setting as a mode (anything unknown: ``auto``)."""
+    if setting == "passages":
+        return "passages"
+    if setting == "whole":
+        return "whole"
+    return "auto"
+
+
+def asks_for_the_whole(question: str) -> bool:
+    return WHOLE_QUESTION.search(question) is not None
+
+
+def within(hits: Sequence[PassageHit], max_chars: int) -> list[PassageHit]:
+    """The first ``hits`` whose text fits in ``max_chars``; a first one longer than that (a
+    long page, a text file without pages) is cut to it."""
+    kept: list[PassageHit] = []
+    used = 0
+    for hit in hits:
+        if used + len(hit.text) > max_chars:
+            if not kept:
+                kept.append(dataclasses.replace(hit, text=hit.text[:max_chars]))
+            break
+        kept.append(hit)
+        used += len(hit.text)
+    return kept
 
 
 class ChatFiles:
@@ -35,29 +83,30 @@ class ChatFiles:
         question: str,
         max_chars: int,
         file_ids: Sequence[str] = (),
+        mode: DocumentMode = "auto",
     ) -> list[PassageHit]:
-        """The passages for ``question`` of the conversation's files and of ``file_ids`` (the
-        owner's, sent with a new conversation's first message), best first, at most
-        ``max_chars`` of text in all (the best one always)."""
+        """What the turn answers from, of the conversation's files and of ``file_ids`` (the
+        owner's, sent with a new conversation's first message): the best passages for
+        ``question``, or the files' whole text (see the module's docstring), at most
+        ``max_chars`` of text in all (the first excerpt always)."""
         store = DocumentStore(self._database, owner)
 
-        def search() -> list[PassageHit]:
+        def excerpts() -> list[PassageHit]:
             files = store.files(conversation_id=conversation_id) if conversation_id else []
             files += [store.get(file_id) for file_id in file_ids]
             read = list(dict.fromkeys(f.id for f in files if f.status in READ))
             if not read:
                 return []
-            return hybrid_search(store, self._embedder, question, read, MAX_PASSAGES)
+            if mode != "passages":
+                pages = [page for file_id in read for page in store.pages(file_id)]
+                fits = sum(len(page.text) for page in pages) <= max_chars
+                if mode == "whole" or fits or asks_for_the_whole(question):
+                    return within(pages, max_chars)
+            return within(
+                hybrid_search(store, self._embedder, question, read, MAX_PASSAGES), max_chars
+            )
 
-        hits = await to_thread.run_sync(search)
-        kept: list[PassageHit] = []
-        used = 0
-        for hit in hits:
-            if used + len(hit.text) > max_chars and kept:
-                break
-            kept.append(hit)
-            used += len(hit.text)
-        return kept
+        return await to_thread.run_sync(excerpts)
 
     async def attach(self, owner: str, file_ids: Sequence[str], conversation_id: str) -> None:
         """Attach the owner's ``file_ids`` to the conversation (its later turns search them)."""

@@ -10,7 +10,7 @@ from typing import Any, Literal, Unpack
 import anyio
 from anyio import to_thread
 
-from causerie.chat.files import ChatFiles
+from causerie.chat.files import ChatFiles, DocumentMode, document_mode
 from causerie.chat.instructions import system_text
 from causerie.chat.planner import plan_turn
 from causerie.chat.prompt import check_input_bounds, fit_messages
@@ -272,6 +272,7 @@ class ChatService:
                 parent_id=parent_id,
                 system=system,
                 file_ids=file_ids,
+                documents=document_mode(own.documents),
             )
         except BaseException:
             await lease.release()
@@ -288,6 +289,7 @@ class ChatService:
         parent_id: str | None | Literal[Leaf.CURRENT],
         system: str | None,
         file_ids: Sequence[str] = (),
+        documents: DocumentMode = "auto",
     ) -> Turn:
         provider, model_id = where.provider, where.model_id
         store = ConversationStore(self._database, where.caller.owner)
@@ -303,7 +305,7 @@ class ChatService:
         reserve = min(wanted, window // 2)
         self._check_bounds(plan.brought)  # the stored history is fitted, not refused
         excerpts = await self._excerpts(
-            where.caller.owner, conversation_id, branch, content, window, file_ids
+            where.caller.owner, conversation_id, branch, content, window, file_ids, documents
         )
         wanted_messages = plan.prompt
         if excerpts:  # after the system prompt: kept whatever the fitting drops
@@ -358,6 +360,7 @@ class ChatService:
         content: str | None,
         window: int,
         file_ids: Sequence[str] = (),
+        mode: DocumentMode = "auto",
     ) -> list[PassageHit]:
         """The passages of the conversation's files that answer the turn's question (the new
         message, or the branch's last question when answering again), within about a third of
@@ -368,4 +371,4 @@ class ChatService:
         if question is None:
             question = next((m.content for m in reversed(branch) if m.role == "user"), "")
         budget = window * 4 // 3
-        return await self._files.passages(owner, conversation_id, question, budget, file_ids)
+        return await self._files.passages(owner, conversation_id, question, budget, file_ids, mode)

@@ -232,6 +232,34 @@ class DocumentStore:
                 cited.end_offset,
             )
 
+    def pages(self, file_id: str) -> list[PassageHit]:
+        """The file's whole text, a page at a time (put back together from its passages), in
+        order; each page as a hit on its first passage, for a citation that opens it."""
+        with self._db.session() as session:
+            row = self._owned(session, file_id)
+            query = (
+                select(PassageRow)
+                .where(PassageRow.blob_sha == row.blob_sha)
+                .order_by(PassageRow.position)
+            )
+            by_page: dict[int | None, list[PassageRow]] = {}
+            for passage in session.scalars(query):
+                by_page.setdefault(passage.page, []).append(passage)
+            return [
+                PassageHit(
+                    row.id,
+                    row.name,
+                    row.blob_sha,
+                    rows[0].position,
+                    page,
+                    0,
+                    rows[-1].end_offset,
+                    rebuilt([(p.start_offset, p.end_offset, p.text) for p in rows]).strip(),
+                    0.0,
+                )
+                for page, rows in by_page.items()
+            ]
+
     def search(self, query: str, file_ids: Sequence[str], limit: int = 20) -> list[PassageHit]:
         """The passages of ``file_ids`` (the owner's) that match ``query``'s words, best first;
         a passage the owner uploaded twice is found once."""

@@ -51,6 +51,7 @@ class ChatSettings:
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
+    documents: str = "auto"  # auto | passages | whole: what of its files a turn is given
 
     @classmethod
     def parse(cls, raw: str | None) -> ChatSettings:

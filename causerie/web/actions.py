@@ -7,7 +7,7 @@ HTML forms out) and answers JSON; errors are the usual error envelope.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
@@ -58,6 +58,7 @@ class Settings(BaseModel):
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     max_tokens: int | None = Field(None, ge=1, le=8192)
+    documents: Literal["auto", "passages", "whole"] = "auto"
 
 
 class Instructions(BaseModel):
@@ -189,7 +190,7 @@ async def chat_settings(
     """This conversation's system prompt and sampling (empty fields: the server's defaults)."""
     body = Settings.model_validate_json(await json_body(request))
     settings = ChatSettings(
-        body.system_prompt.strip(), body.temperature, body.top_p, body.max_tokens
+        body.system_prompt.strip(), body.temperature, body.top_p, body.max_tokens, body.documents
     )
     await to_thread.run_sync(preferences.set_chat_settings, conversation_id, settings)
     return {"id": conversation_id, **body.model_dump(), "system_prompt": settings.system_prompt}

@@ -1,4 +1,4 @@
-"""``/v1/embeddings`` in-process (SQLite and Postgres), driven by the official ``openai``
+"""``/v1/embeddings`` in-process (on SQLite: the database holds nothing of an embedding; usage is counted on both in tests/auth), driven by the official ``openai``
 client: floats and base64 (the client's default), one text or many, the model listed, and
 OpenAI's envelope for what is refused."""
 
@@ -23,8 +23,10 @@ TEXTS = [
 ]
 
 
-async def test_the_openai_client_gets_unit_vectors_that_mean_something(app: InProcess) -> None:
-    async with app.openai() as client:
+async def test_the_openai_client_gets_unit_vectors_that_mean_something(
+    sqlite_app: InProcess,
+) -> None:
+    async with sqlite_app.openai() as client:
         floats = await client.embeddings.create(
             model=EMBEDDING_MODEL, input=TEXTS, encoding_format="float"
         )
@@ -44,8 +46,8 @@ async def test_the_openai_client_gets_unit_vectors_that_mean_something(app: InPr
     assert one.usage.prompt_tokens < floats.usage.prompt_tokens
 
 
-async def test_base64_on_the_wire_is_little_endian_float32(app: InProcess) -> None:
-    async with app.http() as http:
+async def test_base64_on_the_wire_is_little_endian_float32(sqlite_app: InProcess) -> None:
+    async with sqlite_app.http() as http:
         body = {"model": EMBEDDING_MODEL, "input": "hello", "encoding_format": "base64"}
         answer = (await http.post("/v1/embeddings", json=body)).json()
         floats = (
@@ -56,9 +58,9 @@ async def test_base64_on_the_wire_is_little_endian_float32(app: InProcess) -> No
 
 
 async def test_the_embedding_model_is_known_but_not_listed_as_a_chat_model(
-    app: InProcess,
+    sqlite_app: InProcess,
 ) -> None:
-    async with app.openai() as client:
+    async with sqlite_app.openai() as client:
         listed = [model.id for model in (await client.models.list()).data]
         assert EMBEDDING_MODEL not in listed  # a chat client would offer it for chatting
         assert (await client.models.retrieve(EMBEDDING_MODEL)).id == EMBEDDING_MODEL
@@ -80,9 +82,9 @@ async def test_the_embedding_model_is_known_but_not_listed_as_a_chat_model(
     ],
 )
 async def test_what_is_refused_gets_openais_envelope(
-    app: InProcess, body: dict[str, object], status: int, param: str | None, words: str
+    sqlite_app: InProcess, body: dict[str, object], status: int, param: str | None, words: str
 ) -> None:
-    async with app.http() as http:
+    async with sqlite_app.http() as http:
         answer = await http.post("/v1/embeddings", json=body)
     assert answer.status_code == status, answer.text
     error = answer.json()["error"]
@@ -91,8 +93,8 @@ async def test_what_is_refused_gets_openais_envelope(
         assert error["param"] == param
 
 
-async def test_the_client_sees_a_refusal_as_its_own_exception(app: InProcess) -> None:
-    async with app.openai() as client:
+async def test_the_client_sees_a_refusal_as_its_own_exception(sqlite_app: InProcess) -> None:
+    async with sqlite_app.openai() as client:
         with pytest.raises(openai.BadRequestError) as refused:
             await client.embeddings.create(model=EMBEDDING_MODEL, input="a", dimensions=64)
     assert isinstance(refused.value.response, httpx.Response)

@@ -193,8 +193,9 @@ def test_b_reaches_none_of_a_s_files_and_a_page_upload_needs_its_csrf_token(
     world: World,
 ) -> None:
     """Files join the matrix: through B's key or B's session, A's file is 404 (status,
-    download, deletion, attaching to A's conversation); anonymous is 401; a signed-in page's
-    upload without its CSRF token is 403. A still has the file."""
+    download, a citation's passage, deletion, attaching to A's conversation, sending it with
+    a message); anonymous is 401; a signed-in page's upload without its CSRF token is 403. A
+    still has the file."""
     canary = f"canary-{uuid.uuid4().hex[:8]}"
     a_key = {"Authorization": f"Bearer {world.a.key}"}
     with httpx.Client(base_url=world.server.url, timeout=60) as http:
@@ -204,7 +205,11 @@ def test_b_reaches_none_of_a_s_files_and_a_page_upload_needs_its_csrf_token(
         assert http.post("/api/files", files={"file": ("x.txt", b"x")}).status_code == 401
         b_key = {"Authorization": f"Bearer {world.b.key}"}
         for client, headers in ((http, b_key), (world.b.page, {})):
-            for path in (f"/api/files/{file_id}", f"/api/files/{file_id}/content"):
+            for path in (
+                f"/api/files/{file_id}",
+                f"/api/files/{file_id}/content",
+                f"/api/files/{file_id}/passages/0",
+            ):
                 response = client.get(path, headers=headers)
                 assert response.status_code == 404 and canary not in response.text, path
             assert client.delete(f"/api/files/{file_id}", headers=headers).status_code == 404
@@ -224,4 +229,8 @@ def test_b_reaches_none_of_a_s_files_and_a_page_upload_needs_its_csrf_token(
         )
         assert no_token.status_code == 403 and no_token.json()["error"]["code"] == "csrf_failed"
         assert world.b.page.post("/api/files", files={"file": ("b.txt", b"ok")}).status_code == 202
+        sent = world.b.page.post(
+            "/c/send", json={"content": "What is in it?", "file_ids": [file_id]}
+        )
+        assert sent.status_code == 404 and canary not in sent.text
         assert http.get(f"/api/files/{file_id}/content", headers=a_key).content == canary.encode()

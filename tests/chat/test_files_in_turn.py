@@ -1,4 +1,4 @@
-"""Files attached to a conversation answer its questions, in-process (SQLite and Postgres): the
+"""Files attached to a conversation answer its questions, in-process on SQLite (the storage underneath is tested on both databases in tests/storage and tests/retrieval): the
 turn is given the best passages, the reply keeps them as numbered sources, and its citations
 are checked when shown: a number that was given opens its passage, any other is unverified."""
 
@@ -48,8 +48,8 @@ async def attach(http: httpx.AsyncClient, conversation: str | None, name: str, t
     raise AssertionError(f"{name} was not ready")
 
 
-async def test_a_turn_is_given_the_passages_that_answer_it(app: InProcess) -> None:
-    async with page_http(app) as http:
+async def test_a_turn_is_given_the_passages_that_answer_it(sqlite_app: InProcess) -> None:
+    async with page_http(sqlite_app) as http:
         started = await send(http, content="Hello", max_tokens=1)
         conversation = str(started["meta"]["conversation_id"])
         await attach(http, conversation, "bakery.txt", BAKERY)
@@ -59,7 +59,7 @@ async def test_a_turn_is_given_the_passages_that_answer_it(app: InProcess) -> No
             http, conversation_id=conversation, content="When does the harbour close on Sundays?"
         )
         assert done["done"]["reply_id"]
-        database = Database(app.database_url)
+        database = Database(sqlite_app.database_url)
         try:
             reply = ConversationStore(database, LOCAL_OWNER).branch(conversation)[-1]
         finally:
@@ -76,13 +76,13 @@ async def test_a_turn_is_given_the_passages_that_answer_it(app: InProcess) -> No
 
 
 async def test_citations_are_checked_against_the_sources_the_reply_was_given(
-    app: InProcess,
+    sqlite_app: InProcess,
 ) -> None:
-    async with page_http(app) as http:
+    async with page_http(sqlite_app) as http:
         started = await send(http, content="Hello", max_tokens=1)
         conversation = str(started["meta"]["conversation_id"])
         file_id = await attach(http, conversation, "harbour.txt", HARBOUR)
-        database = Database(app.database_url)
+        database = Database(sqlite_app.database_url)
         store = ConversationStore(database, LOCAL_OWNER)
         try:
             parent = store.branch(conversation)[-1].id
@@ -111,8 +111,8 @@ async def test_citations_are_checked_against_the_sources_the_reply_was_given(
         assert "It closes at noon" in again and "harbour.txt" in again
 
 
-async def test_a_new_chats_files_come_with_its_first_message(app: InProcess) -> None:
-    async with page_http(app) as http:
+async def test_a_new_chats_files_come_with_its_first_message(sqlite_app: InProcess) -> None:
+    async with page_http(sqlite_app) as http:
         file_id = await attach(http, None, "harbour.txt", HARBOUR)
         done = await send(
             http, content="When does the harbour close on Sundays?", file_ids=[file_id]
@@ -124,7 +124,7 @@ async def test_a_new_chats_files_come_with_its_first_message(app: InProcess) -> 
         assert 'data-testid="sources"' in thread and "harbour.txt" in thread
 
         # a file that is not the caller's: 404 before anything is stored
-        database = Database(app.database_url)
+        database = Database(sqlite_app.database_url)
         try:
             before = len(ConversationStore(database, LOCAL_OWNER).list_recent(1000))
             refused = await http.post("/c/send", json={"content": "Hi", "file_ids": ["nope"]})

@@ -234,6 +234,11 @@ def test_chat_settings_and_instructions_reach_the_prompt(
     assert http.post(f"{base}/settings", json={"temperature": 5}).status_code == 400
     assert http.post(f"{base}/settings", json={"max_tokens": 0}).status_code == 400
     assert http.post(f"/c/{MISSING}/settings", json={}).status_code == 404
+    assert http.post(f"{base}/settings", json={"documents": "all"}).status_code == 400
+    whole = http.post(f"{base}/settings", json={"documents": "whole"})
+    assert whole.json()["documents"] == "whole"
+    assert '<option value="whole" selected>' in http.get(base).text  # its dialog shows it
+    http.post(f"{base}/settings", json={})  # back to the defaults: automatic
 
     def reply_tokens() -> tuple[int, int]:
         """The same question under the same reply each time: only the system text differs."""

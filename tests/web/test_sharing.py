@@ -109,4 +109,5 @@ def test_download_markdown_and_json_with_every_branch(
         "temperature": 0.3,
         "top_p": None,
         "max_tokens": None,
+        "documents": "auto",
     }

@@ -64,6 +64,7 @@ export function setupSettings(conversationId) {
         temperature: number(data.get("temperature")),
         top_p: number(data.get("top_p")),
         max_tokens: number(data.get("max_tokens")),
+        documents: data.get("documents") || "auto",
       }),
   );
 }
