@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from causerie.errors import NotFoundError
 from causerie.storage.db import Database
-from causerie.storage.tables import LOCAL_OWNER, ConversationRow, MessageRow, utcnow
+from causerie.storage.erasure import erase_orphaned_contents
+from causerie.storage.tables import LOCAL_OWNER, ConversationRow, FileRow, MessageRow, utcnow
 from causerie.types import Message, Redactions, Role, Source, ToolCall
 
 TITLE_LENGTH = 80
@@ -238,10 +239,14 @@ class ConversationStore:
             row.title = title[:200]
 
     def delete(self, conversation_id: str) -> None:
+        """The conversation, its messages, its attached files and (when no other file holds
+        them) their contents: bytes, passages, vectors, index entries."""
         with self._db.session() as session:
             row = owned(session, conversation_id, self.owner)
             session.execute(delete(MessageRow).where(MessageRow.conversation_id == row.id))
+            session.execute(delete(FileRow).where(FileRow.conversation_id == row.id))
             session.delete(row)
+            erase_orphaned_contents(session)
 
     def append(
         self, conversation_id: str, parent_id: str | None, drafts: Sequence[MessageDraft]

@@ -22,15 +22,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import TextClause, bindparam, delete, func, select, text
+from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from causerie.errors import NotFoundError
 from causerie.storage.conversations import owned
 from causerie.storage.db import Database
+from causerie.storage.erasure import erase_orphaned_contents
 from causerie.storage.search import search_terms
 from causerie.storage.stopwords import meaningful
-from causerie.storage.tables import LOCAL_OWNER, BlobRow, FileRow, PassageRow, PassageVectorRow
+from causerie.storage.tables import LOCAL_OWNER, BlobRow, FileRow, PassageRow
 from causerie.types import PassageHit, StoredFile
 
 SQLITE_SEARCH = text(
@@ -194,15 +195,8 @@ class DocumentStore:
     def delete(self, file_id: str) -> None:
         """Delete the file, and its bytes, passages and index entries if no file shares them."""
         with self._db.session() as session:
-            row = self._owned(session, file_id)
-            sha = row.blob_sha
-            session.delete(row)
-            session.flush()
-            others = session.scalar(select(func.count()).where(FileRow.blob_sha == sha))
-            if not others:
-                session.execute(delete(PassageVectorRow).where(PassageVectorRow.blob_sha == sha))
-                session.execute(delete(PassageRow).where(PassageRow.blob_sha == sha))
-                session.execute(delete(BlobRow).where(BlobRow.sha256 == sha))
+            session.delete(self._owned(session, file_id))
+            erase_orphaned_contents(session)
 
     def passage(self, file_id: str, position: int) -> PassageView:
         """A passage of the file and the text of its page around it (the page's passages put

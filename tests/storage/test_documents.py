@@ -117,11 +117,21 @@ def test_files_attach_to_a_conversation_and_go_with_it(database: Database) -> No
     chat = conversations.create(title="about the lighthouse")
     store = DocumentStore(database, "alice")
     attached = store.add("log.txt", "text", LIGHTHOUSE.encode(), conversation_id=chat)
+    secret = store.add("vault.txt", "text", b"canary-3391 opens the vault", conversation_id=chat)
     loose = store.add("recipe.md", "markdown", RECIPE.encode())
-    assert [f.id for f in store.files(conversation_id=chat)] == [attached.id]
-    assert {f.id for f in store.files()} == {attached.id, loose.id}
+    for stored in (attached, secret, loose):
+        ingest(database, stored.sha256)
+    assert {f.id for f in store.files(conversation_id=chat)} == {attached.id, secret.id}
+    assert {f.id for f in store.files()} == {attached.id, secret.id, loose.id}
+    assert index_rows(database, "canary") == 1
     conversations.delete(chat)
     assert [f.id for f in store.files()] == [loose.id]
+    # erased, not just unlinked: the bytes, passages and index entries of its files are gone
+    assert count(database, BlobRow) == 1
+    assert index_rows(database, "canary") == 0
+    with database.session() as session:
+        texts = session.scalars(select(PassageRow.text)).all()
+    assert texts and not any("canary" in t or "lighthouse" in t for t in texts)
 
 
 def test_a_text_with_nothing_to_read_and_a_failure_are_recorded(database: Database) -> None:
