@@ -17,6 +17,7 @@ from causerie.api import chat as chat_api
 from causerie.api import embeddings as embeddings_api
 from causerie.api import files as files_api
 from causerie.api import models as models_api
+from causerie.api import projects as projects_api
 from causerie.api.errors import install_error_handlers
 from causerie.config import Settings
 from causerie.deps import ReaderPrincipal, ServicesDep
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(models_api.router)
     app.include_router(files_api.router)
     app.include_router(embeddings_api.router)
+    app.include_router(projects_api.router)
 
     @app.get("/health", summary="Liveness: the process answers")
     async def health() -> dict[str, str]:

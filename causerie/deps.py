@@ -29,6 +29,7 @@ from causerie.storage import ConversationStore
 from causerie.storage.documents import DocumentStore
 from causerie.storage.listing import ConversationListing
 from causerie.storage.preferences import Preferences
+from causerie.storage.projects import ProjectStore
 from causerie.storage.search import SearchIndex
 from causerie.storage.shares import ShareStore
 from causerie.storage.tree import MessageTree
@@ -159,6 +160,13 @@ async def get_documents(request: Request, principal: RestPrincipal) -> DocumentS
 
 
 DocumentsDep = Annotated[DocumentStore, Depends(get_documents)]
+
+
+async def get_projects(request: Request, principal: RestPrincipal) -> ProjectStore:
+    return ProjectStore(services_of(request).database, principal.owner)
+
+
+ProjectsDep = Annotated[ProjectStore, Depends(get_projects)]
 
 
 async def get_chat(request: Request) -> ChatService:

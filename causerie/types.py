@@ -273,6 +273,20 @@ class PassageHit:
 
 
 @dataclass(frozen=True, slots=True)
+class Project:
+    """Chats and files that belong together, and the instructions their chats follow."""
+
+    id: str
+    name: str
+    instructions: str
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+    conversations: int = 0
+    files: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class StoredFile:
     """An uploaded file as its owner sees it, and how far its reading got."""
 
@@ -288,3 +302,4 @@ class StoredFile:
     created_at: datetime
     passages: int = 0
     embedded: int = 0  # passages embedded so far (the semantic search covers these)
+    project_id: str | None = None

@@ -40,6 +40,7 @@ class FileObject(BaseModel):
     passages: int
     embedded: int
     conversation_id: str | None
+    project_id: str | None
 
 
 class FileList(BaseModel):
@@ -66,6 +67,7 @@ def file_object(stored: StoredFile) -> FileObject:
         passages=stored.passages,
         embedded=stored.embedded,
         conversation_id=stored.conversation_id,
+        project_id=stored.project_id,
     )
 
 
@@ -80,21 +82,32 @@ async def upload_file(
     documents: DocumentsDep,
     services: ServicesDep,
     conversation_id: Annotated[str | None, Form()] = None,
+    project_id: Annotated[str | None, Form()] = None,
 ) -> FileObject:
     name = display_name(file.filename or "file")
     data = await file.read()
     check_size(name, data, services.ingestor.limits)
     kind = kind_of(name, data)  # refuses what cannot be read, before anything is stored
     stored = await to_thread.run_sync(
-        lambda: documents.add(name, kind, data, conversation_id=conversation_id or None)
+        lambda: documents.add(
+            name,
+            kind,
+            data,
+            conversation_id=conversation_id or None,
+            project_id=project_id or None,
+        )
     )
     services.ingestor.submit()
     return file_object(stored)
 
 
 @router.get("", summary="List your files", responses=error_responses(401))
-async def list_files(documents: DocumentsDep, conversation_id: str | None = None) -> FileList:
-    files = await to_thread.run_sync(lambda: documents.files(conversation_id=conversation_id))
+async def list_files(
+    documents: DocumentsDep, conversation_id: str | None = None, project_id: str | None = None
+) -> FileList:
+    files = await to_thread.run_sync(
+        lambda: documents.files(conversation_id=conversation_id, project_id=project_id)
+    )
     return FileList(data=[file_object(stored) for stored in files])
 
 

@@ -92,7 +92,7 @@ class ChatFiles:
         store = DocumentStore(self._database, owner)
 
         def excerpts() -> list[PassageHit]:
-            files = store.files(conversation_id=conversation_id) if conversation_id else []
+            files = store.for_conversation(conversation_id) if conversation_id else []
             files += [store.get(file_id) for file_id in file_ids]
             read = list(dict.fromkeys(f.id for f in files if f.status in READ))
             if not read:

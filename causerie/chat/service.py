@@ -260,7 +260,7 @@ class ChatService:
             temperature=own.temperature, top_p=own.top_p, max_tokens=own.max_tokens
         )
         chosen.update({k: v for k, v in (sampling or {}).items() if v is not None})  # type: ignore[typeddict-item]
-        system = system_text(own.system_prompt, read.instructions)
+        system = system_text(own.system_prompt, read.instructions, read.project_instructions)
         provider, model_id, lease = await self._admitted(model or "default", admit)
         try:
             return await self._respond(

@@ -31,7 +31,7 @@ from causerie.storage.db import Database
 from causerie.storage.erasure import erase_orphaned_contents
 from causerie.storage.search import search_terms
 from causerie.storage.stopwords import meaningful
-from causerie.storage.tables import LOCAL_OWNER, BlobRow, FileRow, PassageRow
+from causerie.storage.tables import LOCAL_OWNER, BlobRow, FileRow, PassageRow, ProjectRow
 from causerie.types import PassageHit, StoredFile
 
 SQLITE_SEARCH = text(
@@ -129,6 +129,7 @@ def _stored(row: FileRow, blob: BlobRow) -> StoredFile:
         row.created_at,
         blob.passage_count,
         blob.embedded,
+        row.project_id,
     )
 
 
@@ -138,14 +139,24 @@ class DocumentStore:
         self.owner = owner
 
     def add(
-        self, name: str, kind: str, data: bytes, *, conversation_id: str | None = None
+        self,
+        name: str,
+        kind: str,
+        data: bytes,
+        *,
+        conversation_id: str | None = None,
+        project_id: str | None = None,
     ) -> StoredFile:
-        """A new file (attached to ``conversation_id``, which must be the owner's); its bytes
-        are stored unless the same bytes already are."""
+        """A new file (attached to ``conversation_id`` or put in ``project_id``, which must be
+        the owner's); its bytes are stored unless the same bytes already are."""
         sha = hashlib.sha256(data).hexdigest()
         with self._db.session() as session:
             if conversation_id is not None:
                 owned(session, conversation_id, self.owner)
+            if project_id is not None:
+                project = session.get(ProjectRow, project_id)
+                if project is None or project.owner_id != self.owner:
+                    raise NotFoundError(f"project {project_id} not found")
             blob = session.get(BlobRow, sha)
             if blob is None:
                 blob = BlobRow(sha256=sha, size=len(data), data=data, kind=kind, status="pending")
@@ -156,6 +167,7 @@ class DocumentStore:
                 blob_sha=sha,
                 name=name[:255],
                 conversation_id=conversation_id,
+                project_id=project_id,
             )
             session.add(row)
             session.flush()
@@ -168,13 +180,23 @@ class DocumentStore:
             for file_id in file_ids:
                 self._owned(session, file_id).conversation_id = conversation_id
 
+    def for_conversation(self, conversation_id: str) -> list[StoredFile]:
+        """The files a conversation's turns search: its own, and its project's."""
+        with self._db.session() as session:
+            project_id = owned(session, conversation_id, self.owner).project_id
+        own = self.files(conversation_id=conversation_id)
+        return own + (self.files(project_id=project_id) if project_id else [])
+
     def get(self, file_id: str) -> StoredFile:
         with self._db.session() as session:
             row = self._owned(session, file_id)
             return _stored(row, session.get_one(BlobRow, row.blob_sha))
 
-    def files(self, *, conversation_id: str | None = None) -> list[StoredFile]:
-        """The owner's files, newest first; with ``conversation_id``, those attached to it."""
+    def files(
+        self, *, conversation_id: str | None = None, project_id: str | None = None
+    ) -> list[StoredFile]:
+        """The owner's files, newest first; with ``conversation_id``, those attached to it;
+        with ``project_id``, those of the project."""
         query = (
             select(FileRow, BlobRow)
             .join(BlobRow, BlobRow.sha256 == FileRow.blob_sha)
@@ -183,6 +205,8 @@ class DocumentStore:
         )
         if conversation_id is not None:
             query = query.where(FileRow.conversation_id == conversation_id)
+        if project_id is not None:
+            query = query.where(FileRow.project_id == project_id)
         with self._db.session() as session:
             return [_stored(row, blob) for row, blob in session.execute(query)]
 

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, select
 from causerie.errors import NotFoundError
 from causerie.storage.conversations import owned
 from causerie.storage.db import Database
-from causerie.storage.tables import LOCAL_OWNER, ConversationRow, PreferenceRow, utcnow
+from causerie.storage.tables import LOCAL_OWNER, ConversationRow, PreferenceRow, ProjectRow, utcnow
 
 __all__ = [
     "CUSTOM_INSTRUCTIONS",
@@ -68,12 +68,15 @@ class TurnPreferences:
     settings: ChatSettings = ChatSettings()  # the conversation's own
     instructions: str = ""  # the user's custom instructions
     private_names: tuple[str, ...] = ()
+    project_instructions: str = ""  # those of the conversation's project
 
 
 # Read before every turn: built once (building a statement costs a cold request more than
 # running it).
-TURN_SETTINGS = select(ConversationRow.settings).where(
-    ConversationRow.id == bindparam("id"), ConversationRow.owner_id == bindparam("owner")
+TURN_SETTINGS = (
+    select(ConversationRow.settings, ProjectRow.instructions)
+    .outerjoin(ProjectRow, ProjectRow.id == ConversationRow.project_id)
+    .where(ConversationRow.id == bindparam("id"), ConversationRow.owner_id == bindparam("owner"))
 )
 TURN_PREFERENCES = select(PreferenceRow.name, PreferenceRow.value).where(
     PreferenceRow.owner_id == bindparam("owner"),
@@ -102,7 +105,7 @@ class Preferences:
         """A conversation's settings (none for a new one: the defaults), the custom instructions
         and the private names, in one session."""
         with self._db.reading() as connection:  # read on every turn: Core, no ORM session
-            settings = ChatSettings()
+            settings, project = ChatSettings(), ""
             if conversation_id is not None:
                 stored = connection.execute(
                     TURN_SETTINGS, {"id": conversation_id, "owner": self.owner}
@@ -110,12 +113,14 @@ class Preferences:
                 if stored is None:  # someone else's is as absent as a missing one
                     raise NotFoundError(f"conversation {conversation_id} not found")
                 settings = ChatSettings.parse(stored.settings)
+                project = stored.instructions or ""
             rows = connection.execute(TURN_PREFERENCES, {"owner": self.owner})
             values = {name: value for name, value in rows}
         return TurnPreferences(
             settings,
             values.get(CUSTOM_INSTRUCTIONS, ""),
             names_in(values.get(PRIVATE_NAMES, "")),
+            project,
         )
 
     def private_names(self) -> tuple[str, ...]:

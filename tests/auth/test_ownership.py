@@ -234,3 +234,34 @@ def test_b_reaches_none_of_a_s_files_and_a_page_upload_needs_its_csrf_token(
         )
         assert sent.status_code == 404 and canary not in sent.text
         assert http.get(f"/api/files/{file_id}/content", headers=a_key).content == canary.encode()
+
+
+def test_b_reaches_none_of_a_s_projects(world: World) -> None:
+    """Projects join the matrix: through B's key or session, A's project is 404 (read, change,
+    delete, a conversation moved in, a file uploaded into it); A's project is untouched."""
+    a_key = {"Authorization": f"Bearer {world.a.key}"}
+    b_key = {"Authorization": f"Bearer {world.b.key}"}
+    with httpx.Client(base_url=world.server.url, timeout=60) as http:
+        made = http.post("/api/projects", json={"name": "A's secret plans"}, headers=a_key)
+        assert made.status_code == 201, made.text
+        pid = made.json()["id"]
+        for client, headers in ((http, b_key), (world.b.page, {})):
+            assert client.get(f"/api/projects/{pid}", headers=headers).status_code == 404
+            change = client.patch(f"/api/projects/{pid}", json={"name": "B's"}, headers=headers)
+            assert change.status_code == 404
+            assert client.delete(f"/api/projects/{pid}", headers=headers).status_code == 404
+            moved = client.put(
+                f"/api/projects/{pid}/conversations/{world.a.conversation}", headers=headers
+            )
+            assert moved.status_code == 404
+            upload = client.post(
+                "/api/files",
+                files={"file": ("b.txt", b"b's text")},
+                data={"project_id": pid},
+                headers=headers,
+            )
+            assert upload.status_code == 404
+            listed = client.get("/api/projects", headers=headers).json()["data"]
+            assert pid not in [p["id"] for p in listed]
+        assert http.post("/api/projects", json={"name": "x"}).status_code == 401
+        assert http.get(f"/api/projects/{pid}", headers=a_key).json()["name"] == "A's secret plans"

@@ -166,8 +166,27 @@ def test_the_orm_tables_are_what_the_migrations_made(database: Database) -> None
         for d in differences
         if not (d[0] == "remove_table" and d[1].name.startswith(fts))
         and not (d[0] == "remove_index" and d[1].name.endswith("_fts"))
+        and not (database.is_sqlite and added_in_place(d))
     ]
     assert left == []
+    if database.is_sqlite:  # what reflection cannot read there, SQLite itself says
+        with database.engine.connect() as connection:
+            for table in ("conversations", "files"):
+                keys = connection.exec_driver_sql(f"PRAGMA foreign_key_list({table})").all()
+                assert ("projects", "project_id", "id", "CASCADE") in [
+                    (k[2], k[3], k[4], k[6]) for k in keys
+                ]
+
+
+def added_in_place(difference: tuple[object, ...]) -> bool:
+    """A foreign key SQLite added with its column (``ALTER TABLE ... ADD COLUMN ...
+    REFERENCES ... ON DELETE CASCADE``, migration 0009): SQLAlchemy's reflection reads the
+    ON DELETE of table-level FOREIGN KEY clauses only, so it reports the key as different."""
+    kind, key = difference[0], difference[1]
+    if kind not in ("remove_fk", "add_fk"):
+        return False
+    columns = [element.parent.name for element in key.elements]  # type: ignore[attr-defined]
+    return columns == ["project_id"]
 
 
 def test_a_short_read_runs_on_the_event_loop_only_on_sqlite(database: Database) -> None:

@@ -216,6 +216,8 @@ def test_upgrading_indexes_existing_messages(tmp_path: Path) -> None:
     with database.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0001")
+    database.migrate()  # and up again: what SQLite kept on the way down is taken as it is
+    assert ConversationStore(database).get("c1").title == "Old title"
     database.dispose()
 
 
@@ -299,3 +301,48 @@ def test_a_turn_reads_its_preferences_in_one_go(stores: Stores) -> None:
     assert preferences.for_turn(None).settings == ChatSettings()  # a new conversation
     with pytest.raises(NotFoundError):  # another owner's conversation is a missing one
         Preferences(stores.database, "someone-else").for_turn(conversation)
+
+
+def test_upgrading_keeps_files_passages_and_the_search_triggers(tmp_path: Path) -> None:
+    """A database with documents (revision 0006) brought to the newest schema: its files and
+    passages are all there (no table rebuilt under ON DELETE CASCADE), the passage count is
+    filled in, and new conversations and passages still reach their search indexes."""
+    from alembic import command
+    from alembic.config import Config
+
+    from causerie.storage.contents import DocumentContents
+    from causerie.storage.db import MIGRATIONS_DIR
+    from causerie.storage.documents import DocumentStore
+    from causerie.types import Passage
+
+    database = Database(f"sqlite:///{tmp_path / 'docs.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0006")
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO file_blobs VALUES ('s1', 5, x'00', 'text', 'searchable', NULL, 1, "
+            "'2026-01-01 00:00:00')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO files VALUES ('f1', 'local', 's1', 'old.txt', NULL, '2026-01-01 00:00:00')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO passages (blob_sha, position, page, start_offset, end_offset, text) "
+            "VALUES ('s1', 0, NULL, 0, 19, 'an old zeppelin log')"
+        )
+    database.migrate()
+    store = DocumentStore(database)
+    assert store.get("f1").passages == 1 and store.get("f1").status == "searchable"
+    assert [h.text for h in store.search("zeppelin", ["f1"])] == ["an old zeppelin log"]
+    conversation = ConversationStore(database).create(title="A brand new airship")
+    assert [h.conversation_id for h in SearchIndex(database).search("airship")] == [conversation]
+    new = store.add("new.txt", "text", b"a dirigible")
+    DocumentContents(database).begin(new.sha256)
+    DocumentContents(database).save_passages(
+        new.sha256, 1, [Passage(0, None, 0, 11, "a dirigible")]
+    )
+    assert store.search("dirigible", [new.id])
+    database.dispose()

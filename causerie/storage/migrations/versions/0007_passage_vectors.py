@@ -24,12 +24,16 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("file_blobs") as batch:
-        batch.add_column(
-            sa.Column("passage_count", sa.Integer(), nullable=False, server_default="0")
-        )
-        batch.add_column(sa.Column("embedded", sa.Integer(), nullable=False, server_default="0"))
-        batch.add_column(sa.Column("embedding_model", sa.String(64), nullable=True))
+    # Columns added in place, not in batch mode: on SQLite a batch rebuilds the table, and with
+    # foreign keys on, dropping the old file_blobs deletes every file and passage that points
+    # at it (ON DELETE CASCADE).
+    op.add_column(
+        "file_blobs", sa.Column("passage_count", sa.Integer(), nullable=False, server_default="0")
+    )
+    op.add_column(
+        "file_blobs", sa.Column("embedded", sa.Integer(), nullable=False, server_default="0")
+    )
+    op.add_column("file_blobs", sa.Column("embedding_model", sa.String(64), nullable=True))
     op.execute(
         "UPDATE file_blobs SET passage_count = "
         "(SELECT count(*) FROM passages WHERE passages.blob_sha = file_blobs.sha256)"
@@ -59,7 +63,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("passage_vectors")
-    with op.batch_alter_table("file_blobs") as batch:
-        batch.drop_column("embedding_model")
-        batch.drop_column("embedded")
-        batch.drop_column("passage_count")
+    for column in ("embedding_model", "embedded", "passage_count"):
+        op.drop_column("file_blobs", column)  # in place (SQLite 3.35+): no table rebuilt
