@@ -13,6 +13,7 @@ import openai
 
 from causerie.auth.accounts import Accounts
 from causerie.config import usable_cpus
+from causerie.retrieval.embed import Embedder
 from causerie.storage import ConversationStore, Database
 
 # llama.cpp's threads for every engine a test starts: the CPUs shared among pytest-xdist's
@@ -99,3 +100,8 @@ def page_events(response: httpx.Response) -> list[tuple[str, dict[str, object]]]
         fields = dict(line.split(": ", 1) for line in block.splitlines())
         parsed.append((fields["event"], json.loads(fields["data"])))
     return parsed
+
+
+# One embedding model per test process (loading it costs about 1.5 s): the modules that embed
+# without a server share it.
+EMBEDDER = Embedder()

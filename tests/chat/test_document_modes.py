@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from causerie.chat.files import ChatFiles, asks_for_the_whole, document_mode
-from causerie.retrieval.embed import Embedder
 from causerie.storage import ConversationStore, Database
 from causerie.storage.documents import DocumentStore
+from tests.helpers import EMBEDDER
 from tests.storage.test_documents import ingest
 
 pytestmark = pytest.mark.anyio
@@ -69,7 +69,7 @@ def test_an_unknown_setting_is_auto() -> None:
 async def test_a_short_file_is_given_whole_and_a_long_one_by_passages(
     sqlite_database: Database,
 ) -> None:
-    files = ChatFiles(sqlite_database, Embedder())
+    files = ChatFiles(sqlite_database, EMBEDDER)
     short = conversation_with_file(sqlite_database, "The harbour closes at noon on Sundays.")
     given = await files.passages("alice", short, "When does it close?", 4000)
     assert [hit.text for hit in given] == ["The harbour closes at noon on Sundays."]

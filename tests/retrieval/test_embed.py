@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from causerie.retrieval.embed import DIMENSIONS, Embedder
-
-EMBEDDER = Embedder()
+from causerie.retrieval.embed import DIMENSIONS
+from tests.helpers import EMBEDDER
 
 
 def test_unit_vectors_of_the_right_shape_for_any_text() -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from causerie.retrieval.embed import Embedder
 from causerie.retrieval.search import KEYWORD_WEIGHT, RRF_K, combine, fuse, hybrid_search
 from causerie.storage import Database
 from causerie.storage.contents import DocumentContents
 from causerie.storage.documents import DocumentStore
 from causerie.types import PassageHit
+from tests.helpers import EMBEDDER
 from tests.storage.test_documents import ingest
 
 
@@ -62,7 +62,6 @@ def test_combining_keeps_meaning_first_and_lets_keywords_break_near_ties() -> No
     assert [h.sha256 for h in combine(keyword, [], limit=3)] == ["b", "d"]
 
 
-EMBEDDER = Embedder()
 NOTES = {
     "harbour.txt": "The harbour of Brest closes at noon on Sundays; boats must leave before.",
     "bakery.txt": "Our bakery sells sourdough loaves baked every morning at five o'clock.",
