@@ -35,10 +35,12 @@ READ = ("searchable", "embedding", "ready")
 MAX_PASSAGES = 6
 DocumentMode = Literal["auto", "passages", "whole"]
 # A question about the whole of a text, in English or French: no handful of passages answers it.
+# Stems match any ending; short words must end there ("count", not "country"); the French
+# "compte" is left out: it is as often an account as an order to count.
 WHOLE_QUESTION = re.compile(
-    r"\b(summar|sum up|overview|outline|translat|how many|count|list (all|every)|every |"
-    r"whole|entire|résum|resum|synth[eè]s|tradu|combien|compte|liste[rz]? (tou|l)|"
-    r"tou(s|tes) les|en entier|entier|entière)",
+    r"\b(summar|sum up|overview|outline|translat|how many|list (all|every)|résum|resum|"
+    r"synth[eè]s|tradu|combien|liste[rz]? (tou|l)|tou(s|tes) les|en entier|"
+    r"(count|every|whole|entire|entier|entière|compter|comptez)\b)",
     re.IGNORECASE,
 )
 
@@ -97,11 +99,13 @@ class ChatFiles:
             read = list(dict.fromkeys(f.id for f in files if f.status in READ))
             if not read:
                 return []
-            if mode != "passages":
+            if mode != "passages" and (
+                mode == "whole"
+                or asks_for_the_whole(question)
+                or store.text_length(read) <= max_chars
+            ):
                 pages = [page for file_id in read for page in store.pages(file_id)]
-                fits = sum(len(page.text) for page in pages) <= max_chars
-                if mode == "whole" or fits or asks_for_the_whole(question):
-                    return within(pages, max_chars)
+                return within(pages, max_chars)
             return within(
                 hybrid_search(store, self._embedder, question, read, MAX_PASSAGES), max_chars
             )

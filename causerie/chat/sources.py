@@ -5,15 +5,14 @@ The passages go into the prompt in a system message of their own, each under its
 its file's name and page, between markers that the passage's own text cannot close, after an
 instruction that says they are data: text in a document ("ignore your instructions and ...")
 is something to read, not something to do. The reply cites them as ``[1]``, ``[2]``; when it
-is shown, a marker whose number was given links to that passage, and any other bracketed
-number is left as plain text, never linked to a file (``citations``).
+is shown (``web/render.py``, with ``CITATION``), a marker whose number was given opens that
+passage, and any other is marked unverified, never linked to a file.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from causerie.types import Message, PassageHit, Source
 
@@ -46,23 +45,3 @@ def excerpts_message(hits: Sequence[PassageHit]) -> Message:
         where = f"{hit.file_name}, page {hit.page}" if hit.page is not None else hit.file_name
         parts.append(f"[{number}] {where}\n{OPEN}\n{quoted(hit.text.strip())}\n{CLOSE}")
     return Message("system", "\n\n".join(parts))
-
-
-@dataclass(frozen=True, slots=True)
-class Citation:
-    """A ``[n]`` in a reply: ``source`` is the passage it names, None when no passage of the
-    turn has that number (shown as unverified, never linked)."""
-
-    start: int
-    end: int
-    number: int
-    source: Source | None
-
-
-def citations(text: str, sources: Sequence[Source]) -> list[Citation]:
-    """Every ``[n]`` marker in ``text``, checked against the turn's ``sources``."""
-    by_number = {source.number: source for source in sources}
-    return [
-        Citation(match.start(), match.end(), int(match[1]), by_number.get(int(match[1])))
-        for match in CITATION.finditer(text)
-    ]

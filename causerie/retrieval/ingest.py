@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 
 BACKGROUND_NICENESS = 10
 RETRY_SECONDS = 5.0
-EMBED_BATCH = 8  # passages embedded between two looks at the queue (a chat turn waits at most one batch for the model)
+# Passages embedded between two looks at the reading queue; a chat turn's question waits for
+# at most one batch to get the model.
+EMBED_BATCH = 8
 
 
 class Contents(Protocol):

@@ -38,7 +38,7 @@ class PassageSearch(Protocol):
     def search(self, query: str, file_ids: Sequence[str], limit: int = 20) -> list[PassageHit]: ...
 
     def similar(
-        self, vector: Sequence[float] | bytes, file_ids: Sequence[str], limit: int = 20
+        self, vector: Sequence[float], file_ids: Sequence[str], limit: int = 20
     ) -> list[PassageHit]: ...
 
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy import TextClause, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from causerie.errors import NotFoundError
@@ -31,7 +31,14 @@ from causerie.storage.db import Database
 from causerie.storage.erasure import erase_orphaned_contents
 from causerie.storage.search import search_terms
 from causerie.storage.stopwords import meaningful
-from causerie.storage.tables import LOCAL_OWNER, BlobRow, FileRow, PassageRow, ProjectRow
+from causerie.storage.tables import (
+    LOCAL_OWNER,
+    BlobRow,
+    ConversationRow,
+    FileRow,
+    PassageRow,
+    ProjectRow,
+)
 from causerie.types import PassageHit, StoredFile
 
 SQLITE_SEARCH = text(
@@ -85,11 +92,6 @@ POSTGRES_SIMILAR = text(
 def to_blob(vector: Sequence[float]) -> bytes:
     """A vector as sqlite-vec stores it: little-endian float32."""
     return np.asarray(vector, dtype="<f4").tobytes()
-
-
-def from_blob(blob: bytes) -> list[float]:
-    floats: list[float] = np.frombuffer(blob, dtype="<f4").tolist()
-    return floats
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,11 +183,38 @@ class DocumentStore:
                 self._owned(session, file_id).conversation_id = conversation_id
 
     def for_conversation(self, conversation_id: str) -> list[StoredFile]:
-        """The files a conversation's turns search: its own, and its project's."""
+        """The files a conversation's turns search: its own, and its project's (one read)."""
+        project = (
+            select(ConversationRow.project_id)
+            .where(ConversationRow.id == conversation_id, ConversationRow.owner_id == self.owner)
+            .scalar_subquery()
+        )
+        query = (
+            select(FileRow, BlobRow)
+            .join(BlobRow, BlobRow.sha256 == FileRow.blob_sha)
+            .where(
+                FileRow.owner_id == self.owner,
+                (FileRow.conversation_id == conversation_id) | (FileRow.project_id == project),
+            )
+            .order_by(FileRow.created_at.desc(), FileRow.id)
+        )
         with self._db.session() as session:
-            project_id = owned(session, conversation_id, self.owner).project_id
-        own = self.files(conversation_id=conversation_id)
-        return own + (self.files(project_id=project_id) if project_id else [])
+            return [_stored(row, blob) for row, blob in session.execute(query)]
+
+    def text_length(self, file_ids: Sequence[str]) -> int:
+        """How many characters the files' text holds (each page's length, from its last
+        passage's end: the passages' overlaps are not counted twice)."""
+        if not file_ids:
+            return 0
+        pages = (
+            select(func.max(PassageRow.end_offset).label("length"))
+            .join(FileRow, FileRow.blob_sha == PassageRow.blob_sha)
+            .where(FileRow.owner_id == self.owner, FileRow.id.in_(list(file_ids)))
+            .group_by(FileRow.id, PassageRow.page)
+            .subquery()
+        )
+        with self._db.session() as session:
+            return int(session.scalar(select(func.coalesce(func.sum(pages.c.length), 0))) or 0)
 
     def get(self, file_id: str) -> StoredFile:
         with self._db.session() as session:
@@ -291,18 +320,16 @@ class DocumentStore:
         return self._ranked(statement, match, file_ids, limit)
 
     def similar(
-        self, vector: Sequence[float] | bytes, file_ids: Sequence[str], limit: int = 20
+        self, vector: Sequence[float], file_ids: Sequence[str], limit: int = 20
     ) -> list[PassageHit]:
-        """The passages of ``file_ids`` whose vectors are nearest ``vector`` (a unit vector:
-        floats, or sqlite-vec's float32 blob), nearest first; passages not embedded yet are
-        not among them."""
+        """The passages of ``file_ids`` whose vectors are nearest ``vector`` (a unit vector),
+        nearest first; passages not embedded yet are not among them."""
         if not file_ids:
             return []
         if self._db.is_sqlite:
-            blob = vector if isinstance(vector, bytes) else to_blob(vector)
-            return self._ranked(SQLITE_SIMILAR, blob, file_ids, limit, param="vector")
-        floats = from_blob(vector) if isinstance(vector, bytes) else vector
-        return self._ranked(POSTGRES_SIMILAR, [float(x) for x in floats], file_ids, limit, "vector")
+            return self._ranked(SQLITE_SIMILAR, to_blob(vector), file_ids, limit, "vector")
+        floats = [float(x) for x in vector]
+        return self._ranked(POSTGRES_SIMILAR, floats, file_ids, limit, "vector")
 
     def _ranked(
         self,

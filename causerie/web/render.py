@@ -17,7 +17,6 @@ Three layers, each enough on its own against the usual tricks:
 from __future__ import annotations
 
 import html
-import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Collection, Sequence
 from functools import cache, lru_cache
@@ -39,6 +38,8 @@ from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.token import STANDARD_TYPES
 from pygments.util import ClassNotFound
+
+from causerie.chat.sources import CITATION
 
 __all__ = ["pygments_css", "render_markdown"]
 
@@ -79,7 +80,6 @@ ALLOWED_CLASSES = {
     "ul": {"contains-task-list"},
 }
 URL_SCHEMES = {"http", "https", "mailto"}
-CITATION = re.compile(r"\[(\d{1,3})\]")
 UNVERIFIED = "Not one of the passages this reply was given"
 LINK_REL = "noopener noreferrer nofollow"
 HIGHLIGHT_CLASS = "highlight"

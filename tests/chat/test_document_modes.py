@@ -50,6 +50,9 @@ def conversation_with_file(database: Database, text: str) -> str:
         ("List all the dates.", True),
         ("When did the storm break the lamp?", False),
         ("Qui a rallumé la lampe ?", False),
+        ("Count the chapters.", True),
+        ("Which country is the harbour in?", False),
+        ("Quel est le solde de mon compte ?", False),
     ],
 )
 def test_questions_about_the_whole_text_are_recognised(question: str, whole: bool) -> None:
@@ -75,6 +78,11 @@ async def test_a_short_file_is_given_whole_and_a_long_one_by_passages(
     assert [hit.text for hit in given] == ["The harbour closes at noon on Sundays."]
 
     long = conversation_with_file(sqlite_database, "\n\n".join(CHAPTERS))
+    store = DocumentStore(sqlite_database, "alice")
+    long_file = store.files(conversation_id=long)[0].id
+    # the text's length, its overlapping passages counted once
+    assert store.text_length([long_file]) == len("\n\n".join(CHAPTERS))
+    assert DocumentStore(sqlite_database, "mallory").text_length([long_file]) == 0
     question = "What did the keeper log on day 17?"
     best = await files.passages("alice", long, question, 600)
     assert sum(len(hit.text) for hit in best) <= 600

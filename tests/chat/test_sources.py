@@ -1,9 +1,9 @@
-"""The passages of a turn as the model sees them, and the reply's citations checked, without a
-model or a database."""
+"""The passages of a turn as the model sees them, without a model or a database (the reply's
+citations are checked where they are shown: tests/web/test_render.py)."""
 
 from __future__ import annotations
 
-from causerie.chat.sources import CLOSE, OPEN, citations, excerpts_message, numbered
+from causerie.chat.sources import CLOSE, OPEN, excerpts_message, numbered
 from causerie.types import PassageHit, Source
 
 
@@ -30,16 +30,3 @@ def test_a_passage_cannot_close_its_quotation_and_speak_as_the_system() -> None:
     quoted = content.split(f"{OPEN}\n", 1)[1]
     assert quoted.count(CLOSE) == 1 and quoted.endswith(CLOSE)  # only the real end
     assert OPEN not in quoted
-
-
-def test_citations_name_given_passages_or_none() -> None:
-    sources = numbered([hit("a.txt", 0, "x"), hit("b.txt", 3, "y")])
-    found = citations("As [2] says, and [1][9]; not [x] nor [1000].", sources)
-    assert [(c.number, c.source.file_name if c.source else None) for c in found] == [
-        (2, "b.txt"),
-        (1, "a.txt"),
-        (9, None),
-    ]
-    text = "As [2] says"
-    assert text[found[0].start : found[0].end] == "[2]"
-    assert citations("No markers.", sources) == [] and citations("[1]", ())[0].source is None

@@ -252,3 +252,16 @@ def test_bracket_delimited_math() -> None:
     assert "<math" not in render_markdown("`\\(x\\)` in code")
     hostile = render_markdown("\\(\\text{<img src=x onerror=alert(1)>}\\)")
     assert "<img" not in hostile and "<math" not in hostile
+
+
+def test_citations_name_given_passages_or_are_marked_unverified() -> None:
+    html = render_markdown("As [2] says, and [1][9]; not [x] nor [1000] nor `[1]`.", [1, 2])
+    assert re.findall(r'<sup class="citation" data-source="(\d+)">\[\d+\]</sup>', html) == [
+        "2",
+        "1",
+    ]
+    unverified = re.findall(r'<sup class="citation unverified"[^>]*>(\[\d+\])</sup>', html)
+    assert unverified == ["[9]"] and 'data-source="9"' not in html
+    assert "[x]" in html and "[1000]" in html and "<code>[1]</code>" in html
+    assert render_markdown("No markers.", [1]) == "<p>No markers.</p>\n"
+    assert "citation" not in render_markdown("A reply given no passages [1].")
