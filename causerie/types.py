@@ -52,12 +52,14 @@ class TurnContext:
     """Who a request to a provider is for, handed to ``Provider.open`` explicitly (a path that
     forgot it would not type-check): whose it is, through which key, the engine's fairness key,
     and the names this user wants hidden from external providers (the privacy firewall adds
-    them to the providers file's)."""
+    them to the providers file's); ``local_only``: the turn is in a local-only project, and no
+    external provider may receive it."""
 
     owner: str = LOCAL_OWNER
     key_id: str = ""
     fairness_key: str = "anonymous"
     private_names: tuple[str, ...] = ()
+    local_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +286,7 @@ class Project:
     updated_at: datetime
     conversations: int = 0
     files: int = 0
+    local_only: bool = False  # its chats never reach an external provider
 
 
 @dataclass(frozen=True, slots=True)

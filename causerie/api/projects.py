@@ -1,7 +1,8 @@
 """``/api/projects``: create, list, read, rename, change the instructions of, archive and
 delete one's projects, and put conversations in them.
 
-A project's files are uploaded with ``project_id`` (``POST /api/files``); its chats follow its
+A *local-only* project's chats never reach an external provider (the privacy firewall refuses
+them; a route falls back to its local targets). A project's files are uploaded with ``project_id`` (``POST /api/files``); its chats follow its
 instructions and are answered from its files as well as their own. ``DELETE`` deletes the
 project with its chats and files (the page asks for a confirmation first). Callers: an API
 key, or the signed-in page (its CSRF token on every change).
@@ -32,6 +33,7 @@ class ProjectObject(BaseModel):
     updated_at: int
     conversations: int
     files: int
+    local_only: bool
 
 
 class ProjectList(BaseModel):
@@ -43,6 +45,7 @@ class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     instructions: str = Field("", max_length=8000)
+    local_only: bool = False
 
 
 class ProjectChange(BaseModel):
@@ -50,6 +53,7 @@ class ProjectChange(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     instructions: str | None = Field(None, max_length=8000)
     archived: bool | None = None
+    local_only: bool | None = None
 
 
 class ProjectDeleted(BaseModel):
@@ -73,12 +77,15 @@ def project_object(project: Project) -> ProjectObject:
         updated_at=int(project.updated_at.timestamp()),
         conversations=project.conversations,
         files=project.files,
+        local_only=project.local_only,
     )
 
 
 @router.post("", status_code=201, summary="Create a project", responses=error_responses(400, 401))
 async def create_project(body: ProjectCreate, projects: ProjectsDep) -> ProjectObject:
-    created = await to_thread.run_sync(projects.create, body.name, body.instructions)
+    created = await to_thread.run_sync(
+        lambda: projects.create(body.name, body.instructions, local_only=body.local_only)
+    )
     return project_object(created)
 
 
@@ -103,7 +110,11 @@ async def change_project(
 ) -> ProjectObject:
     changed = await to_thread.run_sync(
         lambda: projects.update(
-            project_id, name=body.name, instructions=body.instructions, archived=body.archived
+            project_id,
+            name=body.name,
+            instructions=body.instructions,
+            archived=body.archived,
+            local_only=body.local_only,
         )
     )
     return project_object(changed)

@@ -86,15 +86,19 @@ class ChatFiles:
         max_chars: int,
         file_ids: Sequence[str] = (),
         mode: DocumentMode = "auto",
+        project_id: str | None = None,
     ) -> list[PassageHit]:
-        """What the turn answers from, of the conversation's files and of ``file_ids`` (the
-        owner's, sent with a new conversation's first message): the best passages for
+        """What the turn answers from, of the conversation's files (with its project's), of
+        ``file_ids`` (the owner's, sent with a new conversation's first message) and of
+        ``project_id``'s (the project a new conversation starts in): the best passages for
         ``question``, or the files' whole text (see the module's docstring), at most
         ``max_chars`` of text in all (the first excerpt always)."""
         store = DocumentStore(self._database, owner)
 
         def excerpts() -> list[PassageHit]:
             files = store.for_conversation(conversation_id) if conversation_id else []
+            if project_id is not None:
+                files += store.files(project_id=project_id)
             files += [store.get(file_id) for file_id in file_ids]
             read = list(dict.fromkeys(f.id for f in files if f.status in READ))
             if not read:

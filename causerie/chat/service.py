@@ -114,6 +114,7 @@ class ChatService:
         *,
         personal: bool = False,
         provider: Provider | None = None,
+        project_id: str | None = None,
     ) -> tuple[TurnContext, TurnPreferences]:
         """Who this turn is for, as providers take it (the engine's fairness key, the names the
         caller wants hidden from external providers), and, for a ``personal`` turn, the
@@ -126,8 +127,10 @@ class ChatService:
         )
         if personal or firewalled:
             preferences = Preferences(self._database, caller.owner)
-            read = await self._database.read(preferences.for_turn, conversation_id)
-        context = TurnContext(caller.owner, caller.key_id, caller.queue_key, read.private_names)
+            read = await self._database.read(preferences.for_turn, conversation_id, project_id)
+        context = TurnContext(
+            caller.owner, caller.key_id, caller.queue_key, read.private_names, read.local_only
+        )
         return context, read
 
     async def title(
@@ -242,6 +245,7 @@ class ChatService:
         caller: Caller = LOCAL_CALLER,
         parent_id: str | None | Literal[Leaf.CURRENT] = Leaf.CURRENT,
         file_ids: Sequence[str] = (),
+        project_id: str | None = None,
     ) -> Turn:
         """A turn in a stored conversation (a new one when ``conversation_id`` is None).
 
@@ -252,9 +256,14 @@ class ChatService:
         custom instructions apply (the system message goes first, never stored); ``sampling``,
         the request's explicit choices, goes over them. ``file_ids``: the caller's uploaded
         files to attach to the conversation (a new one's first message brings them); they and
-        the files already attached are searched for the question.
+        the files already attached are searched for the question. ``project_id``: the project
+        a new conversation starts in (its instructions, files and privacy apply).
         """
-        context, read = await self._enter(caller, conversation_id, personal=True)
+        if conversation_id is not None:
+            project_id = None  # a stored conversation's project is the one it is in
+        context, read = await self._enter(
+            caller, conversation_id, personal=True, project_id=project_id
+        )
         own = read.settings
         chosen = SamplingOverrides(
             temperature=own.temperature, top_p=own.top_p, max_tokens=own.max_tokens
@@ -273,6 +282,7 @@ class ChatService:
                 system=system,
                 file_ids=file_ids,
                 documents=document_mode(own.documents),
+                project_id=project_id,
             )
         except BaseException:
             await lease.release()
@@ -290,6 +300,7 @@ class ChatService:
         system: str | None,
         file_ids: Sequence[str] = (),
         documents: DocumentMode = "auto",
+        project_id: str | None = None,
     ) -> Turn:
         provider, model_id = where.provider, where.model_id
         store = ConversationStore(self._database, where.caller.owner)
@@ -305,7 +316,14 @@ class ChatService:
         reserve = min(wanted, window // 2)
         self._check_bounds(plan.brought)  # the stored history is fitted, not refused
         excerpts = await self._excerpts(
-            where.caller.owner, conversation_id, branch, content, window, file_ids, documents
+            where.caller.owner,
+            conversation_id,
+            branch,
+            content,
+            window,
+            file_ids,
+            documents,
+            project_id,
         )
         wanted_messages = plan.prompt
         if excerpts:  # after the system prompt: kept whatever the fitting drops
@@ -327,7 +345,9 @@ class ChatService:
             if conversation_id is None:
                 title = title_from(content or "")
                 conversation_id = await to_thread.run_sync(
-                    lambda: store.create(title=title, source=source, model=model_id)
+                    lambda: store.create(
+                        title=title, source=source, model=model_id, project_id=project_id
+                    )
                 )
             if file_ids and self._files is not None:
                 await self._files.attach(where.caller.owner, file_ids, conversation_id)
@@ -361,14 +381,18 @@ class ChatService:
         window: int,
         file_ids: Sequence[str] = (),
         mode: DocumentMode = "auto",
+        project_id: str | None = None,
     ) -> list[PassageHit]:
-        """The passages of the conversation's files that answer the turn's question (the new
-        message, or the branch's last question when answering again), within about a third of
-        the context window (four characters a token)."""
-        if self._files is None or (conversation_id is None and not file_ids):
+        """The passages of the conversation's files (and its project's: ``project_id``'s for a
+        new one) that answer the turn's question (the new message, or the branch's last question
+        when answering again), within about a third of the context window (four characters a
+        token)."""
+        if self._files is None or (conversation_id is None and not file_ids and not project_id):
             return []
         question = content
         if question is None:
             question = next((m.content for m in reversed(branch) if m.role == "user"), "")
         budget = window * 4 // 3
-        return await self._files.passages(owner, conversation_id, question, budget, file_ids, mode)
+        return await self._files.passages(
+            owner, conversation_id, question, budget, file_ids, mode, project_id
+        )

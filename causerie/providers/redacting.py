@@ -120,10 +120,15 @@ class RedactingProvider:
         params: SamplingParams,
         context: TurnContext,
     ) -> Completion:
-        if self._local_only and self.privacy == "external":
+        if self.privacy == "external" and self._local_only:
             raise PrivacyBlockedError(
                 f"Local-only mode is on: the provider `{self.name}` is external and receives "
                 f"no requests."
+            )
+        if self.privacy == "external" and context.local_only:
+            raise PrivacyBlockedError(
+                f"This chat's project is local only: the provider `{self.name}` is external and "
+                f"receives none of it. Choose a local model."
             )
         if self.policy == "allow":
             return await self.inner.open(model, messages, params, context)

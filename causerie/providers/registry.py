@@ -68,7 +68,9 @@ class ProviderRegistry:
                         type(exc).__name__,
                     )
             provider: Provider = upstream
-            if entry.effective_policy != "allow" or (local_only and entry.privacy == "external"):
+            # Every external provider stands behind the firewall, if only to refuse local-only
+            # projects' turns.
+            if entry.effective_policy != "allow" or entry.privacy == "external":
                 provider = RedactingProvider(
                     upstream,
                     privacy=entry.privacy,

@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 from causerie.errors import NotFoundError
 from causerie.storage.db import Database
 from causerie.storage.erasure import erase_orphaned_contents
-from causerie.storage.tables import LOCAL_OWNER, ConversationRow, FileRow, MessageRow, utcnow
+from causerie.storage.tables import (
+    LOCAL_OWNER,
+    ConversationRow,
+    FileRow,
+    MessageRow,
+    ProjectRow,
+    utcnow,
+)
 from causerie.types import Message, Redactions, Role, Source, ToolCall
 
 TITLE_LENGTH = 80
@@ -130,6 +137,7 @@ class ConversationSummary:
     updated_at: datetime
     pinned: bool = False
     archived: bool = False
+    project_id: str | None = None
 
     @classmethod
     def of(cls, row: ConversationRow) -> ConversationSummary:
@@ -143,6 +151,7 @@ class ConversationSummary:
             updated_at=row.updated_at,
             pinned=bool(row.pinned),
             archived=bool(row.archived),
+            project_id=row.project_id,
         )
 
 
@@ -188,10 +197,22 @@ class ConversationStore:
         self._db = db
         self.owner = owner
 
-    def create(self, *, title: str = "New chat", source: str = "web", model: str = "") -> str:
+    def create(
+        self,
+        *,
+        title: str = "New chat",
+        source: str = "web",
+        model: str = "",
+        project_id: str | None = None,
+    ) -> str:
+        """A new conversation (in ``project_id``, one of the owner's projects, when given)."""
         conversation_id = str(uuid.uuid4())
         now = utcnow()
         with self._db.session() as session:
+            if project_id is not None:
+                project = session.get(ProjectRow, project_id)
+                if project is None or project.owner_id != self.owner:
+                    raise NotFoundError(f"project {project_id} not found")
             session.add(
                 ConversationRow(
                     id=conversation_id,
@@ -201,6 +222,7 @@ class ConversationStore:
                     model=model,
                     created_at=now,
                     updated_at=now,
+                    project_id=project_id,
                 )
             )
         return conversation_id

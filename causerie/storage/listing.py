@@ -1,4 +1,5 @@
-"""The conversation list: pinned first, then pages of the rest (keyset pagination), and the archive.
+"""The conversation list: pinned first, the projects with their latest chats, then pages of the
+chats in no project (keyset pagination), and the archive.
 
 A page is read with a cursor (the last item's ``updated_at`` and id), never an OFFSET, so the
 ten-thousandth conversation costs the same index range scan as the first.
@@ -14,17 +15,28 @@ from sqlalchemy import and_, or_, select
 from causerie.errors import InvalidRequestError
 from causerie.storage.conversations import ConversationSummary, owned
 from causerie.storage.db import Database
-from causerie.storage.tables import LOCAL_OWNER, ConversationRow
+from causerie.storage.tables import LOCAL_OWNER, ConversationRow, ProjectRow
 
-__all__ = ["ConversationListing", "ListPage"]
+__all__ = ["ConversationListing", "ListPage", "ProjectGroup"]
 
 PINNED_LIMIT = 100
+PROJECTS_LIMIT = 50  # in the sidebar; the others are one search away
 
 
 @dataclass(frozen=True, slots=True)
 class ListPage:
     items: list[ConversationSummary]
     next_cursor: str | None  # None: this was the last page
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectGroup:
+    """A project in the sidebar: its name and its latest chats (``more``: it has others)."""
+
+    id: str
+    name: str
+    chats: list[ConversationSummary]
+    more: bool
 
 
 def encode_cursor(item: ConversationSummary) -> str:
@@ -65,15 +77,53 @@ class ConversationListing:
         with self._db.session() as session:
             return [ConversationSummary.of(row) for row in session.scalars(query)]
 
+    def projects(self, chats_each: int = 5) -> list[ProjectGroup]:
+        """The owner's projects that are not archived, the latest first, each with its latest
+        ``chats_each`` chats that are not archived (pinned ones too: they are listed twice)."""
+        query = (
+            select(ProjectRow.id, ProjectRow.name)
+            .where(ProjectRow.owner_id == self.owner, ProjectRow.archived.is_(False))
+            .order_by(ProjectRow.updated_at.desc(), ProjectRow.id)
+            .limit(PROJECTS_LIMIT)
+        )
+        groups = []
+        with self._db.session() as session:
+            for project_id, name in session.execute(query).all():
+                chats = (
+                    select(ConversationRow)
+                    .where(
+                        ConversationRow.project_id == project_id,
+                        ConversationRow.archived.is_(False),
+                    )
+                    .order_by(ConversationRow.updated_at.desc(), ConversationRow.id.desc())
+                    .limit(chats_each + 1)
+                )
+                found = [ConversationSummary.of(row) for row in session.scalars(chats)]
+                groups.append(
+                    ProjectGroup(project_id, name, found[:chats_each], len(found) > chats_each)
+                )
+        return groups
+
     def page(
-        self, *, archived: bool = False, cursor: str | None = None, limit: int = 50
+        self,
+        *,
+        archived: bool = False,
+        cursor: str | None = None,
+        limit: int = 50,
+        project_id: str | None = None,
     ) -> ListPage:
-        """Newest first. The sidebar (``archived=False``) leaves out pinned conversations."""
+        """Newest first. The sidebar (``archived=False``) leaves out pinned conversations and,
+        without ``project_id``, those in a project (listed with it); with ``project_id``, the
+        project's (the owner's: another's project has no conversations here)."""
         query = select(ConversationRow).where(
             ConversationRow.owner_id == self.owner, ConversationRow.archived.is_(archived)
         )
-        if not archived:
-            query = query.where(ConversationRow.pinned.is_(False))
+        if project_id is not None:
+            query = query.where(ConversationRow.project_id == project_id)
+        elif not archived:
+            query = query.where(
+                ConversationRow.pinned.is_(False), ConversationRow.project_id.is_(None)
+            )
         if cursor is not None:
             stamp, last_id = decode_cursor(cursor)
             query = query.where(

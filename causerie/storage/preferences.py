@@ -69,14 +69,18 @@ class TurnPreferences:
     instructions: str = ""  # the user's custom instructions
     private_names: tuple[str, ...] = ()
     project_instructions: str = ""  # those of the conversation's project
+    local_only: bool = False  # its project keeps its chats away from external providers
 
 
 # Read before every turn: built once (building a statement costs a cold request more than
 # running it).
 TURN_SETTINGS = (
-    select(ConversationRow.settings, ProjectRow.instructions)
+    select(ConversationRow.settings, ProjectRow.instructions, ProjectRow.local_only)
     .outerjoin(ProjectRow, ProjectRow.id == ConversationRow.project_id)
     .where(ConversationRow.id == bindparam("id"), ConversationRow.owner_id == bindparam("owner"))
+)
+TURN_PROJECT = select(ProjectRow.instructions, ProjectRow.local_only).where(
+    ProjectRow.id == bindparam("id"), ProjectRow.owner_id == bindparam("owner")
 )
 TURN_PREFERENCES = select(PreferenceRow.name, PreferenceRow.value).where(
     PreferenceRow.owner_id == bindparam("owner"),
@@ -101,11 +105,14 @@ class Preferences:
             row = owned(session, conversation_id, self.owner)
             row.settings = json.dumps(asdict(settings), ensure_ascii=False)
 
-    def for_turn(self, conversation_id: str | None) -> TurnPreferences:
-        """A conversation's settings (none for a new one: the defaults), the custom instructions
-        and the private names, in one session."""
+    def for_turn(
+        self, conversation_id: str | None, project_id: str | None = None
+    ) -> TurnPreferences:
+        """A conversation's settings (none for a new one: the defaults) and its project's
+        (``project_id``'s for a new one), the custom instructions and the private names, in one
+        session."""
         with self._db.reading() as connection:  # read on every turn: Core, no ORM session
-            settings, project = ChatSettings(), ""
+            settings, project, local_only = ChatSettings(), "", False
             if conversation_id is not None:
                 stored = connection.execute(
                     TURN_SETTINGS, {"id": conversation_id, "owner": self.owner}
@@ -113,7 +120,14 @@ class Preferences:
                 if stored is None:  # someone else's is as absent as a missing one
                     raise NotFoundError(f"conversation {conversation_id} not found")
                 settings = ChatSettings.parse(stored.settings)
-                project = stored.instructions or ""
+                project, local_only = stored.instructions or "", bool(stored.local_only)
+            elif project_id is not None:
+                found = connection.execute(
+                    TURN_PROJECT, {"id": project_id, "owner": self.owner}
+                ).first()
+                if found is None:
+                    raise NotFoundError(f"project {project_id} not found")
+                project, local_only = found.instructions, bool(found.local_only)
             rows = connection.execute(TURN_PREFERENCES, {"owner": self.owner})
             values = {name: value for name, value in rows}
         return TurnPreferences(
@@ -121,6 +135,7 @@ class Preferences:
             values.get(CUSTOM_INSTRUCTIONS, ""),
             names_in(values.get(PRIVATE_NAMES, "")),
             project,
+            local_only,
         )
 
     def private_names(self) -> tuple[str, ...]:

@@ -35,7 +35,7 @@ class ProjectStore:
         self._db = db
         self.owner = owner
 
-    def create(self, name: str, instructions: str = "") -> Project:
+    def create(self, name: str, instructions: str = "", *, local_only: bool = False) -> Project:
         now = utcnow()
         row = ProjectRow(
             id=str(uuid.uuid4()),
@@ -43,6 +43,7 @@ class ProjectStore:
             name=clean_name(name),
             instructions=instructions.strip(),
             archived=False,
+            local_only=local_only,
             created_at=now,
             updated_at=now,
         )
@@ -72,8 +73,10 @@ class ProjectStore:
         name: str | None = None,
         instructions: str | None = None,
         archived: bool | None = None,
+        local_only: bool | None = None,
     ) -> Project:
-        """Rename, change the instructions, archive or restore (None: unchanged)."""
+        """Rename, change the instructions, archive or restore, keep local or not (None:
+        unchanged)."""
         with self._db.session() as session:
             row = self._owned(session, project_id)
             if name is not None:
@@ -82,6 +85,8 @@ class ProjectStore:
                 row.instructions = instructions.strip()
             if archived is not None:
                 row.archived = archived
+            if local_only is not None:
+                row.local_only = local_only
             row.updated_at = utcnow()
             return self._project(session, row)
 
@@ -127,6 +132,7 @@ class ProjectStore:
             row.updated_at,
             int(chats or 0),
             int(files or 0),
+            row.local_only,
         )
 
 

@@ -300,6 +300,8 @@ class ProjectRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     instructions: Mapped[str] = mapped_column(Text, default="", server_default="")
     archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Its chats never reach an external provider (the privacy firewall refuses them).
+    local_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -58,6 +58,7 @@ def page(
         "temporary": False,
         "models": [],
         "chat_settings": ChatSettings(),
+        "project": None,  # a project's page: the project
         **extra,
     }
     return fragment(request, name, status_code=status_code, **context)

@@ -34,7 +34,9 @@ from causerie.errors import (
 )
 from causerie.responses import error_response
 from causerie.storage.preferences import CUSTOM_INSTRUCTIONS
+from causerie.storage.projects import ProjectStore
 from causerie.storage.shares import ShareStore
+from causerie.types import Project
 from causerie.web import actions, send
 from causerie.web.rendering import HERE, PAGE_HEADERS, fragment, model_ids, page
 from causerie.web.views import (
@@ -68,9 +70,10 @@ def mount_web(app: FastAPI) -> None:
             return RedirectResponse(f"{root}/login", 303)  # a form posted after signing out
         return error_response(exc)
 
-    from causerie.web import account, admin  # they render with this module's page()
+    from causerie.web import account, admin, projects  # they render with this module's page()
 
     app.include_router(router)
+    app.include_router(projects.router)
     app.include_router(send.router)
     app.include_router(actions.router)
     app.include_router(account.router)
@@ -218,15 +221,27 @@ async def sidebar_page(request: Request, listing: ListingDep, cursor: str) -> HT
 
 @router.get("/archive", response_class=HTMLResponse)
 async def archive_page(
-    request: Request, listing: ListingDep, cursor: str | None = None
+    request: Request, listing: ListingDep, services: ServicesDep, cursor: str | None = None
 ) -> HTMLResponse:
-    def load() -> tuple[Sidebar, list[SidebarItem], str | None]:
+    """The archived chats, and the archived projects (which can be restored or deleted)."""
+
+    def load() -> tuple[Sidebar, list[SidebarItem], str | None, list[Project]]:
         archived = listing.page(archived=True, cursor=cursor, limit=ARCHIVE_PAGE)
         items = [SidebarItem.of(c) for c in archived.items]
-        return load_sidebar(listing), items, archived.next_cursor
+        projects = (
+            [] if cursor else ProjectStore(services.database, listing.owner).list(archived=True)
+        )
+        return load_sidebar(listing), items, archived.next_cursor, projects
 
-    sidebar, items, next_cursor = await to_thread.run_sync(load)
-    return page(request, "archive.html", sidebar=sidebar, archived=items, next_cursor=next_cursor)
+    sidebar, items, next_cursor, projects = await to_thread.run_sync(load)
+    return page(
+        request,
+        "archive.html",
+        sidebar=sidebar,
+        archived=items,
+        next_cursor=next_cursor,
+        archived_projects=projects,
+    )
 
 
 @router.get("/search", response_class=HTMLResponse)

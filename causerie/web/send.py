@@ -13,7 +13,8 @@
 The body says where the turn goes: ``parent_id`` (absent: the current leaf; null: a new first
 message), ``content`` (null: answer ``parent_id`` again, i.e. regenerate). A temporary chat
 (``temporary: true``) sends its ``history`` and stores nothing. ``file_ids``: files the page
-uploaded before the conversation existed, attached to it with its first message.
+uploaded before the conversation existed, attached to it with its first message;
+``project_id``: the project a new conversation starts in (from the project's page).
 
 Errors before the stream starts (unknown conversation, empty message...) are the usual JSON
 error envelope with a 4xx status. A client that goes away (the page's Stop button aborts its
@@ -74,6 +75,7 @@ class SendRequest(BaseModel):
     max_tokens: int | None = Field(None, ge=1, le=8192)
     model: str | None = Field(None, max_length=200)  # a model id or alias; default: "default"
     file_ids: list[str] = Field(default_factory=list, max_length=50)  # uploads to attach
+    project_id: str | None = Field(None, max_length=36)  # the project a new chat starts in
 
 
 @router.post("/c/send")
@@ -127,6 +129,7 @@ async def open_turn(
         admit=admit,
         caller=caller,
         file_ids=body.file_ids,
+        project_id=body.project_id,
     )
 
 

@@ -124,10 +124,21 @@ class SidebarItem:
 
 
 @dataclass(frozen=True, slots=True)
+class SidebarProject:
+    """A project in the sidebar, its latest chats under it."""
+
+    id: str
+    name: str
+    chats: list[SidebarItem]
+    more: bool  # it has other chats (its page lists them all)
+
+
+@dataclass(frozen=True, slots=True)
 class Sidebar:
     pinned: list[SidebarItem] = field(default_factory=list)
     recent: list[SidebarItem] = field(default_factory=list)
     next_cursor: str | None = None
+    projects: list[SidebarProject] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,12 +162,19 @@ def highlight(snippet: str) -> Markup:
 
 
 def load_sidebar(listing: ConversationListing, cursor: str | None = None) -> Sidebar:
+    """The pinned chats, the projects with their latest chats, and a page of the other chats
+    (the first page: with the pinned chats and the projects; a later one: that page alone)."""
     page = listing.page(cursor=cursor, limit=SIDEBAR_PAGE)
     pinned = listing.pinned() if cursor is None else []
+    groups = listing.projects() if cursor is None else []
     return Sidebar(
         [SidebarItem.of(c) for c in pinned],
         [SidebarItem.of(c) for c in page.items],
         page.next_cursor,
+        [
+            SidebarProject(g.id, g.name, [SidebarItem.of(c) for c in g.chats], g.more)
+            for g in groups
+        ],
     )
 
 

@@ -238,7 +238,8 @@ def test_b_reaches_none_of_a_s_files_and_a_page_upload_needs_its_csrf_token(
 
 def test_b_reaches_none_of_a_s_projects(world: World) -> None:
     """Projects join the matrix: through B's key or session, A's project is 404 (read, change,
-    delete, a conversation moved in, a file uploaded into it); A's project is untouched."""
+    delete, a conversation moved in, a file uploaded into it, its page, a chat started in it);
+    A's project is untouched."""
     a_key = {"Authorization": f"Bearer {world.a.key}"}
     b_key = {"Authorization": f"Bearer {world.b.key}"}
     with httpx.Client(base_url=world.server.url, timeout=60) as http:
@@ -263,5 +264,11 @@ def test_b_reaches_none_of_a_s_projects(world: World) -> None:
             assert upload.status_code == 404
             listed = client.get("/api/projects", headers=headers).json()["data"]
             assert pid not in [p["id"] for p in listed]
+        # B's pages: A's project page is not found, a chat cannot be started in it, and B's
+        # sidebar does not name it
+        assert world.b.page.get(f"/p/{pid}").status_code == 404
+        started = world.b.page.post("/c/send", json={"content": "Hi", "project_id": pid})
+        assert started.status_code == 404
+        assert "secret plans" not in world.b.page.get("/").text
         assert http.post("/api/projects", json={"name": "x"}).status_code == 401
         assert http.get(f"/api/projects/{pid}", headers=a_key).json()["name"] == "A's secret plans"

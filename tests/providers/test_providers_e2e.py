@@ -374,6 +374,79 @@ def test_a_files_passages_go_out_as_quoted_numbered_data_with_names_hidden(
         page.post("/preferences/instructions", json={"text": "", "private_names": ""})
 
 
+def test_a_local_only_projects_chats_never_reach_an_external_provider(
+    module_relay: Relay, proxy: Server
+) -> None:
+    with page_client(proxy.url) as page:
+        kept = page.post("/api/projects", json={"name": "Kept", "local_only": True}).json()
+        open_project = page.post("/api/projects", json={"name": "Open"}).json()
+        assert kept["local_only"] is True and open_project["local_only"] is False
+        calls = module_relay.calls
+
+        # asked of the external provider by name: refused, nothing sent, nothing stored
+        refused = page.post(
+            "/c/send",
+            json={
+                "content": "Hello",
+                "model": f"up/{MODEL}",
+                "max_tokens": 2,
+                "project_id": kept["id"],
+            },
+        )
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"]["code"] == "privacy_blocked"
+        assert "local only" in refused.json()["error"]["message"]
+        assert page.get(f"/api/projects/{kept['id']}").json()["conversations"] == 0
+
+        # the default route (external first, then local) falls back to the local model
+        served = page.post(
+            "/c/send", json={"content": "Hello", "max_tokens": 2, "project_id": kept["id"]}
+        )
+        events = dict(page_events(served))
+        assert "done" in events, served.text
+        assert module_relay.calls == calls
+        conversation = events["meta"]["conversation_id"]
+        assert page.get(f"/api/projects/{kept['id']}").json()["conversations"] == 1
+
+        # a chat moved in later is kept local too; moved out, it may go out again
+        started = page.post(
+            "/c/send",
+            json={
+                "content": "Hi",
+                "model": f"up/{MODEL}",
+                "max_tokens": 2,
+                "project_id": open_project["id"],
+            },
+        )
+        assert "event: done" in started.text
+        assert module_relay.calls == calls + 1
+        moved = dict(page_events(started))["meta"]["conversation_id"]
+        page.put(f"/api/projects/{kept['id']}/conversations/{moved}").raise_for_status()
+        again = page.post(
+            "/c/send",
+            json={
+                "conversation_id": moved,
+                "content": "Again",
+                "model": f"up/{MODEL}",
+                "max_tokens": 2,
+            },
+        )
+        assert again.json()["error"]["code"] == "privacy_blocked"
+        page.delete(f"/api/projects/{kept['id']}/conversations/{moved}").raise_for_status()
+        out = page.post(
+            "/c/send",
+            json={
+                "conversation_id": moved,
+                "content": "Out",
+                "model": f"up/{MODEL}",
+                "max_tokens": 2,
+            },
+        )
+        assert "event: done" in out.text
+        assert module_relay.calls == calls + 2
+        assert conversation != moved
+
+
 def test_block_policy_refuses_personal_data_with_a_clear_400(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as refused:
         client.chat.completions.create(

@@ -7,8 +7,13 @@ export const root = document.body.dataset.root || "";
 export const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content || "";
 
 export async function postJSON(path, body = {}) {
+  return sendJSON("POST", path, body);
+}
+
+// A change through the REST routes (``PATCH``, ``DELETE``...) with the page's CSRF token.
+export async function sendJSON(method, path, body = {}) {
   const response = await fetch(`${root}${path}`, {
-    method: "POST",
+    method,
     headers: {
       "Content-Type": "application/json",
       Accept: "application/json",
@@ -66,4 +71,40 @@ export async function copyText(text, button) {
     if (label !== null) button.setAttribute("aria-label", label);
     else button.textContent = t.copy || "Copy";
   }, 1500);
+}
+
+// A one-line field placed after ``anchor`` (which hides meanwhile), holding ``value``: resolves
+// with the text typed when Enter is pressed or the field loses focus, null on Escape.
+export function editText(anchor, value, testid) {
+  const input = document.createElement("input");
+  input.type = "text";
+  input.className = "rename-input";
+  input.dataset.testid = testid;
+  input.maxLength = 200;
+  input.value = value;
+  input.setAttribute("aria-label", t.rename);
+  anchor.hidden = true;
+  anchor.after(input);
+  input.focus();
+  input.select();
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (text) => {
+      if (done) return;
+      done = true;
+      input.remove();
+      anchor.hidden = false;
+      resolve(text);
+    };
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        finish(input.value.trim());
+      } else if (event.key === "Escape") {
+        event.stopPropagation();
+        finish(null);
+      }
+    });
+    input.addEventListener("blur", () => finish(input.value.trim()));
+  });
 }

@@ -3,7 +3,8 @@
 // (waiting, reading, searchable, indexing n/m, ready, or why not) until they are ready. A
 // file can be removed at any time: an upload under way is aborted, a stored one deleted (which
 // also stops its reading). A conversation's files are listed again when it is reopened. A new
-// chat's files are sent with its first message, which attaches them.
+// chat's files are sent with its first message, which attaches them. A project's page lists
+// and adds the project's files the same way (``projectId``).
 
 import { csrfToken, errorText, getJSON, root, t } from "./api.js";
 
@@ -11,7 +12,7 @@ const POLL_MS = 700;
 const FINAL = new Set(["ready", "no_text", "failed"]);
 const BUSY = new Set(["uploading", "pending", "extracting"]);
 
-export function setupAttachments({ composer, conversationId, onChange }) {
+export function setupAttachments({ composer, conversationId, projectId = null, onChange }) {
   const list = composer.querySelector("[data-testid=attachments]");
   const button = composer.querySelector("[data-testid=attach]");
   const picker = composer.querySelector("[data-testid=attach-input]");
@@ -30,17 +31,19 @@ export function setupAttachments({ composer, conversationId, onChange }) {
       addFiles(files);
     }
   });
-  const dropZone = document.querySelector("[data-testid=thread]") || composer;
+  const dropZone = projectId ? composer : document.querySelector("[data-testid=thread]") || composer;
   for (const zone of new Set([dropZone, composer])) {
     zone.addEventListener("dragover", (event) => {
       if (!event.dataTransfer?.types.includes("Files")) return;
       event.preventDefault();
+      event.stopPropagation(); // a project's files box is inside the thread: one upload, not two
       composer.classList.add("dropping");
     });
     zone.addEventListener("dragleave", () => composer.classList.remove("dropping"));
     zone.addEventListener("drop", (event) => {
       if (!event.dataTransfer?.files.length) return;
       event.preventDefault();
+      event.stopPropagation();
       composer.classList.remove("dropping");
       addFiles(event.dataTransfer.files);
     });
@@ -97,7 +100,8 @@ export function setupAttachments({ composer, conversationId, onChange }) {
     const form = new FormData();
     form.append("file", file);
     const id = conversationId();
-    if (id) form.append("conversation_id", id);
+    if (projectId) form.append("project_id", projectId);
+    else if (id) form.append("conversation_id", id);
     xhr.upload.addEventListener("progress", (event) => {
       if (!event.lengthComputable) return;
       const percent = Math.round((100 * event.loaded) / event.total);
@@ -156,8 +160,9 @@ export function setupAttachments({ composer, conversationId, onChange }) {
     // A new chat's uploads, to attach with its first message.
     unattached: () => [...items.values()].filter((item) => item.id).map((item) => item.id),
     async load(id) {
-      if (!id) return;
-      const files = await getJSON(`/api/files?conversation_id=${encodeURIComponent(id)}`);
+      if (!id && !projectId) return;
+      const query = projectId ? `project_id=${encodeURIComponent(projectId)}` : `conversation_id=${encodeURIComponent(id)}`;
+      const files = await getJSON(`/api/files?${query}`);
       for (const file of files.data.reverse()) {
         const chip = chipFor(file.filename);
         items.set(chip, { id: file.id, status: file.status, xhr: null });

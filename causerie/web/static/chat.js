@@ -2,7 +2,7 @@
 // The server renders and sanitizes every reply; this script only inserts that HTML,
 // and never turns model text into HTML itself.
 
-import { csrfToken, decorateCode, errorText, getHTML, postJSON, root, t } from "./api.js";
+import { csrfToken, decorateCode, errorText, getHTML, postJSON, root, sendJSON, t } from "./api.js";
 import { setupSearch } from "./search.js";
 import { setupSettings as setupChatSettings } from "./settings.js";
 import { setupShare, showConversationActions } from "./share.js";
@@ -10,6 +10,7 @@ import { readEvents } from "./sse.js";
 import { setTitle, setupDrawer, setupSidebar, showCurrent } from "./sidebar.js";
 import { setupThreadActions } from "./thread.js";
 import { setupAttachments } from "./attachments.js";
+import { setupNewProject, setupProjectPage } from "./projects.js";
 
 const STICK_DISTANCE = 80; // px from the bottom within which the thread follows the reply
 
@@ -25,6 +26,9 @@ setupSettings();
 setupShortcuts();
 if (!thread) setupChatSettings(() => null); // custom instructions are on every page
 setupArchive();
+setupNewProject();
+const projectPanel = document.querySelector("[data-testid=project-panel]");
+if (projectPanel) setupProjectPage(projectPanel);
 if (thread && form) setupChat();
 
 function setupChat() {
@@ -203,7 +207,7 @@ function setupChat() {
       heading.textContent = meta.title;
       document.title = `${meta.title} · Causerie`;
     }
-    showCurrent(nav, conversationId, meta.title);
+    showCurrent(nav, conversationId, meta.title, thread.dataset.projectId || null);
     showConversationActions(conversationId);
   }
 
@@ -217,6 +221,7 @@ function setupChat() {
     body.conversation_id = conversationId;
     const uploaded = conversationId ? [] : (attachments?.unattached() ?? []);
     if (uploaded.length) body.file_ids = uploaded; // a new chat's files come with its first message
+    if (!conversationId && thread.dataset.projectId) body.project_id = thread.dataset.projectId;
     if (conversationId && parentId !== undefined) body.parent_id = parentId;
     return body;
   }
@@ -393,6 +398,13 @@ function setupArchive() {
     const button = event.target.closest("button[data-action]");
     if (!button) return;
     const item = button.closest("li");
+    if (button.dataset.action === "restore-project") {
+      await sendJSON("PATCH", `/api/projects/${encodeURIComponent(item.dataset.projectId)}`, {
+        archived: false,
+      });
+      location.reload();
+      return;
+    }
     const id = encodeURIComponent(item.dataset.id);
     if (button.dataset.action === "restore") {
       await postJSON(`/c/${id}/archive`, { value: false });

@@ -5,7 +5,7 @@ import { getJSON, postJSON, t } from "./api.js";
 
 // ``load`` (optional) fills the form before the dialog shows, so nothing typed is overwritten;
 // if it fails, the dialog says why and cannot save (blanks never overwrite what is stored).
-function setupDialog(opener, dialog, save, load = null) {
+export function setupDialog(opener, dialog, save, load = null) {
   if (!opener || !dialog) return;
   const form = dialog.querySelector("form");
   const status = dialog.querySelector("[role=status]");

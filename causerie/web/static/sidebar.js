@@ -1,7 +1,7 @@
 // The conversation list: the narrow-screen drawer, date groups, "Load more", and each item's
 // menu (rename, pin, archive, delete). Dates are grouped by the browser's own calendar.
 
-import { getHTML, postJSON, root, t } from "./api.js";
+import { editText, getHTML, postJSON, root, t } from "./api.js";
 
 export function setupDrawer(app) {
   const button = app.querySelector("[data-testid=menu]");
@@ -135,42 +135,14 @@ async function itemAction(action, item) {
   }
 }
 
-function startRename(item) {
+async function startRename(item) {
   const link = item.querySelector("a");
-  const input = document.createElement("input");
-  input.type = "text";
-  input.className = "rename-input";
-  input.dataset.testid = "rename-input";
-  input.maxLength = 200;
-  input.value = link.textContent;
-  input.setAttribute("aria-label", t.rename);
-  link.hidden = true;
-  link.after(input);
-  input.focus();
-  input.select();
-  let done = false;
-  const finish = async (save) => {
-    if (done) return;
-    done = true;
-    const title = input.value.trim();
-    input.remove();
-    link.hidden = false;
-    if (save && title && title !== link.textContent) {
-      const result = await postJSON(`/c/${encodeURIComponent(item.dataset.id)}/rename`, { title });
-      setTitle(item.dataset.id, result.title);
-    }
-    link.focus();
-  };
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter") {
-      event.preventDefault();
-      finish(true);
-    } else if (event.key === "Escape") {
-      event.stopPropagation();
-      finish(false);
-    }
-  });
-  input.addEventListener("blur", () => finish(true));
+  const title = await editText(link, link.textContent, "rename-input");
+  if (title && title !== link.textContent) {
+    const result = await postJSON(`/c/${encodeURIComponent(item.dataset.id)}/rename`, { title });
+    setTitle(item.dataset.id, result.title);
+  }
+  link.focus();
 }
 
 // A conversation's title changed: the sidebar link, and the heading if it is the open one.
@@ -186,9 +158,11 @@ export function setTitle(id, title) {
   }
 }
 
-// Put the conversation at the top of the list (adding it if new) and mark it current.
-export function showCurrent(nav, id, title) {
-  const list = nav.querySelector("[data-testid=recent]");
+// Put the conversation at the top of its list (its project's, or the recent chats), adding it
+// if new, and mark it current.
+export function showCurrent(nav, id, title, projectId = null) {
+  const projectList = projectId && nav.querySelector(`[data-project-list="${CSS.escape(projectId)}"]`);
+  const list = projectList || nav.querySelector("[data-testid=recent]");
   let link = [...nav.querySelectorAll("a[data-id]")].find((a) => a.dataset.id === id);
   let item = link?.closest("li");
   if (!item) {
@@ -213,7 +187,7 @@ export function showCurrent(nav, id, title) {
   item.dataset.updated = new Date().toISOString();
   if (!item.closest("[data-testid=pinned]")) {
     list.prepend(item);
-    groupList(list);
+    if (!projectList) groupList(list);
   }
   for (const other of nav.querySelectorAll("a[aria-current]")) other.removeAttribute("aria-current");
   link.setAttribute("aria-current", "page");
