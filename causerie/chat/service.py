@@ -130,6 +130,12 @@ class ChatService:
         context = TurnContext(caller.owner, caller.key_id, caller.queue_key, read.private_names)
         return context, read
 
+    async def context_for(self, caller: Caller, provider: Provider) -> TurnContext:
+        """Who a request that is not a turn (embeddings) is for, as ``provider`` takes it: with
+        the caller's private names when the privacy firewall stands before it."""
+        context, _ = await self._enter(caller, provider=provider)
+        return context
+
     async def title(
         self, model: str, first_message: str, caller: Caller, admit: Admit
     ) -> str | None:
