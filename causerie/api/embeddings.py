@@ -1,26 +1,30 @@
-"""``POST /v1/embeddings``: OpenAI's embeddings endpoint, served by the local embedding model.
+"""``POST /v1/embeddings``: OpenAI's embeddings endpoint, served by the local embedding model,
+and by a provider's embedding models named in the providers file (``providers/embeddings.py``).
 
-The same model embeds the uploaded documents' passages (``retrieval/embed.py``). Like OpenAI's:
+The local model embeds the uploaded documents' passages too (``retrieval/embed.py``). Like OpenAI's:
 ``input`` is a string or a list of up to 2,048 strings, none empty; ``encoding_format`` is
 ``float`` or ``base64`` (little-endian float32, what the ``openai`` client asks for by default);
 ``dimensions``, when given, must be the model's own (512: the model's vectors cannot be cut
-short). Inputs given as token ids are refused: they are ids of another model's tokenizer. The
-tokens read count in the caller's usage and quota like a chat's prompt.
+short; a provider's model gets it as sent). Inputs given as token ids are refused: they are ids
+of another model's tokenizer, and the privacy firewall could not read them. The tokens read
+(the upstream's count, for a provider's model) count in the caller's usage and quota like a
+chat's prompt.
 """
 
 from __future__ import annotations
 
-import base64
 from typing import Literal
 
-import numpy as np
 from anyio import to_thread
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from causerie.api.schemas import error_responses
+from causerie.auth.principal import Principal
 from causerie.deps import ApiPrincipal, ServicesDep
 from causerie.errors import InvalidRequestError, ModelNotFoundError, UnsupportedParameterError
+from causerie.providers.embeddings import UpstreamEmbeddings, encoded
+from causerie.services import Services
 
 router = APIRouter()
 
@@ -76,18 +80,22 @@ class EmbeddingList(BaseModel):
     "/v1/embeddings",
     response_model=EmbeddingList,
     summary="Create embeddings",
-    responses=error_responses(400, 401, 404, 413, 429),
+    responses=error_responses(400, 401, 404, 413, 429, 502, 503),
 )
 async def create_embeddings(
     body: EmbeddingRequest, services: ServicesDep, principal: ApiPrincipal
 ) -> EmbeddingList:
     embedder = services.embedder
     if body.model != embedder.name:
-        raise ModelNotFoundError(
-            f"The model `{body.model}` does not exist or is not an embedding model; "
-            f"this server embeds with `{embedder.name}`.",
-            param="model",
-        )
+        served = services.registry.embeddings_for(body.model)
+        if served is None:
+            names = [embedder.name, *(m.id for m in services.registry.embedding_models())]
+            raise ModelNotFoundError(
+                f"The model `{body.model}` does not exist or is not an embedding model; "
+                f"this server embeds with {', '.join(f'`{name}`' for name in names)}.",
+                param="model",
+            )
+        return await from_provider(body, services, principal, *served)
     if body.dimensions is not None and body.dimensions != embedder.dimensions:
         raise UnsupportedParameterError(
             f"`{embedder.name}` makes vectors of {embedder.dimensions} dimensions only.",
@@ -101,19 +109,38 @@ async def create_embeddings(
         await services.quotas.charge(principal, embedder.name, prompt_tokens=tokens)
     finally:
         await admission.release()
-    data = [
-        Embedding(index=i, embedding=encode(vector, body.encoding_format))
-        for i, vector in enumerate(vectors)
-    ]
+    return listed([encoded(v, body.encoding_format) for v in vectors], embedder.name, tokens)
+
+
+async def from_provider(
+    body: EmbeddingRequest,
+    services: Services,
+    principal: Principal,
+    upstream: UpstreamEmbeddings,
+    model: str,
+) -> EmbeddingList:
+    """A provider's embedding model: admitted and charged as the local one, sent through the
+    provider's privacy firewall (``UpstreamEmbeddings.create``)."""
+    texts = body.texts()
+    admission = await services.quotas.admit(principal, [body.model, upstream.label(model)])
+    try:
+        context = await services.chat.context_for(principal.caller(), upstream.provider)
+        result = await upstream.create(
+            model,
+            texts,
+            encoding_format=body.encoding_format,
+            dimensions=body.dimensions,
+            context=context,
+        )
+        await services.quotas.charge(principal, result.model, prompt_tokens=result.prompt_tokens)
+    finally:
+        await admission.release()
+    return listed(result.vectors, result.model, result.prompt_tokens)
+
+
+def listed(vectors: list[list[float] | str], model: str, tokens: int) -> EmbeddingList:
     return EmbeddingList(
-        data=data,
-        model=embedder.name,
+        data=[Embedding(index=i, embedding=vector) for i, vector in enumerate(vectors)],
+        model=model,
         usage=EmbeddingUsage(prompt_tokens=tokens, total_tokens=tokens),
     )
-
-
-def encode(vector: np.ndarray, encoding: str) -> list[float] | str:
-    if encoding == "base64":
-        return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
-    floats: list[float] = vector.tolist()
-    return floats

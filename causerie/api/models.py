@@ -23,10 +23,20 @@ async def visible_models(
     if allowed is None:
         return models
     return [
-        info
-        for info in models
-        if info.id in allowed or services.registry.resolve(info.id)[1] in allowed
+        info for info in models if info.id in allowed or canonical(services, info.id) in allowed
     ]
+
+
+def canonical(services: Services, name: str) -> str | None:
+    """The id a model name stands for: a chat model's, or a provider's embedding model's as
+    ``<provider>/<model>`` (None: no model has that name)."""
+    served = services.registry.embeddings_for(name)
+    if served is not None:
+        return served[0].label(served[1])
+    try:
+        return services.registry.resolve(name)[1]
+    except ModelNotFoundError:
+        return None
 
 
 @router.get(
@@ -42,23 +52,20 @@ async def list_models(services: ServicesDep, principal: ApiPrincipal) -> ModelLi
 
 
 @router.get(
-    "/v1/models/{model_id}",
+    "/v1/models/{model_id:path}",  # upstream ids hold a slash: up/gpt-4o-mini
     response_model=ModelCard,
     summary="Retrieve a model",
     responses=error_responses(401, 404),
 )
 async def get_model(model_id: str, services: ServicesDep, principal: ApiPrincipal) -> ModelCard:
     """Every name a request accepts: listed ids, aliases such as ``default``, and the embedding
-    model (not listed: clients and proxies that discover models from the list take every
-    entry for a chat model)."""
-    embedding = ModelInfo(services.embedder.name)
-    visible = {info.id: info for info in await visible_models(services, principal, embedding)}
+    models, local and the providers' (not listed: clients and proxies that discover models from
+    the list take every entry for a chat model)."""
+    embedding = [ModelInfo(services.embedder.name), *services.registry.embedding_models()]
+    visible = {info.id: info for info in await visible_models(services, principal, *embedding)}
     info = visible.get(model_id)
     if info is None:
-        try:
-            info = visible.get(services.registry.resolve(model_id)[1])
-        except ModelNotFoundError:
-            info = None
+        info = visible.get(canonical(services, model_id) or "")
     if info is None:
         raise ModelNotFoundError(f"The model `{model_id}` does not exist.", param="model")
     return ModelCard(id=model_id, created=info.created, owned_by=info.owned_by)

@@ -133,6 +133,12 @@ class ChatService:
         )
         return context, read
 
+    async def context_for(self, caller: Caller, provider: Provider) -> TurnContext:
+        """Who a request that is not a turn (embeddings) is for, as ``provider`` takes it: with
+        the caller's private names when the privacy firewall stands before it."""
+        context, _ = await self._enter(caller, provider=provider)
+        return context
+
     async def title(
         self, model: str, first_message: str, caller: Caller, admit: Admit
     ) -> str | None:

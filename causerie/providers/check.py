@@ -26,12 +26,16 @@ def describe(entry: ProviderConfig) -> list[tuple[str, str]]:
     else:
         key = "none"
     models = ", ".join(entry.models) if entry.models is not None else "(discovered from /models)"
+    embeddings = (
+        [("embedding", ", ".join(entry.embedding_models))] if entry.embedding_models else []
+    )
     return [
         ("base_url", entry.base_url),
         ("preset", entry.preset or "-"),
         ("privacy", f"{entry.privacy}, policy {entry.effective_policy}"),
         ("api key", key),
         ("models", models),
+        *embeddings,
         ("price", f"${entry.price.input:g} in / ${entry.price.output:g} out per 1M tokens"),
         (
             "limits",
@@ -50,7 +54,7 @@ async def check_one(entry: ProviderConfig) -> Health:
     finally:
         await provider.close()
     elapsed = (time.monotonic() - started) * 1000
-    missing = [m for m in entry.models or [] if m not in models]
+    missing = [m for m in [*(entry.models or []), *entry.embedding_models] if m not in models]
     detail = f"reachable in {elapsed:.0f} ms, {len(models)} model(s)"
     if missing:
         detail += f"; configured but not listed by the upstream: {', '.join(missing)}"

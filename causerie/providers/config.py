@@ -6,6 +6,7 @@ with environment overrides on top::
     [providers.openai]                 # the name is the table's key
     preset = "openai"                  # base_url, privacy class and key variable from the preset
     models = ["gpt-4o-mini"]
+    embedding_models = ["text-embedding-3-small"]   # served by /v1/embeddings
 
     [aliases]
     default = ["openai/gpt-4o-mini", "local"]
@@ -84,6 +85,8 @@ class ProviderConfig(BaseModel):
     base_url: str
     api_key_env: str | None = None
     models: list[str] | None = None  # None: discovered from the upstream's /v1/models
+    # Served by /v1/embeddings as <provider>/<model>; never discovered, never chat models.
+    embedding_models: list[str] = Field(default_factory=list)
     headers: dict[str, str] = Field(default_factory=dict)
     context_window: int = Field(8192, ge=256)
     connect_timeout: float = Field(5.0, gt=0)
@@ -142,7 +145,7 @@ class ProvidersConfig(BaseModel):
     source: str | None = None  # the file it was read from, for messages
 
 
-LIST_FIELDS = {"models"}
+LIST_FIELDS = {"models", "embedding_models"}
 # Longest first, so that a field's name is matched before a shorter one it ends with.
 ENV_FIELDS = sorted(
     (set(ProviderConfig.model_fields) - {"name", "price", "headers"})

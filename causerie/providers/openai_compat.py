@@ -175,8 +175,8 @@ class OpenAICompatProvider:
                 window = entry.get("max_model_len") or entry.get("context_length")
                 if isinstance(window, int) and window > 0:
                     self._windows[str(entry["id"])] = window
-        if self.config.models is None:
-            self._model_ids = ids
+        if self.config.models is None:  # its embedding models are not chat models
+            self._model_ids = [i for i in ids if i not in self.config.embedding_models]
         return ids
 
     def models(self) -> list[ModelInfo]:
@@ -370,6 +370,34 @@ class OpenAICompatProvider:
             completion_tokens=int(data.get("completion_tokens") or 0),
             cached_tokens=int(details.get("cached_tokens") or 0),
         )
+
+    # -- requests that do not stream (embeddings) ----------------------------------------------
+
+    async def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``body`` to the upstream's ``path`` and return its JSON object, within the
+        provider's concurrency limit and timeouts (``read_timeout``: the longest silence while
+        it works and answers). An error status, an unreachable or silent upstream raise what
+        they raise in ``open``."""
+        await self._acquire()
+        try:
+            response = await self._client.post(path, json=body)
+        except httpx.TimeoutException as exc:
+            raise ProviderUnavailableError(
+                f"The upstream `{self.name}` did not answer within {self.config.read_timeout:g} s."
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise self._before_first_token(exc) from exc
+        finally:
+            self._release()
+        if response.status_code >= 400:
+            raise self.error_for(response)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ProviderError(f"The upstream `{self.name}` sent invalid JSON.") from exc
+        if not isinstance(data, dict):
+            raise ProviderError(f"The upstream `{self.name}` sent JSON that is not an object.")
+        return data
 
     # -- concurrency and lifetime --------------------------------------------------------------
 

@@ -120,6 +120,34 @@ class RedactingProvider:
         params: SamplingParams,
         context: TurnContext,
     ) -> Completion:
+        redactor = self._redactor(context)
+        if redactor is None:
+            return await self.inner.open(model, messages, params, context)
+        arguments = [call.arguments for m in messages for call in m.tool_calls]
+        redactor.reserve([*(m.content for m in messages), *arguments, *params.stop])
+        redacted = [redacted_message(m, redactor) for m in messages]
+        stop = tuple(redactor.redact(text) for text in params.stop)  # the model writes placeholders
+        self._let_through(redactor, param="messages")
+        completion = await self.inner.open(model, redacted, replace(params, stop=stop), context)
+        return RedactedCompletion(completion, redactor, self.name)
+
+    def redacted_texts(
+        self, texts: Sequence[str], context: TurnContext, *, param: str
+    ) -> list[str]:
+        """Texts of a request that is not a chat turn (embedding inputs) as this provider may
+        receive them; refused (``PrivacyBlockedError``) as ``open`` refuses a turn. Nothing
+        comes back to restore."""
+        redactor = self._redactor(context)
+        if redactor is None:
+            return list(texts)
+        redactor.reserve(texts)
+        redacted = [redactor.redact(text) for text in texts]
+        self._let_through(redactor, param=param)
+        return redacted
+
+    def _redactor(self, context: TurnContext) -> Redactor | None:
+        """The request's redactor (None: the policy lets it through as it is), or a refusal in
+        local-only mode."""
         if self.privacy == "external" and self._local_only:
             raise PrivacyBlockedError(
                 f"Local-only mode is on: the provider `{self.name}` is external and receives "
@@ -131,23 +159,21 @@ class RedactingProvider:
                 f"receives none of it. Choose a local model."
             )
         if self.policy == "allow":
-            return await self.inner.open(model, messages, params, context)
-        redactor = Redactor([*self._names, *context.private_names])
-        arguments = [call.arguments for m in messages for call in m.tool_calls]
-        redactor.reserve([*(m.content for m in messages), *arguments, *params.stop])
-        redacted = [redacted_message(m, redactor) for m in messages]
-        stop = tuple(redactor.redact(text) for text in params.stop)  # the model writes placeholders
+            return None
+        return Redactor([*self._names, *context.private_names])
+
+    def _let_through(self, redactor: Redactor, *, param: str) -> None:
+        """Refuse a request that held personal data under the ``block`` policy; log the kinds
+        and counts of what was replaced (never the values)."""
         counts = redactor.counts()
         if counts and self.policy == "block":
             raise PrivacyBlockedError(
                 f"This request contains personal data ({describe(counts)}) and the provider "
                 f"`{self.name}` is set to block such requests.",
-                param="messages",
+                param=param,
             )
         if counts:
             log.info("redacted %s before provider %s", describe(counts), self.name)
-        completion = await self.inner.open(model, redacted, replace(params, stop=stop), context)
-        return RedactedCompletion(completion, redactor, self.name)
 
     async def close(self) -> None:
         await self.inner.close()

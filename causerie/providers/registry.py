@@ -8,6 +8,9 @@ Names a client may ask for:
 
 Every remote name resolves to a ``Route`` (retries on short 429s, circuit breaker, failover), and
 every upstream whose policy is not ``allow`` sits behind the privacy firewall.
+
+A provider's embedding models (``embedding_models``) are named the same way but kept apart
+(``embeddings_for``): ``/v1/embeddings`` serves them, chat and ``/v1/models`` do not.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import httpx
 from causerie.errors import ConfigurationError, ModelNotFoundError
 from causerie.providers.base import Provider
 from causerie.providers.config import ProvidersConfig
+from causerie.providers.embeddings import UpstreamEmbeddings
 from causerie.providers.openai_compat import OpenAICompatProvider
 from causerie.providers.redacting import RedactingProvider
 from causerie.providers.routing import Breaker, RetryPolicy, Route, Target
@@ -37,6 +41,7 @@ class ProviderRegistry:
         self._routes: dict[str, tuple[Provider, str]] = {}
         self._remote: dict[str, Provider] = {}  # name -> provider (firewalled when it must be)
         self.upstreams: dict[str, OpenAICompatProvider] = {}
+        self._embeddings: dict[str, UpstreamEmbeddings] = {}  # providers with embedding models
         self._breakers: dict[str, Breaker] = {}
         self._aliases: dict[str, Route] = {}
         self._retry = RetryPolicy()
@@ -80,6 +85,9 @@ class ProviderRegistry:
                 )
             self.upstreams[entry.name] = upstream
             self._remote[entry.name] = provider
+            if entry.embedding_models:
+                firewall = provider if isinstance(provider, RedactingProvider) else None
+                self._embeddings[entry.name] = UpstreamEmbeddings(upstream, firewall)
             self._breakers[entry.name] = Breaker(entry.breaker_failures, entry.breaker_cooldown)
         for alias, targets in config.aliases.items():
             if not targets:
@@ -186,6 +194,20 @@ class ProviderRegistry:
                 return None
             target = Target(self._remote[owner], name, self._breaker(owner))
         return Route(name, target.label, [target], self._retry)
+
+    def embedding_models(self) -> list[ModelInfo]:
+        """The providers' embedding models, as ``<provider>/<model>``."""
+        return [info for remote in self._embeddings.values() for info in remote.models()]
+
+    def embeddings_for(self, name: str) -> tuple[UpstreamEmbeddings, str] | None:
+        """The provider and model id that serve the embedding model ``name``: ``<provider>/
+        <model>``, or a bare model id (the first provider that lists it); None if none does."""
+        provider_name, _, model = name.partition("/")
+        remote = self._embeddings.get(provider_name)
+        if remote is not None and model in remote.model_ids:
+            return remote, model
+        owner = next((r for r in self._embeddings.values() if name in r.model_ids), None)
+        return (owner, name) if owner is not None else None
 
     def price_of(self, served_by: str) -> tuple[float, float]:
         """US dollars per million (input, output) tokens for a model as usage records it

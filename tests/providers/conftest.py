@@ -4,6 +4,7 @@ where an upstream must misbehave on demand, a ``Relay`` in front of it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,19 @@ def start_server(data_dir: Path, model_dir: Path, **env: str) -> Server:
     )
     server.start()
     return server
+
+
+@contextmanager
+def served_with(tmp_path: Path, model_dir: Path, providers: str, **env: str) -> Iterator[Server]:
+    """A server of one test's own, configured with the providers file ``providers``."""
+    path = tmp_path / "providers.toml"
+    path.write_text(providers)
+    (tmp_path / "data").mkdir()
+    server = start_server(tmp_path / "data", model_dir, CAUSERIE_PROVIDERS_FILE=str(path), **env)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from causerie.storage import Database
 from causerie.storage.usage import UsageLedger
 from tests.conftest import Server, free_port
 from tests.helpers import client_for, long_reply_messages, page_client, page_events, store_for
-from tests.providers.conftest import start_server
+from tests.providers.conftest import served_with, start_server
 from tests.providers.relay import Relay
 
 MODEL = "gemma-3-270m-q4_k_m"
@@ -553,17 +553,12 @@ def test_fails_over_when_the_upstream_is_stopped_mid_test(
 def test_local_only_mode_forbids_external_providers(
     tmp_path: Path, model_dir: Path, module_relay: Relay, upstream: Server
 ) -> None:
-    path = tmp_path / "providers.toml"
-    path.write_text(
+    providers = (
         f'[aliases]\ndefault = ["up/{MODEL}", "local"]\n\n'
         f'[providers.up]\nbase_url = "{module_relay.api_url}"\nprivacy = "external"\npolicy = "allow"\n'
         f'models = ["{MODEL}"]\n'
     )
-    (tmp_path / "data").mkdir()
-    server = start_server(
-        tmp_path / "data", model_dir, CAUSERIE_PROVIDERS_FILE=str(path), CAUSERIE_LOCAL_ONLY="1"
-    )
-    try:
+    with served_with(tmp_path, model_dir, providers, CAUSERIE_LOCAL_ONLY="1") as server:
         before = module_relay.calls
         with client_for(server) as client:
             answer = client.chat.completions.create(
@@ -580,8 +575,6 @@ def test_local_only_mode_forbids_external_providers(
                 )
         assert module_relay.calls == before
         assert httpx.get(f"{server.url}/ready").status_code == 200
-    finally:
-        server.stop()
 
 
 def test_upstream_429_reaches_the_client(client: openai.OpenAI, module_relay: Relay) -> None:
