@@ -122,6 +122,13 @@ class Settings(BaseSettings):
     default_max_tokens: int = Field(
         512, ge=1, description="Reply length when a request sets none (web and terminal chat)."
     )
+    map_sections: int = Field(
+        12,
+        ge=1,
+        description="Most sections of a document longer than the context that a whole-document "
+        "answer takes notes from, a model call each (docs/documents.md); a longer document is "
+        "sampled evenly from start to end.",
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     providers_file: Path | None = Field(
         None,

@@ -7,7 +7,8 @@ model's context for the conversation and the reply. Two ways, chosen by the conv
 
 - ``passages``: the passages that best answer the question (hybrid search:
   ``retrieval/search.py``);
-- ``whole``: the files' whole text, page by page, in order (as much as the budget holds);
+- ``whole``: the files' whole text, page by page, in order; a text longer than the budget is
+  answered by a map-reduce over its sections (``chat/mapreduce.py``), never cut;
 - ``auto`` (the default): the whole text when it fits in the budget, or when the question
   asks about the whole (summarise, translate, count, list all...: a question the best
   passages cannot answer); else the best passages.
@@ -73,6 +74,16 @@ def within(hits: Sequence[PassageHit], max_chars: int) -> list[PassageHit]:
     return kept
 
 
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """What a turn answers from: ``hits`` to quote as they are (the best passages, or a whole
+    text that fits the budget); with ``too_long``, every page of the files, in order, whose text
+    is longer than the budget (a map-reduce then reads them section by section)."""
+
+    hits: list[PassageHit]
+    too_long: bool = False
+
+
 class ChatFiles:
     def __init__(self, database: Database, embedder: Embedder | None) -> None:
         self._database = database
@@ -87,32 +98,31 @@ class ChatFiles:
         file_ids: Sequence[str] = (),
         mode: DocumentMode = "auto",
         project_id: str | None = None,
-    ) -> list[PassageHit]:
+    ) -> Reading:
         """What the turn answers from, of the conversation's files (with its project's), of
         ``file_ids`` (the owner's, sent with a new conversation's first message) and of
         ``project_id``'s (the project a new conversation starts in): the best passages for
-        ``question``, or the files' whole text (see the module's docstring), at most
-        ``max_chars`` of text in all (the first excerpt always)."""
+        ``question``, at most ``max_chars`` of text in all (the first excerpt always), or the
+        files' whole text (see the module's docstring), uncut."""
         store = DocumentStore(self._database, owner)
 
-        def excerpts() -> list[PassageHit]:
+        def excerpts() -> Reading:
             files = store.for_conversation(conversation_id) if conversation_id else []
             if project_id is not None:
                 files += store.files(project_id=project_id)
             files += [store.get(file_id) for file_id in file_ids]
             read = list(dict.fromkeys(f.id for f in files if f.status in READ))
             if not read:
-                return []
+                return Reading([])
             if mode != "passages" and (
                 mode == "whole"
                 or asks_for_the_whole(question)
                 or store.text_length(read) <= max_chars
             ):
                 pages = [page for file_id in read for page in store.pages(file_id)]
-                return within(pages, max_chars)
-            return within(
-                hybrid_search(store, self._embedder, question, read, MAX_PASSAGES), max_chars
-            )
+                return Reading(pages, too_long=sum(len(p.text) for p in pages) > max_chars)
+            hits = hybrid_search(store, self._embedder, question, read, MAX_PASSAGES)
+            return Reading(within(hits, max_chars))
 
         return await to_thread.run_sync(excerpts)
 

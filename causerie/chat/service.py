@@ -10,8 +10,9 @@ from typing import Any, Literal, Unpack
 import anyio
 from anyio import to_thread
 
-from causerie.chat.files import ChatFiles, DocumentMode, document_mode
+from causerie.chat.files import ChatFiles, DocumentMode, Reading, document_mode
 from causerie.chat.instructions import system_text
+from causerie.chat.mapreduce import MapReduce, Reply, sections, spread
 from causerie.chat.planner import plan_turn
 from causerie.chat.prompt import check_input_bounds, fit_messages
 from causerie.chat.sources import OPEN, excerpts_message, numbered
@@ -22,7 +23,7 @@ from causerie.errors import CauserieError, ModelNotFoundError
 from causerie.providers.base import Completion, Provider
 from causerie.providers.registry import ProviderRegistry
 from causerie.storage import ConversationStore, Database, MessageDraft
-from causerie.storage.conversations import StoredMessage, title_from
+from causerie.storage.conversations import title_from
 from causerie.storage.preferences import Preferences, TurnPreferences
 from causerie.storage.usage import UsageLedger
 from causerie.types import (
@@ -89,7 +90,12 @@ class ChatService:
     ) -> Turn:
         """A turn whose usage is counted for ``caller`` when it ends, and whose lease is then
         released."""
-        turn = Turn(completion, model, save, **where)
+        turn = self._counted(Turn(completion, model, save, **where), caller)
+        turn.on_close(lease.release)
+        return turn
+
+    def _counted(self, turn: Turn, caller: Caller) -> Turn:
+        """``turn``, its usage counted for ``caller`` when it ends."""
 
         async def count(ended: Turn) -> None:
             await to_thread.run_sync(
@@ -104,7 +110,6 @@ class ChatService:
             )
 
         turn.on_close(count)
-        turn.on_close(lease.release)
         return turn
 
     async def _enter(
@@ -321,32 +326,37 @@ class ChatService:
         wanted = where.lease.cap(asked) or asked
         reserve = min(wanted, window // 2)
         self._check_bounds(plan.brought)  # the stored history is fitted, not refused
-        excerpts = await self._excerpts(
-            where.caller.owner,
-            conversation_id,
-            branch,
-            content,
-            window,
-            file_ids,
-            documents,
-            project_id,
+        question = content
+        if question is None:  # answered again: the branch's last question
+            question = next((m.content for m in reversed(branch) if m.role == "user"), "")
+        budget = window * 4 // 3  # about a third of the context, four characters a token
+        reading = await self._excerpts(
+            where.caller.owner, conversation_id, question, budget, file_ids, documents, project_id
         )
-        wanted_messages = plan.prompt
-        if excerpts:  # after the system prompt: kept whatever the fitting drops
-            message = excerpts_message(excerpts)
-            wanted_messages = [*plan.preamble, message, *plan.history, *plan.question]
-            params = replace(params, stop=(*params.stop, OPEN))  # a reply never quotes one
 
-        def fit() -> tuple[list[Message], int]:  # tokenizing: CPU work, off the event loop
-            fitted = fit_messages(
-                wanted_messages, lambda ms: provider.count_tokens(model_id, ms), window, reserve
-            )
-            return fitted, window - provider.count_tokens(model_id, fitted)
+        async def reply(excerpts: Message | None) -> Completion:
+            wanted_messages, reply_params = plan.prompt, params
+            if excerpts is not None:  # after the system prompt: kept whatever the fitting drops
+                wanted_messages = [*plan.preamble, excerpts, *plan.history, *plan.question]
+                reply_params = replace(params, stop=(*params.stop, OPEN))  # never quotes one
 
-        messages, room = await to_thread.run_sync(fit)
-        completion = await provider.open(
-            model_id, messages, replace(params, max_tokens=min(wanted, room)), where.context
-        )
+            def fit() -> tuple[list[Message], int]:  # tokenizing: CPU work, off the event loop
+                fitted = fit_messages(
+                    wanted_messages, lambda ms: provider.count_tokens(model_id, ms), window, reserve
+                )
+                return fitted, window - provider.count_tokens(model_id, fitted)
+
+            messages, room = await to_thread.run_sync(fit)
+            reply_params = replace(reply_params, max_tokens=min(wanted, room))
+            return await provider.open(model_id, messages, reply_params, where.context)
+
+        excerpts = reading.hits
+        if reading.too_long:  # notes on its sections, taken as the reply streams
+            mapped = self._map_reduce(where, reading.hits, question, budget, reply)
+            completion: Completion = mapped
+            excerpts = mapped.sources
+        else:
+            completion = await reply(excerpts_message(excerpts) if excerpts else None)
         try:
             if conversation_id is None:
                 title = title_from(content or "")
@@ -382,23 +392,38 @@ class ChatService:
         self,
         owner: str,
         conversation_id: str | None,
-        branch: Sequence[StoredMessage],
-        content: str | None,
-        window: int,
+        question: str,
+        budget: int,
         file_ids: Sequence[str] = (),
         mode: DocumentMode = "auto",
         project_id: str | None = None,
-    ) -> list[PassageHit]:
-        """The passages of the conversation's files (and its project's: ``project_id``'s for a
-        new one) that answer the turn's question (the new message, or the branch's last question
-        when answering again), within about a third of the context window (four characters a
-        token)."""
+    ) -> Reading:
+        """What of the conversation's files (and its project's: ``project_id``'s for a new one)
+        answers the turn's ``question``: the passages that do, within ``budget`` characters, or
+        the whole text (``ChatFiles.passages``)."""
         if self._files is None or (conversation_id is None and not file_ids and not project_id):
-            return []
-        question = content
-        if question is None:
-            question = next((m.content for m in reversed(branch) if m.role == "user"), "")
-        budget = window * 4 // 3
+            return Reading([])
         return await self._files.passages(
             owner, conversation_id, question, budget, file_ids, mode, project_id
         )
+
+    def _map_reduce(
+        self,
+        where: _Where,
+        pages: Sequence[PassageHit],
+        question: str,
+        budget: int,
+        reply: Reply,
+    ) -> MapReduce:
+        """The reply to a question about the whole of a text longer than ``budget``: notes on
+        its sections (at most ``map_sections``), each a completion counted in the caller's
+        usage like the turn's own (``chat/mapreduce.py``)."""
+        cut = sections(pages, budget)
+        read = [cut[i] for i in spread(len(cut), self._settings.map_sections)]
+
+        async def step(messages: list[Message], params: SamplingParams) -> Turn:
+            params = replace(params, max_tokens=where.lease.cap(params.max_tokens))
+            opened = await where.provider.open(where.model_id, messages, params, where.context)
+            return self._counted(Turn(opened, where.model_id, None), where.caller)
+
+        return MapReduce(read, len(cut), question, budget, step, reply)

@@ -38,10 +38,18 @@ def quoted(text: str) -> str:
     return text.replace(OPEN, "< < <").replace(CLOSE, "> > >")
 
 
-def excerpts_message(hits: Sequence[PassageHit]) -> Message:
-    """The system message that carries the passages, each under its number."""
-    parts = [PREAMBLE]
+def place(hit: PassageHit) -> str:
+    """Where a passage is, as its excerpt's heading says: the file's name, and its page."""
+    return f"{hit.file_name}, page {hit.page}" if hit.page is not None else hit.file_name
+
+
+def excerpts_message(
+    hits: Sequence[PassageHit], preamble: str = PREAMBLE, places: Sequence[str] = ()
+) -> Message:
+    """The system message that carries the passages, each under its number and its place
+    (``places``, one a passage, else ``place``)."""
+    parts = [preamble]
     for number, hit in enumerate(hits, start=1):
-        where = f"{hit.file_name}, page {hit.page}" if hit.page is not None else hit.file_name
+        where = places[number - 1] if places else place(hit)
         parts.append(f"[{number}] {where}\n{OPEN}\n{quoted(hit.text.strip())}\n{CLOSE}")
     return Message("system", "\n\n".join(parts))

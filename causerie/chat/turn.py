@@ -36,7 +36,6 @@ class Turn:
         self.conversation_id = conversation_id
         self.user_message_id = user_message_id
         self.sources = sources  # the passages of the user's files the model was given
-        self.prompt_tokens = completion.prompt_tokens
         self.reply_id: str | None = None
         self.final: Delta | None = None
         self._parts: list[str] = []
@@ -47,6 +46,11 @@ class Turn:
     def on_close(self, callback: OnClose) -> None:
         """Run ``callback(turn)`` once the turn has ended and its reply is saved."""
         self._on_close.append(callback)
+
+    @property
+    def prompt_tokens(self) -> int:
+        """The prompt's tokens (a map-reduce's reply: known once its notes are taken)."""
+        return self._completion.prompt_tokens
 
     @property
     def completion_tokens(self) -> int:
