@@ -114,6 +114,18 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest file an upload to /api/files may hold; bigger gets 413.",
     )
+    max_files_per_user: int = Field(
+        1000,
+        ge=1,
+        description="Most files a user may keep (uploads to /api/files); one more gets 400 "
+        "too_many_files.",
+    )
+    max_files_per_chat: int = Field(
+        100,
+        ge=1,
+        description="Most files one conversation, or one project, may hold; one more gets 400 "
+        "too_many_files.",
+    )
     temperature: float = Field(0.7, ge=0, le=2, description="Default sampling temperature.")
     top_p: float = Field(0.95, gt=0, le=1, description="Default nucleus sampling mass.")
     top_k: int = Field(40, ge=0, description="Default top-k (0 disables it).")

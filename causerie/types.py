@@ -290,6 +290,14 @@ class Project:
 
 
 @dataclass(frozen=True, slots=True)
+class FileCounts:
+    """How many files a user may keep, and one conversation or project may hold."""
+
+    per_user: int = 1000
+    per_chat: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class StoredFile:
     """An uploaded file as its owner sees it, and how far its reading got."""
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from causerie.api.schemas import error_responses
 from causerie.deps import DocumentsDep, ServicesDep
 from causerie.retrieval.extract import check_size, display_name, kind_of
-from causerie.types import StoredFile
+from causerie.types import FileCounts, StoredFile
 
 router = APIRouter(prefix="/api/files", tags=["files"])
 
@@ -86,6 +86,7 @@ async def upload_file(
 ) -> FileObject:
     name = display_name(file.filename or "file")
     data = await file.read()
+    settings = services.settings
     check_size(name, data, services.ingestor.limits)
     kind = kind_of(name, data)  # refuses what cannot be read, before anything is stored
     stored = await to_thread.run_sync(
@@ -95,6 +96,7 @@ async def upload_file(
             data,
             conversation_id=conversation_id or None,
             project_id=project_id or None,
+            limits=FileCounts(settings.max_files_per_user, settings.max_files_per_chat),
         )
     )
     services.ingestor.submit()

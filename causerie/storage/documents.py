@@ -25,7 +25,7 @@ import numpy as np
 from sqlalchemy import TextClause, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
-from causerie.errors import NotFoundError
+from causerie.errors import InvalidRequestError, NotFoundError
 from causerie.storage.conversations import owned
 from causerie.storage.db import Database
 from causerie.storage.erasure import erase_orphaned_contents
@@ -39,7 +39,7 @@ from causerie.storage.tables import (
     PassageRow,
     ProjectRow,
 )
-from causerie.types import PassageHit, StoredFile
+from causerie.types import FileCounts, PassageHit, StoredFile
 
 SQLITE_SEARCH = text(
     """
@@ -148,9 +148,11 @@ class DocumentStore:
         *,
         conversation_id: str | None = None,
         project_id: str | None = None,
+        limits: FileCounts | None = None,
     ) -> StoredFile:
         """A new file (attached to ``conversation_id`` or put in ``project_id``, which must be
-        the owner's); its bytes are stored unless the same bytes already are."""
+        the owner's); its bytes are stored unless the same bytes already are. Beyond
+        ``limits``, a 400 ``too_many_files`` and nothing stored."""
         sha = hashlib.sha256(data).hexdigest()
         with self._db.session() as session:
             if conversation_id is not None:
@@ -159,6 +161,8 @@ class DocumentStore:
                 project = session.get(ProjectRow, project_id)
                 if project is None or project.owner_id != self.owner:
                     raise NotFoundError(f"project {project_id} not found")
+            if limits is not None:
+                self._check_counts(session, limits, conversation_id, project_id)
             blob = session.get(BlobRow, sha)
             if blob is None:
                 blob = BlobRow(sha256=sha, size=len(data), data=data, kind=kind, status="pending")
@@ -174,6 +178,33 @@ class DocumentStore:
             session.add(row)
             session.flush()
             return _stored(row, blob)
+
+    def _check_counts(
+        self,
+        session: Session,
+        limits: FileCounts,
+        conversation_id: str | None,
+        project_id: str | None,
+    ) -> None:
+        counted = select(func.count()).select_from(FileRow)
+        held = session.scalar(counted.where(FileRow.owner_id == self.owner)) or 0
+        if held >= limits.per_user:
+            raise InvalidRequestError(
+                f"You keep {held:,} files, the most allowed; delete some before uploading more.",
+                code="too_many_files",
+            )
+        for column, place, what in (
+            (FileRow.conversation_id, conversation_id, "This conversation"),
+            (FileRow.project_id, project_id, "This project"),
+        ):
+            if (
+                place is not None
+                and (session.scalar(counted.where(column == place)) or 0) >= limits.per_chat
+            ):
+                raise InvalidRequestError(
+                    f"{what} holds {limits.per_chat:,} files, the most allowed.",
+                    code="too_many_files",
+                )
 
     def attach(self, file_ids: Sequence[str], conversation_id: str) -> None:
         """Attach the owner's files to one of the owner's conversations (unknown ids: 404)."""

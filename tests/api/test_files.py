@@ -106,3 +106,33 @@ async def test_an_upload_may_be_larger_than_other_requests(app: InProcess) -> No
         )
         chat = await http.post("/v1/chat/completions", content=b"{" + b" " * len(big) + b"}")
         assert chat.status_code == 413
+
+
+async def test_a_user_and_a_project_hold_a_limited_number_of_files(app: InProcess) -> None:
+    """One file beyond ``max_files_per_chat`` (a conversation's or a project's) or beyond
+    ``max_files_per_user`` is refused with 400 ``too_many_files``, and nothing is stored."""
+    settings = app.services.settings
+    saved = settings.max_files_per_user, settings.max_files_per_chat
+    try:
+        async with app.http(timeout=60) as http:
+            project = (await http.post("/api/projects", json={"name": "Limits"})).json()["id"]
+            settings.max_files_per_chat = 2
+            for number in range(2):
+                note = f"note {number} {uuid.uuid4()}".encode()
+                kept = await upload(http, f"n{number}.txt", note, project_id=project)
+                assert kept.status_code == 202, kept.text
+            refused = await upload(http, "n2.txt", b"one too many", project_id=project)
+            assert refused.status_code == 400
+            assert refused.json()["error"]["code"] == "too_many_files"
+            assert "This project holds 2 files" in refused.json()["error"]["message"]
+            assert (await http.get(f"/api/projects/{project}")).json()["files"] == 2
+
+            held = len((await http.get("/api/files")).json()["data"])
+            settings.max_files_per_user = held
+            refused = await upload(http, "loose.txt", b"loose")
+            assert refused.status_code == 400
+            assert refused.json()["error"]["code"] == "too_many_files"
+            assert len((await http.get("/api/files")).json()["data"]) == held
+            await http.delete(f"/api/projects/{project}")
+    finally:
+        settings.max_files_per_user, settings.max_files_per_chat = saved
