@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 import anyio
 
-from causerie.chat.sources import CITATION, OPEN, excerpts_message
+from causerie.chat.sources import CITATION, EXCERPT_STOPS, excerpts_message
 from causerie.chat.turn import Turn
 from causerie.providers.base import Completion
 from causerie.types import Delta, Message, PassageHit, Redactions, SamplingParams
@@ -197,7 +197,7 @@ class MapReduce:
         quoted = excerpts_message([section.hit(section.text)], MAP_PREAMBLE, [section.place])
         asked = Message("user", MAP_PROMPT.format(question=self._question))
         params = SamplingParams(
-            temperature=0.0, repeat_penalty=1.1, max_tokens=self._note_tokens, stop=(OPEN,)
+            temperature=0.0, repeat_penalty=1.1, max_tokens=self._note_tokens, stop=EXCERPT_STOPS
         )
         text = ""
         try:

@@ -15,7 +15,7 @@ from causerie.chat.instructions import system_text
 from causerie.chat.mapreduce import MapReduce, Reply, sections, spread
 from causerie.chat.planner import plan_turn
 from causerie.chat.prompt import check_input_bounds, fit_messages
-from causerie.chat.sources import OPEN, excerpts_message, numbered
+from causerie.chat.sources import EXCERPT_STOPS, excerpts_message, numbered
 from causerie.chat.titles import TITLE_SECONDS, clean_title, title_request
 from causerie.chat.turn import SaveReply, Turn
 from causerie.config import Settings
@@ -338,7 +338,7 @@ class ChatService:
             wanted_messages, reply_params = plan.prompt, params
             if excerpts is not None:  # after the system prompt: kept whatever the fitting drops
                 wanted_messages = [*plan.preamble, excerpts, *plan.history, *plan.question]
-                reply_params = replace(params, stop=(*params.stop, OPEN))  # never quotes one
+                reply_params = replace(params, stop=(*params.stop, *EXCERPT_STOPS))
 
             def fit() -> tuple[list[Message], int]:  # tokenizing: CPU work, off the event loop
                 fitted = fit_messages(

@@ -17,6 +17,9 @@ from collections.abc import Sequence
 from causerie.types import Message, PassageHit, Source
 
 OPEN, CLOSE = "<<<", ">>>"
+# Where a reply given excerpts stops: before it opens a quotation, or closes one on a line of
+# its own (a small model echoes the excerpts' layout after its answer).
+EXCERPT_STOPS = (OPEN, "\n" + CLOSE)
 CITATION = re.compile(r"\[(\d{1,3})\]")
 # Short: a small model given a long preamble tends to recite it.
 PREAMBLE = (

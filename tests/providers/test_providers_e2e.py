@@ -365,6 +365,8 @@ def test_a_files_passages_go_out_as_quoted_numbered_data_with_names_hidden(
         assert "[1] vault.txt\n<<<\nThe vault code canary-5521 is kept by [NAME_1]" in excerpts
         assert "Zoé" not in json.dumps(module_relay.bodies[-1], ensure_ascii=False)
         assert "tools" not in module_relay.bodies[-1]  # the page offers the model no tool to call
+        # the reply stops before it opens a quotation or closes one on a line of its own
+        assert {"<<<", "\n>>>"} <= set(module_relay.bodies[-1]["stop"])
 
         # the stored reply lists its source; a citation opens the passage in its page
         thread = page.get(f"/c/{conversation}/thread").text

@@ -206,6 +206,7 @@ function setupChat() {
       history.replaceState(null, "", `${root}/c/${encodeURIComponent(conversationId)}`);
       heading.textContent = meta.title;
       document.title = `${meta.title} · Causerie`;
+      input.placeholder = t.message_placeholder; // no longer "New chat in <project>"
     }
     showCurrent(nav, conversationId, meta.title, thread.dataset.projectId || null);
     showConversationActions(conversationId);
