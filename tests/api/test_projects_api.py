@@ -1,5 +1,5 @@
-"""``/api/projects`` in-process (SQLite; the store is tested on both databases): a project's
-life through the REST routes, a chat in it answered from the project's files under its
+"""``/api/projects`` in-process (SQLite and Postgres): a project's life through the REST routes,
+a chat moved into it and one started in it answered from the project's files under its
 instructions, and its deletion taking its chats and files."""
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ def last_reply_prompt_tokens(app: InProcess, conversation: str) -> tuple[int, in
     return reply.prompt_tokens, len(reply.sources)
 
 
-async def test_a_projects_life_and_its_chats(sqlite_app: InProcess) -> None:
-    async with page_http(sqlite_app) as http:
+async def test_a_projects_life_and_its_chats(app: InProcess) -> None:
+    async with page_http(app) as http:
         created = await http.post("/api/projects", json={"name": "Harbour", "instructions": ""})
         assert created.status_code == 201, created.text
         project = created.json()
@@ -58,7 +58,7 @@ async def test_a_projects_life_and_its_chats(sqlite_app: InProcess) -> None:
 
         question = {"conversation_id": conversation, "content": "When does the harbour close?"}
         await send(http, **question)
-        plain, sources = last_reply_prompt_tokens(sqlite_app, conversation)
+        plain, sources = last_reply_prompt_tokens(app, conversation)
         assert sources >= 1  # answered from the project's file
         changed = await http.patch(
             f"/api/projects/{pid}",
@@ -66,8 +66,15 @@ async def test_a_projects_life_and_its_chats(sqlite_app: InProcess) -> None:
         )
         assert changed.json()["instructions"].startswith("Always answer")
         await send(http, **question)
-        instructed, _ = last_reply_prompt_tokens(sqlite_app, conversation)
+        instructed, _ = last_reply_prompt_tokens(app, conversation)
         assert instructed > plain + 8  # the project's instructions are in the prompt
+
+        # a chat started in the project: its first question is answered from the project's file
+        first = await send(http, content="When does the harbour close?", project_id=pid)
+        started_here = str(first["meta"]["conversation_id"])
+        _, first_sources = last_reply_prompt_tokens(app, started_here)
+        assert first_sources >= 1
+        assert (await http.get(f"/api/projects/{pid}")).json()["conversations"] == 2
 
         archived = await http.patch(f"/api/projects/{pid}", json={"archived": True})
         assert archived.json()["archived"] is True
@@ -79,5 +86,6 @@ async def test_a_projects_life_and_its_chats(sqlite_app: InProcess) -> None:
         deleted = await http.delete(f"/api/projects/{pid}")
         assert deleted.json() == {"id": pid, "object": "project", "deleted": True}
         assert (await http.get(f"/c/{conversation}/thread")).status_code == 404
+        assert (await http.get(f"/c/{started_here}/thread")).status_code == 404
         assert (await http.get(f"/api/files/{file_id}")).status_code == 404
         assert (await http.get(f"/api/projects/{pid}")).status_code == 404
