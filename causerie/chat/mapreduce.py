@@ -20,6 +20,7 @@ notes are taken while the reply streams, so cancelling it (a client that leaves:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -28,6 +29,7 @@ import anyio
 
 from causerie.chat.sources import CITATION, EXCERPT_STOPS, excerpts_message
 from causerie.chat.turn import Turn
+from causerie.errors import CauserieError
 from causerie.providers.base import Completion
 from causerie.types import Delta, Message, PassageHit, Redactions, SamplingParams
 
@@ -140,10 +142,13 @@ class MapReduce:
         self._step = step
         self._reply = reply
         self._final: Completion | None = None
+        self._first: Turn | None = None  # the first note, opened by ``begin``
+        self._closing: asyncio.Task[None] | None = None  # that note, closed after a cancel
         self._note: anyio.CancelScope | None = None
         self._cancelled = False
         self.prompt_tokens = 0  # the reply's, once it is opened
         self.failed = 0  # sections whose notes could not be taken
+        self._failure: CauserieError | None = None  # why the last of them could not
 
     @property
     def sources(self) -> list[PassageHit]:
@@ -166,8 +171,19 @@ class MapReduce:
     def __aiter__(self) -> AsyncIterator[Delta]:
         return self._deltas()
 
+    async def begin(self) -> None:
+        """Open the first section's note now, before the turn stores anything: a refusal (the
+        privacy firewall, a full engine, a provider that is down) stops the turn as any other
+        turn's would, with nothing stored."""
+        if self.read:
+            self._first = await self._step(*self._request(self.read[0]))
+
     def cancel(self) -> None:
         self._cancelled = True
+        if self._first is not None:  # opened, never read: stopped, then closed (and counted)
+            first, self._first = self._first, None
+            first.cancel()
+            self._closing = asyncio.get_running_loop().create_task(first.aclose())
         if self._note is not None:
             self._note.cancel()
         if self._final is not None:
@@ -180,6 +196,8 @@ class MapReduce:
             if self._cancelled:
                 return
             notes.append(section.hit(note))
+        if self._failure is not None and self.failed == len(self.read):
+            raise self._failure  # no section could be read: nothing to answer from
         preamble = NOTES_PREAMBLE
         if len(self.read) < self._total:
             preamble += SAMPLED.format(read=len(self.read), total=self._total)
@@ -192,19 +210,30 @@ class MapReduce:
         async for delta in self._final:
             yield delta
 
-    async def _notes_of(self, section: Section) -> str:
-        """The model's notes on ``section`` for the question (``FAILED_NOTE`` if it fails)."""
+    def _request(self, section: Section) -> tuple[list[Message], SamplingParams]:
+        """The messages and sampling that ask for the notes on ``section``."""
         quoted = excerpts_message([section.hit(section.text)], MAP_PREAMBLE, [section.place])
         asked = Message("user", MAP_PROMPT.format(question=self._question))
         params = SamplingParams(
             temperature=0.0, repeat_penalty=1.1, max_tokens=self._note_tokens, stop=EXCERPT_STOPS
         )
+        return [quoted, asked], params
+
+    async def _notes_of(self, section: Section) -> str:
+        """The model's notes on ``section`` for the question (``FAILED_NOTE`` if it fails)."""
         text = ""
         try:
             with anyio.CancelScope() as self._note:  # ``cancel`` stops it from another task
-                turn = await self._step([quoted, asked], params)
+                turn, self._first = self._first, None
+                if turn is None:
+                    turn = await self._step(*self._request(section))
                 text = await turn.collect()  # closed whatever happens: stopped, counted
-        except Exception:  # the turn goes on without this section
+        except CauserieError as exc:  # the turn goes on without this section
+            log.warning("no notes on %s: %s", section.place, exc.message)
+            self.failed += 1
+            self._failure = exc
+            return FAILED_NOTE
+        except Exception:
             log.warning("no notes on %s", section.place, exc_info=True)
             self.failed += 1
             return FAILED_NOTE

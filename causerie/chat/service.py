@@ -145,17 +145,24 @@ class ChatService:
         return context
 
     async def title(
-        self, model: str, first_message: str, caller: Caller, admit: Admit
+        self,
+        model: str,
+        first_message: str,
+        caller: Caller,
+        admit: Admit,
+        conversation_id: str | None = None,
     ) -> str | None:
         """The model's title for a conversation that starts with ``first_message`` (None if it
-        fails or answers with something unusable); its tokens count in the caller's usage."""
+        fails or answers with something unusable); its tokens count in the caller's usage. The
+        conversation's project decides, as for its turns, whether it may go to an external
+        provider."""
         model = model or "default"
         try:
             provider, model_id = self._registry.resolve(model)
         except ModelNotFoundError:  # the conversation's model left the configuration
             model = "default"
             provider, model_id = self._registry.resolve(model)
-        context, _ = await self._enter(caller, provider=provider)
+        context, _ = await self._enter(caller, conversation_id, provider=provider)
         lease = await admit([model, model_id])
         try:
             messages, params = title_request(first_message)
@@ -352,7 +359,8 @@ class ChatService:
 
         excerpts = reading.hits
         if reading.too_long:  # notes on its sections, taken as the reply streams
-            mapped = self._map_reduce(where, reading.hits, question, budget, reply)
+            mapped = self._map_reduce(where, reading.hits, question, budget, window, reply)
+            await mapped.begin()  # refused (privacy, a full engine...) before anything is stored
             completion: Completion = mapped
             excerpts = mapped.sources
         else:
@@ -413,16 +421,32 @@ class ChatService:
         pages: Sequence[PassageHit],
         question: str,
         budget: int,
+        window: int,
         reply: Reply,
     ) -> MapReduce:
         """The reply to a question about the whole of a text longer than ``budget``: notes on
         its sections (at most ``map_sections``), each a completion counted in the caller's
         usage like the turn's own (``chat/mapreduce.py``)."""
+
+        def shortened(messages: list[Message], room: int) -> list[Message]:
+            """The note's request with its section cut until it fits in ``room`` tokens (a
+            section is measured in characters: dense text may hold more tokens than that)."""
+            for _ in range(4):
+                used = where.provider.count_tokens(where.model_id, messages)
+                if used <= room:
+                    break
+                quoted, *rest = messages
+                keep = len(quoted.content) * room * 9 // (used * 10)
+                messages = [replace(quoted, content=quoted.content[:keep]), *rest]
+            return messages
+
         cut = sections(pages, budget)
         read = [cut[i] for i in spread(len(cut), self._settings.map_sections)]
 
         async def step(messages: list[Message], params: SamplingParams) -> Turn:
             params = replace(params, max_tokens=where.lease.cap(params.max_tokens))
+            room = window - (params.max_tokens or 0)
+            messages = await to_thread.run_sync(shortened, messages, room)
             opened = await where.provider.open(where.model_id, messages, params, where.context)
             return self._counted(Turn(opened, where.model_id, None), where.caller)
 

@@ -117,6 +117,10 @@ class Turn:
             await self.aclose()
         return self.text
 
+    def cancel(self) -> None:
+        """Stop generating now, from any task (``aclose`` still saves and counts the rest)."""
+        self._completion.cancel()
+
     async def aclose(self) -> None:
         """Stop generating if unfinished, and save what there is. Safe to call twice."""
         if self._closed:

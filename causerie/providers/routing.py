@@ -166,7 +166,9 @@ class Route:
         ) as exc:
             errors.append((target, exc))
             if len(self.targets) > 1:
-                log.warning("target %s failed before its first token; next", target.label)
+                log.warning(
+                    "target %s failed before its first token (%s); next", target.label, exc.message
+                )
             return None
         if errors:
             log.info("%s served by %s after %d failed", self.model_id, target.label, len(errors))

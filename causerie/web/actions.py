@@ -160,7 +160,7 @@ async def auto_title(
     if first is None or current != title_from(first):  # renamed by hand: keep it
         return {"id": conversation_id, "title": current, "generated": False}
     admit = services.quotas.admitter(principal)
-    title = await chat.title(model, first, principal.caller(fairness="web"), admit)
+    title = await chat.title(model, first, principal.caller(fairness="web"), admit, conversation_id)
     if title is None:
         return {"id": conversation_id, "title": current, "generated": False}
     await to_thread.run_sync(conversations.rename, conversation_id, title)

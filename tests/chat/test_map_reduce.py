@@ -23,7 +23,7 @@ from causerie.chat.mapreduce import FAILED_NOTE, MapReduce, sections, spread
 from causerie.chat.service import ChatService
 from causerie.chat.turn import Turn
 from causerie.config import Settings
-from causerie.errors import ProviderError
+from causerie.errors import PrivacyBlockedError, ProviderError
 from causerie.providers.base import Completion
 from causerie.providers.local import LocalProvider
 from causerie.providers.registry import ProviderRegistry
@@ -248,3 +248,33 @@ async def test_a_failed_note_loses_its_section_not_the_turn(small: Small) -> Non
     assert "They cover 3 of the text's 4 sections" in notes
     assert "[1] log.pdf, pages 1-2" in notes and "[3] log.pdf, pages 7-8" in notes
     assert f"[2] log.pdf, pages 3-4\n<<<\n{FAILED_NOTE}\n>>>" in notes
+
+
+async def test_a_refused_first_note_stops_the_turn_and_no_notes_no_answer() -> None:
+    """``begin`` opens the first note before the turn stores anything, so a refusal there is
+    the turn's (nothing stored); when every note fails, the turn fails with the last reason
+    rather than answer from nothing."""
+    pages = [replace(hit(n, page(n)), file_name="log.pdf") for n in range(1, 5)]
+    read = sections(pages, CONTEXT * 4 // 3)
+    question = "Which colours was the boat painted?"
+
+    async def refused(messages: list[Message], params: SamplingParams) -> Turn:
+        raise PrivacyBlockedError("This chat's project is local only.")
+
+    async def reply(excerpts: Message) -> Completion:
+        raise AssertionError("no reply is written from failed notes")
+
+    with pytest.raises(PrivacyBlockedError):
+        await MapReduce(read, len(read), question, 682, refused, reply).begin()
+
+    calls = 0
+
+    async def down(messages: list[Message], params: SamplingParams) -> Turn:
+        nonlocal calls
+        calls += 1
+        raise ProviderError("The engine stopped.")
+
+    mapped = MapReduce(read, len(read), question, 682, down, reply)
+    with pytest.raises(ProviderError):
+        await Turn(mapped, "m", None).collect()
+    assert calls == len(read) and mapped.failed == len(read)

@@ -409,6 +409,10 @@ def test_a_local_only_projects_chats_never_reach_an_external_provider(
         assert module_relay.calls == calls
         conversation = events["meta"]["conversation_id"]
         assert page.get(f"/api/projects/{kept['id']}").json()["conversations"] == 1
+        # nor does its title: asked of the same route, it is written by the local model too
+        titled = page.post(f"/c/{conversation}/title", json={})
+        assert titled.status_code == 200, titled.text
+        assert module_relay.calls == calls
 
         # a chat moved in later is kept local too; moved out, it may go out again
         started = page.post(
@@ -424,6 +428,10 @@ def test_a_local_only_projects_chats_never_reach_an_external_provider(
         assert module_relay.calls == calls + 1
         moved = dict(page_events(started))["meta"]["conversation_id"]
         page.put(f"/api/projects/{kept['id']}/conversations/{moved}").raise_for_status()
+        # its title is not asked of the external model it was answered by
+        titled = page.post(f"/c/{moved}/title", json={})
+        assert titled.json()["generated"] is False
+        assert module_relay.calls == calls + 1
         again = page.post(
             "/c/send",
             json={

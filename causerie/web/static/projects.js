@@ -37,23 +37,38 @@ export function setupProjectPage(panel) {
     }
   });
 
-  panel.querySelector("[data-testid=project-rename]").addEventListener("click", () => rename(id, path));
+  // A change that fails says why where the settings' status shows.
+  const attempt = (action) => async () => {
+    try {
+      await action();
+    } catch (error) {
+      status.textContent = error.message;
+    }
+  };
 
-  panel.querySelector("[data-testid=project-archive]").addEventListener("click", async () => {
-    await sendJSON("PATCH", path, { archived: true });
-    location.assign(`${root}/`);
-  });
+  panel.querySelector("[data-testid=project-rename]").addEventListener("click", attempt(() => rename(id, path)));
+
+  panel.querySelector("[data-testid=project-archive]").addEventListener(
+    "click",
+    attempt(async () => {
+      await sendJSON("PATCH", path, { archived: true });
+      location.assign(`${root}/`);
+    }),
+  );
 
   const confirmation = document.querySelector("[data-testid=project-delete-dialog]");
   panel.querySelector("[data-testid=project-delete]").addEventListener("click", () => {
     confirmation.returnValue = "";
     confirmation.showModal();
   });
-  confirmation.addEventListener("close", async () => {
-    if (confirmation.returnValue !== "delete") return;
-    await sendJSON("DELETE", path);
-    location.assign(`${root}/`);
-  });
+  confirmation.addEventListener(
+    "close",
+    attempt(async () => {
+      if (confirmation.returnValue !== "delete") return;
+      await sendJSON("DELETE", path);
+      location.assign(`${root}/`);
+    }),
+  );
 
   const files = panel.querySelector("[data-testid=project-files]");
   setupAttachments({ composer: files, conversationId: () => null, projectId: id })
