@@ -126,6 +126,18 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyFormat:
+    """What the reply must be (OpenAI's ``response_format``): one JSON object (``schema``
+    None), or JSON valid against ``schema``. ``wire``: the request's own ``response_format``,
+    passed to a remote provider as it came."""
+
+    schema: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+    name: str = ""
+    strict: bool | None = None
+    wire: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class SamplingParams:
     """How to pick tokens. ``temperature == 0`` means greedy decoding."""
 
@@ -142,6 +154,9 @@ class SamplingParams:
     # Functions the model may call (forwarded upstream as they are); a call the request forces
     # also constrains the local model's sampling, with a grammar.
     tools: ToolUse | None = None
+    # JSON only (a schema's, if given): enforced on the local model with a grammar, passed to
+    # remote providers as the request sent it.
+    reply_format: ReplyFormat | None = None
 
 
 class SamplingOverrides(TypedDict, total=False):
@@ -159,6 +174,7 @@ class SamplingOverrides(TypedDict, total=False):
     seed: int | None
     stop: tuple[str, ...] | None
     tools: ToolUse | None
+    reply_format: ReplyFormat | None
 
 
 @dataclass(frozen=True, slots=True)

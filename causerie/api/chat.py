@@ -57,6 +57,7 @@ async def open_turn(
         seed=body.seed,
         stop=body.stop_list() or None,
         tools=tools,
+        reply_format=body.reply_format(),
     )
     messages = [message.to_message() for message in body.messages]
     client = body.user or (request.client.host if request.client else "anonymous")

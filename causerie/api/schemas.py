@@ -15,7 +15,7 @@ from causerie.api.tools import (
     tool_use,
 )
 from causerie.errors import InvalidRequestError, UnsupportedParameterError
-from causerie.types import Message, ToolUse
+from causerie.types import Message, ReplyFormat, ToolUse
 
 
 class TextPart(BaseModel):
@@ -50,6 +50,41 @@ class StreamOptions(BaseModel):
     include_usage: Flag = False
 
 
+class JsonSchemaFormat(BaseModel):
+    """``response_format.json_schema``: the schema a reply must follow, and its name."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    description: str | None = None
+    schema_: Annotated[dict[str, Any] | None, Field(alias="schema")] = None
+    strict: OptionalFlag = None
+
+
+class ResponseFormat(BaseModel):
+    """``response_format``: free text (``text``), one JSON object (``json_object``), or JSON
+    that follows a schema (``json_schema``)."""
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+    def reply_format(self) -> ReplyFormat | None:
+        """As providers take it (None: free text); a ``json_schema`` without its schema is a
+        400."""
+        if self.type == "text":
+            return None
+        wire = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if self.type == "json_object":
+            return ReplyFormat(wire=wire)
+        if self.json_schema is None:
+            raise InvalidRequestError(
+                "`response_format` of type json_schema needs its `json_schema`.",
+                param="response_format.json_schema",
+            )
+        schema = self.json_schema.schema_ if self.json_schema.schema_ is not None else {}
+        return ReplyFormat(schema, self.json_schema.name, self.json_schema.strict, wire)
+
+
 class ChatCompletionRequest(BaseModel):
     """``POST /v1/chat/completions``. Unknown fields are ignored, as most OpenAI servers do."""
 
@@ -77,6 +112,7 @@ class ChatCompletionRequest(BaseModel):
     tools: list[ToolDefinition] | None = None
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: OptionalFlag = None
+    response_format: ResponseFormat | None = None
 
     def check_supported(self) -> None:
         """Refuse, with a clear error, what is valid OpenAI but not implemented here yet."""
@@ -94,6 +130,9 @@ class ChatCompletionRequest(BaseModel):
     def tool_use(self) -> ToolUse | None:
         """The tools and tool choice as providers take them (a bad definition: 400)."""
         return tool_use(self.tools, self.tool_choice, self.parallel_tool_calls)
+
+    def reply_format(self) -> ReplyFormat | None:
+        return self.response_format.reply_format() if self.response_format else None
 
     def stop_list(self) -> tuple[str, ...]:
         if self.stop is None:

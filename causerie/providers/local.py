@@ -4,6 +4,10 @@ Function calling: when a request requires a call (``tool_choice`` "required" or 
 function), the tools are described in a system preamble and a grammar makes the reply one call,
 streamed as tool-call pieces with finish reason ``tool_calls``. With ``auto`` the model answers
 in text (the bundled base model has no tool template to decide with); ``none`` ignores tools.
+
+Structured replies (``response_format``): a reply that must be JSON is described in a system
+preamble and held to its schema by a grammar (``engine/json_reply.py``); a schema the grammar
+cannot enforce is a 400 that names what it cannot. A forced tool call takes precedence.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from prometheus_client import CollectorRegistry
 from causerie.config import Settings
 from causerie.engine.client import EngineProcess
 from causerie.engine.grammar import ToolCallReader, tool_call_grammar, tools_preamble
+from causerie.engine.json_reply import reply_grammar, reply_preamble
 from causerie.engine.metrics import EngineMetrics
 from causerie.engine.model import LoadedModel, resolve_model_path
 from causerie.engine.requests import EngineState, Generation, GenerationRequest
@@ -31,6 +36,7 @@ from causerie.types import (
     Message,
     ModelInfo,
     Redactions,
+    ReplyFormat,
     SamplingParams,
     ToolSpec,
     TurnContext,
@@ -152,10 +158,13 @@ class LocalProvider:
         messages: Sequence[Message],
         tools: Sequence[ToolSpec] = (),
         limit: int | None = None,
+        reply: ReplyFormat | None = None,
     ) -> list[int]:
         """The prompt's tokens (with ``limit``, possibly cut once it is known to be longer)."""
         if tools:
             messages = [Message("system", tools_preamble(tools)), *messages]
+        elif reply is not None:
+            messages = [Message("system", reply_preamble(reply)), *messages]
         text = self.template.prompt(messages)
         bos = self.model.bos_text
         add_bos = self.model.adds_bos and not (bos and text.startswith(bos))
@@ -165,11 +174,16 @@ class LocalProvider:
         return len(self._prompt(messages))
 
     def _prepare(
-        self, messages: Sequence[Message], forced: Sequence[ToolSpec]
+        self, messages: Sequence[Message], forced: Sequence[ToolSpec], reply: ReplyFormat | None
     ) -> tuple[str | None, list[int]]:
         """The grammar and the prompt: CPU work, run in a worker thread, never on the loop."""
-        grammar = self._grammar(forced) if forced else None
-        return grammar, self._prompt(messages, forced, limit=self.model.context_size)
+        if forced:
+            reply = None  # the reply is the call
+            grammar: str | None = self._grammar(forced)
+        else:
+            grammar = self._reply_grammar(reply) if reply is not None else None
+        prompt = self._prompt(messages, forced, limit=self.model.context_size, reply=reply)
+        return grammar, prompt
 
     async def open(
         self,
@@ -181,7 +195,9 @@ class LocalProvider:
         if not messages:
             raise InvalidRequestError("messages must not be empty", param="messages")
         forced = params.tools.forced if params.tools else ()
-        grammar, prompt = await to_thread.run_sync(self._prepare, messages, forced)
+        grammar, prompt = await to_thread.run_sync(
+            self._prepare, messages, forced, params.reply_format
+        )
         window = self.model.context_size
         room = window - len(prompt)
         if room < 1:
@@ -201,10 +217,11 @@ class LocalProvider:
             )
         stop = tuple(dict.fromkeys(self.template.stop + params.stop))
         if grammar is not None:
-            stop = ()  # the grammar says where the call ends
-        request = GenerationRequest(prompt, replace(params, tools=None), max_tokens, stop, grammar)
+            stop = ()  # the grammar says where the call, or the JSON, ends
+        plain = replace(params, tools=None, reply_format=None)
+        request = GenerationRequest(prompt, plain, max_tokens, stop, grammar)
         generation = self.engine.submit(request, caller=context.fairness_key)
-        return LocalCompletion(generation, len(prompt), tool_call=grammar is not None)
+        return LocalCompletion(generation, len(prompt), tool_call=bool(forced))
 
     def _grammar(self, tools: Sequence[ToolSpec]) -> str:
         """The grammar of one call to one of ``tools``; a schema it cannot enforce is a 400."""
@@ -214,6 +231,18 @@ class LocalProvider:
         except (ValueError, GrammarError) as exc:
             raise InvalidRequestError(
                 f"The tools' parameters cannot be enforced on this model: {exc}", param="tools"
+            ) from exc
+        return grammar
+
+    def _reply_grammar(self, reply: ReplyFormat) -> str:
+        """The grammar of a reply in ``reply``'s format; a schema it cannot enforce is a 400."""
+        try:
+            grammar = reply_grammar(reply)
+            check_grammar(self.model.vocab, grammar)
+        except (ValueError, GrammarError) as exc:
+            raise InvalidRequestError(
+                f"The response_format schema cannot be enforced on this model: {exc}",
+                param="response_format",
             ) from exc
         return grammar
 

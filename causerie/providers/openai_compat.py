@@ -225,6 +225,8 @@ class OpenAICompatProvider:
             )
         if params.tools is not None:
             body.update(wire_tools(params.tools))
+        if params.reply_format is not None:
+            body["response_format"] = params.reply_format.wire  # as the request sent it
         return body
 
     async def open(

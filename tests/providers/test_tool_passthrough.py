@@ -296,3 +296,30 @@ def test_a_number_that_hides_personal_data_is_redacted_in_arguments(
         "card": "[CARD_1]",
         "count": 3,
     }
+
+
+def test_a_response_format_goes_upstream_unchanged_and_its_reply_comes_back(
+    client: openai.OpenAI, recording_relay: RecordingRelay
+) -> None:
+    """A remote provider gets the request's ``response_format`` as it was sent (the upstream,
+    a Causerie too, enforces it); the reply comes back as it answered."""
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "warm": {"type": "boolean"}},
+        "required": ["city", "warm"],
+        "additionalProperties": False,
+    }
+    response_format: Any = {
+        "type": "json_schema",
+        "json_schema": {"name": "weather", "schema": schema, "strict": True},
+    }
+    answer = client.chat.completions.create(
+        model=f"up/{MODEL}",
+        messages=[{"role": "user", "content": "Is it warm in Lisbon in July?"}],
+        response_format=response_format,
+        temperature=0,
+        max_tokens=60,
+    )
+    assert recording_relay.bodies[-1]["response_format"] == response_format
+    reply = json.loads(answer.choices[0].message.content or "")
+    assert set(reply) == {"city", "warm"} and isinstance(reply["warm"], bool)
