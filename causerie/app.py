@@ -18,6 +18,7 @@ from causerie.api import embeddings as embeddings_api
 from causerie.api import files as files_api
 from causerie.api import models as models_api
 from causerie.api import projects as projects_api
+from causerie.api import responses_routes as responses_api
 from causerie.api.errors import install_error_handlers
 from causerie.config import Settings
 from causerie.deps import ReaderPrincipal, ServicesDep
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestClockMiddleware)  # outermost: the arrival, before any of ours
     app.include_router(chat_api.router)
+    app.include_router(responses_api.router)
     app.include_router(models_api.router)
     app.include_router(files_api.router)
     app.include_router(embeddings_api.router)

@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 
 from causerie.auth.gate import CSRF_COOKIE, SESSION_COOKIE, cookie_name
 from causerie.auth.principal import LOCAL, Principal
+from causerie.chat.responses import ResponseHistory
 from causerie.chat.service import ChatService
 from causerie.errors import LoginRequiredError, PermissionDeniedError
 from causerie.middleware import UNSAFE_METHODS
@@ -167,6 +168,13 @@ async def get_projects(request: Request, principal: RestPrincipal) -> ProjectSto
 
 
 ProjectsDep = Annotated[ProjectStore, Depends(get_projects)]
+
+
+async def get_responses(request: Request, principal: ApiPrincipal) -> ResponseHistory:
+    return ResponseHistory(services_of(request).database, principal.owner)
+
+
+ResponsesDep = Annotated[ResponseHistory, Depends(get_responses)]
 
 
 async def get_chat(request: Request) -> ChatService:

@@ -4,6 +4,7 @@ surrogates get precise 400s in OpenAI's envelope (never a 500)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import Request
 
@@ -21,6 +22,13 @@ def has_lone_surrogate(payload: object) -> bool:
 
 
 async def parse_body(request: Request) -> ChatCompletionRequest:
+    """A chat completion request, decoded by ``json_object_of``."""
+    body = ChatCompletionRequest.model_validate(await json_object_of(request))
+    body.check_supported()
+    return body
+
+
+async def json_object_of(request: Request) -> dict[str, Any]:
     """Decode the body ourselves so bad bytes and bad JSON get precise 400s."""
     raw = await request.body()
     try:
@@ -44,6 +52,4 @@ async def parse_body(request: Request) -> ChatCompletionRequest:
         )
     if not isinstance(payload, dict):
         raise InvalidRequestError("The request body must be a JSON object.")
-    body = ChatCompletionRequest.model_validate(payload)
-    body.check_supported()
-    return body
+    return payload

@@ -109,6 +109,22 @@ class ShareRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class ResponseRow(Base):
+    """A stored ``/v1/responses`` answer: the response object as it was returned, and where its
+    reply is in the conversation it continued (``previous_response_id`` goes on from there)."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(36), index=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    reply_id: Mapped[str] = mapped_column(String(36))  # the reply's message
+    body: Mapped[str] = mapped_column(Text)  # the response object, JSON
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class PreferenceRow(Base):
     """A named preference of one owner, such as their custom instructions."""
 

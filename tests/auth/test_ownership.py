@@ -272,3 +272,28 @@ def test_b_reaches_none_of_a_s_projects(world: World) -> None:
         assert "secret plans" not in world.b.page.get("/").text
         assert http.post("/api/projects", json={"name": "x"}).status_code == 401
         assert http.get(f"/api/projects/{pid}", headers=a_key).json()["name"] == "A's secret plans"
+
+
+def test_b_reaches_none_of_a_s_stored_responses(world: World) -> None:
+    """A stored response (``/v1/responses``) is A's: through B's key it cannot be read,
+    deleted, nor continued (404 each); A still reads it."""
+    a_key = {"Authorization": f"Bearer {world.a.key}"}
+    b_key = {"Authorization": f"Bearer {world.b.key}"}
+    with httpx.Client(base_url=world.server.url, timeout=60) as http:
+        made = http.post(
+            "/v1/responses",
+            json={"model": "default", "input": "A's secret plans", "max_output_tokens": 2},
+            headers=a_key,
+        )
+        assert made.status_code == 200, made.text
+        rid = made.json()["id"]
+        assert http.get(f"/v1/responses/{rid}", headers=b_key).status_code == 404
+        assert http.delete(f"/v1/responses/{rid}", headers=b_key).status_code == 404
+        continued = http.post(
+            "/v1/responses",
+            json={"model": "default", "input": "Go on", "previous_response_id": rid},
+            headers=b_key,
+        )
+        assert continued.status_code == 404
+        assert http.get(f"/v1/responses/{rid}").status_code == 401
+        assert http.get(f"/v1/responses/{rid}", headers=a_key).json()["id"] == rid
