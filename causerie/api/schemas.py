@@ -113,9 +113,33 @@ class ChatCompletionRequest(BaseModel):
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: OptionalFlag = None
     response_format: ResponseFormat | None = None
+    # OpenAI fields Causerie cannot honour: a request that sets one gets a 400 naming it
+    # (``check_supported``) rather than a reply that silently differs from what was asked.
+    logit_bias: dict[str, Any] | None = None
+    top_logprobs: int | None = None
+    audio: dict[str, Any] | None = None
+    modalities: list[str] | None = None
+    web_search_options: dict[str, Any] | None = None
+    functions: list[Any] | None = None
+    function_call: Any = None
 
     def check_supported(self) -> None:
         """Refuse, with a clear error, what is valid OpenAI but not implemented here yet."""
+        refused = {
+            "logit_bias": "Token biases are not supported",
+            "top_logprobs": "logprobs are not supported yet",
+            "audio": "Audio output is not supported",
+            "web_search_options": "Web search is not available",
+            "functions": "The deprecated `functions` are not supported: send `tools`",
+            "function_call": "The deprecated `function_call` is not supported: send `tool_choice`",
+        }
+        for field, reason in refused.items():
+            if getattr(self, field):  # unset, empty or 0: nothing asked
+                raise UnsupportedParameterError(f"{reason}.", param=field)
+        if self.modalities and set(self.modalities) != {"text"}:
+            raise UnsupportedParameterError(
+                "Only the text modality is supported.", param="modalities"
+            )
         if self.n is not None and self.n != 1:
             raise UnsupportedParameterError("Only n=1 is supported for now.", param="n")
         if self.logprobs:
