@@ -157,3 +157,46 @@ async def test_a_malformed_response_format_is_a_400(sqlite_app: InProcess) -> No
             )
             assert answer.status_code == 400, (bad, answer.text)
             assert answer.json()["error"]["type"] == "invalid_request_error"
+
+
+async def test_langchains_structured_output_fills_a_pydantic_model(sqlite_app: InProcess) -> None:
+    """LangChain's ``ChatOpenAI(...).with_structured_output(Model)``, unchanged, against
+    Causerie's API (its default method sends a ``json_schema`` response_format)."""
+    from langchain_openai import ChatOpenAI
+
+    async with sqlite_app.http(timeout=120) as http:
+        chat = ChatOpenAI(
+            model=MODEL,
+            base_url=sqlite_app.api_url,
+            api_key="unused",  # type: ignore[arg-type]
+            http_async_client=http,
+            max_tokens=150,
+            max_retries=0,
+        )
+        city = await chat.with_structured_output(City).ainvoke(
+            "Tell me about Brest, a port in France."
+        )
+    assert isinstance(city, City)
+
+
+@pytest.mark.parametrize("native", [True, False])
+async def test_a_pydantic_ai_agent_returns_a_pydantic_model(
+    sqlite_app: InProcess, native: bool
+) -> None:
+    """pydantic-ai, unchanged: its native structured output (``response_format``) and its
+    default one (a required tool call whose arguments are the model)."""
+    from pydantic_ai import Agent, NativeOutput
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+    from pydantic_ai.settings import ModelSettings
+
+    async with sqlite_app.openai() as client:
+        model = OpenAIChatModel(MODEL, provider=OpenAIProvider(openai_client=client))
+        agent = Agent(
+            model,
+            output_type=NativeOutput(City) if native else City,
+            model_settings=ModelSettings(max_tokens=150),
+            retries=0,
+        )
+        result = await agent.run("Tell me about Brest, a port in France.")
+    assert isinstance(result.output, City)
