@@ -8,8 +8,9 @@ import click
 from causerie import __version__
 from causerie.cli.accounts import keys, users
 from causerie.cli.doctor import doctor
+from causerie.cli.models import models
 from causerie.cli.providers import providers
-from causerie.cli.serve import chat, models, serve
+from causerie.cli.serve import chat, serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,4 +1,4 @@
-"""``causerie serve``, ``causerie chat`` and ``causerie models``: the model at work."""
+"""``causerie serve`` and ``causerie chat``: the model at work."""
 
 from __future__ import annotations
 
@@ -63,21 +63,3 @@ def chat(conversation_id: str | None, username: str | None, **options: Any) -> N
         run_terminal_chat(settings, conversation_id, username)
     except ConfigurationError as exc:
         raise click.ClickException(exc.message) from exc
-
-
-@click.command()
-@model_option
-def models(**options: Any) -> None:
-    """List the models this configuration serves."""
-    import asyncio
-
-    from causerie.providers.local import LocalProvider
-
-    settings = load_settings(**options)
-    try:
-        provider = LocalProvider.from_settings(settings)
-    except ConfigurationError as exc:
-        raise click.ClickException(exc.message) from exc
-    for info in provider.models():
-        click.echo(f"{info.id}\tcontext {info.context_window}\t{provider.model.path}")
-    asyncio.run(provider.close())
