@@ -4,6 +4,7 @@ surrogates get precise 400s in OpenAI's envelope (never a 500)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import Request
 
@@ -22,6 +23,13 @@ def has_lone_surrogate(payload: object) -> bool:
 
 async def parse_body(request: Request) -> ChatCompletionRequest:
     """Decode the body ourselves so bad bytes and bad JSON get precise 400s."""
+    body = ChatCompletionRequest.model_validate(await json_object(request))
+    body.check_supported()
+    return body
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request's body, a JSON object, or a 400 that says what is wrong with it."""
     raw = await request.body()
     try:
         text = raw.decode("utf-8")
@@ -44,6 +52,4 @@ async def parse_body(request: Request) -> ChatCompletionRequest:
         )
     if not isinstance(payload, dict):
         raise InvalidRequestError("The request body must be a JSON object.")
-    body = ChatCompletionRequest.model_validate(payload)
-    body.check_supported()
-    return body
+    return payload
