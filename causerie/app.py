@@ -20,6 +20,7 @@ from causerie.api import models as models_api
 from causerie.api import projects as projects_api
 from causerie.api import responses_routes as responses_api
 from causerie.api.errors import install_error_handlers
+from causerie.api.ollama import routes as ollama_api
 from causerie.config import Settings
 from causerie.deps import ReaderPrincipal, ServicesDep
 from causerie.middleware import (
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(files_api.router)
     app.include_router(embeddings_api.router)
     app.include_router(projects_api.router)
+    app.include_router(ollama_api.router)  # Ollama's API: /api/chat, /api/tags...
 
     @app.get("/health", summary="Liveness: the process answers")
     async def health() -> dict[str, str]:

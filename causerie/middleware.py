@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from causerie.errors import CauserieError, PayloadTooLargeError, PermissionDeniedError
+from causerie.responses import error_body
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -70,7 +71,7 @@ class BodyLimitMiddleware:
             limit = max(limit, self.upload_bytes + UPLOAD_ENVELOPE_BYTES)
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _too_large(send, limit)
+                await _too_large(send, limit, scope["path"])
                 return
         seen = 0
 
@@ -90,17 +91,19 @@ def _too_large_text(limit: int) -> str:
     return f"The request body is larger than the limit of {limit} bytes."
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    await _refuse(send, PayloadTooLargeError(_too_large_text(limit)), close=True)
+async def _too_large(send: Send, limit: int, path: str) -> None:
+    await _refuse(send, PayloadTooLargeError(_too_large_text(limit)), path, close=True)
 
 
-async def _refuse(send: Send, error: CauserieError, close: bool = False) -> None:
-    """``error``'s envelope and status, sent straight from the middleware."""
+async def _refuse(send: Send, error: CauserieError, path: str, close: bool = False) -> None:
+    """``error``'s body (``error_body``: Ollama's shape on its routes) and status, sent straight
+    from the middleware."""
     headers = [(b"content-type", b"application/json")]
     if close:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": json.dumps(error.envelope()).encode()})
+    body = json.dumps(error_body(error, path)).encode()
+    await send({"type": "http.response.body", "body": body})
 
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -133,13 +136,14 @@ class HostGuardMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
+        path = scope["path"]
         host = headers.get(b"host", b"").decode("latin-1")
         if host_name(host) not in self.allowed:
             message = (
                 f"The host name {host_name(host)!r} is not served here; use 127.0.0.1 or "
                 "localhost, or add it to CAUSERIE_ALLOWED_HOSTS."
             )
-            await _refuse(send, PermissionDeniedError(message, code="host_not_allowed"))
+            await _refuse(send, PermissionDeniedError(message, code="host_not_allowed"), path)
             return
         origin = headers.get(b"origin")
         if scope["method"] in UNSAFE_METHODS and origin is not None:
@@ -147,7 +151,7 @@ class HostGuardMiddleware:
             if netloc != host.strip().lower():
                 message = "A request from another site's page was refused."
                 refused = PermissionDeniedError(message, code="cross_origin_refused")
-                await _refuse(send, refused)
+                await _refuse(send, refused, path)
                 return
         await self.app(scope, receive, send)
 

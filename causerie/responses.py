@@ -1,19 +1,48 @@
 """Responses shared by the API and the pages (which never import ``api/``): an error in OpenAI's
-envelope, and a reply streamed as Server-Sent Events."""
+envelope (on Ollama's routes, in Ollama's), and a reply streamed as Server-Sent Events or as
+newline-delimited JSON."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from causerie.errors import CauserieError
 
+# Ollama's routes (``api/ollama/``): their clients read an error as ``{"error": "<message>"}``.
+OLLAMA_PATHS = frozenset(
+    {
+        "/api/version",
+        "/api/tags",
+        "/api/show",
+        "/api/ps",
+        "/api/chat",
+        "/api/generate",
+        "/api/embed",
+        "/api/embeddings",
+        "/api/pull",
+        "/api/push",
+        "/api/create",
+        "/api/copy",
+        "/api/delete",
+    }
+)
 
-def error_response(exc: CauserieError) -> JSONResponse:
-    """The error's envelope with the class's status, and Retry-After when it says when."""
-    response = JSONResponse(exc.envelope(), status_code=exc.status)
+
+def error_body(exc: CauserieError, path: str = "") -> dict[str, Any]:
+    """OpenAI's envelope, or on one of Ollama's routes (``path``) Ollama's."""
+    if path in OLLAMA_PATHS:
+        return {"error": exc.message}
+    return exc.envelope()
+
+
+def error_response(exc: CauserieError, path: str = "") -> JSONResponse:
+    """The error's body (``error_body``) with the class's status, and Retry-After when it says
+    when."""
+    response = JSONResponse(error_body(exc, path), status_code=exc.status)
     if exc.retry_after is not None:
         response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
     return response
@@ -56,3 +85,10 @@ class EventStreamResponse(StreamingResponse):
             watcher.cancel()
         if self.background is not None:
             await self.background()
+
+
+class NdjsonResponse(EventStreamResponse):
+    """Newline-delimited JSON, one object a line (Ollama's streams), stopped as soon as its
+    client goes away, like ``EventStreamResponse``."""
+
+    media_type = "application/x-ndjson"

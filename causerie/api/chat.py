@@ -25,7 +25,7 @@ from causerie.chat.turn import Turn
 from causerie.deps import ApiPrincipal, ChatDep, ServicesDep
 from causerie.middleware import received_at
 from causerie.responses import EventStreamResponse
-from causerie.types import Admit, ToolUse
+from causerie.types import Admit, Message, SamplingOverrides
 
 router = APIRouter()
 
@@ -39,34 +39,26 @@ REQUEST_SCHEMA = {
 
 async def open_turn(
     request: Request,
-    body: ChatCompletionRequest,
     chat: ChatService,
     principal: Principal,
     admit: Admit,
-    tools: ToolUse | None,
+    model: str,
+    messages: list[Message],
+    overrides: SamplingOverrides,
+    *,
+    store: bool = True,
+    user: str | None = None,
 ) -> Turn:
-    params = chat.sampling(
-        max_tokens=body.reply_limit(),
-        temperature=body.temperature,
-        top_p=body.top_p,
-        top_k=body.top_k,
-        min_p=body.min_p,
-        repeat_penalty=body.repeat_penalty,
-        presence_penalty=body.presence_penalty,
-        frequency_penalty=body.frequency_penalty,
-        seed=body.seed,
-        stop=body.stop_list() or None,
-        tools=tools,
-        reply_format=body.reply_format(),
-    )
-    messages = [message.to_message() for message in body.messages]
-    client = body.user or (request.client.host if request.client else "anonymous")
+    """A turn of a client that sends the whole history (``ChatService.complete``), for the
+    caller of ``request`` (``/v1`` and Ollama's routes alike); ``user``: the client's own name
+    for its user, which the engine's fairness goes by (else the client's address)."""
+    client = user or (request.client.host if request.client else "anonymous")
     return await chat.complete(
-        body.model,
+        model,
         messages,
-        params,
+        chat.sampling(**overrides),
         admit=admit,
-        store=body.store is not False,
+        store=store,
         caller=principal.caller(fairness=f"api:{client}"),
     )
 
@@ -85,9 +77,16 @@ async def create_chat_completion(
     request: Request, chat: ChatDep, principal: ApiPrincipal, services: ServicesDep
 ) -> JSONResponse | EventStreamResponse:
     body = await parse_body(request)
-    tools = body.tool_use()
     turn = await open_turn(
-        request, body, chat, principal, services.quotas.admitter(principal), tools
+        request,
+        chat,
+        principal,
+        services.quotas.admitter(principal),
+        body.model,
+        [message.to_message() for message in body.messages],
+        body.overrides(),
+        store=body.store is not False,
+        user=body.user,
     )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

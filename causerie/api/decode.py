@@ -22,14 +22,14 @@ def has_lone_surrogate(payload: object) -> bool:
 
 
 async def parse_body(request: Request) -> ChatCompletionRequest:
-    """A chat completion request, decoded by ``json_object_of``."""
-    body = ChatCompletionRequest.model_validate(await json_object_of(request))
+    """A chat completion request, decoded by ``json_object``."""
+    body = ChatCompletionRequest.model_validate(await json_object(request))
     body.check_supported()
     return body
 
 
-async def json_object_of(request: Request) -> dict[str, Any]:
-    """Decode the body ourselves so bad bytes and bad JSON get precise 400s."""
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request's body, a JSON object, or a 400 that says what is wrong with it."""
     raw = await request.body()
     try:
         text = raw.decode("utf-8")

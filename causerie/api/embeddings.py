@@ -86,15 +86,8 @@ async def create_embeddings(
     body: EmbeddingRequest, services: ServicesDep, principal: ApiPrincipal
 ) -> EmbeddingList:
     embedder = services.embedder
-    if body.model != embedder.name:
-        served = services.registry.embeddings_for(body.model)
-        if served is None:
-            names = [embedder.name, *(m.id for m in services.registry.embedding_models())]
-            raise ModelNotFoundError(
-                f"The model `{body.model}` does not exist or is not an embedding model; "
-                f"this server embeds with {', '.join(f'`{name}`' for name in names)}.",
-                param="model",
-            )
+    served = embedding_target(services, body.model)
+    if served is not None:
         return await from_provider(body, services, principal, *served)
     if body.dimensions is not None and body.dimensions != embedder.dimensions:
         raise UnsupportedParameterError(
@@ -110,6 +103,22 @@ async def create_embeddings(
     finally:
         await admission.release()
     return listed([encoded(v, body.encoding_format) for v in vectors], embedder.name, tokens)
+
+
+def embedding_target(services: Services, model: str) -> tuple[UpstreamEmbeddings, str] | None:
+    """Who embeds with ``model``: the local model (None), a provider's model (the provider and
+    the model's name there), or no one (a 404 naming the embedding models)."""
+    if model == services.embedder.name:
+        return None
+    served = services.registry.embeddings_for(model)
+    if served is None:
+        names = [services.embedder.name, *(m.id for m in services.registry.embedding_models())]
+        raise ModelNotFoundError(
+            f"The model `{model}` does not exist or is not an embedding model; "
+            f"this server embeds with {', '.join(f'`{name}`' for name in names)}.",
+            param="model",
+        )
+    return served
 
 
 async def from_provider(

@@ -1,7 +1,9 @@
-"""Every error becomes OpenAI's envelope: ``{"error": {"message", "type", "param", "code"}}``."""
+"""Every error becomes OpenAI's envelope: ``{"error": {"message", "type", "param", "code"}}``;
+on Ollama's routes (``responses.OLLAMA_PATHS``), Ollama's: ``{"error": "<message>"}``."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
@@ -13,6 +15,7 @@ from starlette.exceptions import HTTPException
 from causerie.api.schemas import ErrorBody, ErrorEnvelope
 from causerie.errors import CauserieError
 from causerie.middleware import SECURITY_HEADERS
+from causerie.responses import OLLAMA_PATHS
 from causerie.responses import error_response as causerie_error_response
 
 log = logging.getLogger(__name__)
@@ -53,29 +56,42 @@ def validation_response(errors: list[dict[str, object]]) -> JSONResponse:
     return error_response(400, message, "invalid_request_error", param=param)
 
 
+def shaped(request: Request, response: JSONResponse) -> JSONResponse:
+    """``response`` as its route's clients read an error: on Ollama's routes, the envelope's
+    message alone (``{"error": "<message>"}``), with the same status and headers."""
+    if request.url.path not in OLLAMA_PATHS:
+        return response
+    message = json.loads(bytes(response.body))["error"]["message"]
+    kept = {
+        k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")
+    }
+    return JSONResponse({"error": message}, status_code=response.status_code, headers=kept)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CauserieError)
-    async def _causerie(_: Request, exc: CauserieError) -> JSONResponse:
-        return causerie_error_response(exc)
+    async def _causerie(request: Request, exc: CauserieError) -> JSONResponse:
+        return causerie_error_response(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return validation_response(list(exc.errors()))
+    async def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return shaped(request, validation_response(list(exc.errors())))
 
     @app.exception_handler(ValidationError)
-    async def _validation(_: Request, exc: ValidationError) -> JSONResponse:
-        return validation_response(list(exc.errors()))  # type: ignore[arg-type]
+    async def _validation(request: Request, exc: ValidationError) -> JSONResponse:
+        return shaped(request, validation_response(list(exc.errors())))  # type: ignore[arg-type]
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         type_ = HTTP_TYPES.get(exc.status_code, "invalid_request_error")
-        return error_response(exc.status_code, str(exc.detail), type_)
+        return shaped(request, error_response(exc.status_code, str(exc.detail), type_))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        response = error_response(
-            500, "The server had an error processing your request.", "server_error"
+        response = shaped(
+            request,
+            error_response(500, "The server had an error processing your request.", "server_error"),
         )
         # Starlette answers this from outside every middleware: add the security headers here.
         for name, value in SECURITY_HEADERS:

@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from causerie.api.decode import json_object_of
+from causerie.api.decode import json_object
 from causerie.api.responses_wire import (
     ResponseRequest,
     call_item,
@@ -76,7 +76,7 @@ async def create_response(
     services: ServicesDep,
     history: ResponsesDep,
 ) -> JSONResponse | EventStreamResponse:
-    body = ResponseRequest.model_validate(await json_object_of(request))
+    body = ResponseRequest.model_validate(await json_object(request))
     body.check_supported()
     messages = body.messages()
     if body.previous_response_id:

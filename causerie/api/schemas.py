@@ -15,7 +15,7 @@ from causerie.api.tools import (
     tool_use,
 )
 from causerie.errors import InvalidRequestError, UnsupportedParameterError
-from causerie.types import Message, ReplyFormat, ToolUse
+from causerie.types import Message, ReplyFormat, SamplingOverrides, ToolUse
 
 
 class TextPart(BaseModel):
@@ -154,6 +154,23 @@ class ChatCompletionRequest(BaseModel):
     def tool_use(self) -> ToolUse | None:
         """The tools and tool choice as providers take them (a bad definition: 400)."""
         return tool_use(self.tools, self.tool_choice, self.parallel_tool_calls)
+
+    def overrides(self) -> SamplingOverrides:
+        """The request's own sampling choices (a bad tool or format: 400)."""
+        return SamplingOverrides(
+            max_tokens=self.reply_limit(),
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            min_p=self.min_p,
+            repeat_penalty=self.repeat_penalty,
+            presence_penalty=self.presence_penalty,
+            frequency_penalty=self.frequency_penalty,
+            seed=self.seed,
+            stop=self.stop_list() or None,
+            tools=self.tool_use(),
+            reply_format=self.reply_format(),
+        )
 
     def reply_format(self) -> ReplyFormat | None:
         return self.response_format.reply_format() if self.response_format else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -163,6 +164,31 @@ class LoadedModel:
     @property
     def eos_text(self) -> str:
         return self.token_text(int(self._llama_cpp.llama_vocab_eos(self._vocab)))
+
+    @property
+    def quantization(self) -> str:
+        """The weights' type as llama.cpp names it (``Q4_K_M``), from ``general.file_type``
+        ("" when the file does not say)."""
+        file_type = self.metadata.get("general.file_type", "")
+        if not file_type.isdigit():
+            return ""
+        prefix = "LLAMA_FTYPE_"
+        names = {
+            getattr(self._llama_cpp, name): name.removeprefix(prefix)
+            for name in dir(self._llama_cpp)
+            if name.startswith(prefix)
+        }
+        name: str = names.get(int(file_type), "")
+        return name.removeprefix("MOSTLY_").removeprefix("ALL_")
+
+    def sha256(self) -> str:
+        """The file's SHA-256, read once (about half a second for the bundled model)."""
+        cached: str | None = getattr(self, "_sha256", None)
+        if cached is None:
+            with self.path.open("rb") as file:
+                cached = hashlib.file_digest(file, "sha256").hexdigest()
+            self._sha256 = cached
+        return cached
 
     @property
     def adds_bos(self) -> bool:
