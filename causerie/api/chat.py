@@ -25,7 +25,7 @@ from causerie.chat.turn import Turn
 from causerie.deps import ApiPrincipal, ChatDep, ServicesDep
 from causerie.middleware import received_at
 from causerie.responses import EventStreamResponse
-from causerie.types import Admit, ToolUse
+from causerie.types import Admit, Caller, ToolUse
 
 router = APIRouter()
 
@@ -37,6 +37,13 @@ REQUEST_SCHEMA = {
 }
 
 
+def api_caller(request: Request, principal: Principal, user: str | None) -> Caller:
+    """Who a ``/v1`` request is for; without accounts, the engine shares its time fairly
+    between API users (the request's ``user``, else the client's address)."""
+    client = user or (request.client.host if request.client else "anonymous")
+    return principal.caller(fairness=f"api:{client}")
+
+
 async def open_turn(
     request: Request,
     body: ChatCompletionRequest,
@@ -46,28 +53,18 @@ async def open_turn(
     tools: ToolUse | None,
 ) -> Turn:
     params = chat.sampling(
-        max_tokens=body.reply_limit(),
-        temperature=body.temperature,
-        top_p=body.top_p,
-        top_k=body.top_k,
-        min_p=body.min_p,
-        repeat_penalty=body.repeat_penalty,
-        presence_penalty=body.presence_penalty,
-        frequency_penalty=body.frequency_penalty,
-        seed=body.seed,
-        stop=body.stop_list() or None,
-        tools=tools,
-        reply_format=body.reply_format(),
+        **body.overrides(
+            max_tokens=body.reply_limit(), tools=tools, reply_format=body.reply_format()
+        )
     )
     messages = [message.to_message() for message in body.messages]
-    client = body.user or (request.client.host if request.client else "anonymous")
     return await chat.complete(
         body.model,
         messages,
         params,
         admit=admit,
         store=body.store is not False,
-        caller=principal.caller(fairness=f"api:{client}"),
+        caller=api_caller(request, principal, body.user),
     )
 
 
@@ -84,7 +81,7 @@ async def open_turn(
 async def create_chat_completion(
     request: Request, chat: ChatDep, principal: ApiPrincipal, services: ServicesDep
 ) -> JSONResponse | EventStreamResponse:
-    body = await parse_body(request)
+    body = await parse_body(request, ChatCompletionRequest)
     tools = body.tool_use()
     turn = await open_turn(
         request, body, chat, principal, services.quotas.admitter(principal), tools
@@ -93,14 +90,13 @@ async def create_chat_completion(
     created = int(time.time())
     headers = {"x-causerie-conversation-id": turn.conversation_id or ""}
     if body.stream:
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
         arrived = received_at(request.state)
 
         def first_written() -> None:
             services.overhead.first_written(arrived, turn.served_by, turn.upstream_wait)
 
         return EventStreamResponse(
-            event_stream(turn, completion_id, created, include_usage, first_written),
+            event_stream(turn, completion_id, created, body.include_usage, first_written),
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     text = await turn.collect()

@@ -4,11 +4,14 @@ surrogates get precise 400s in OpenAI's envelope (never a 500)."""
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
 from fastapi import Request
 
-from causerie.api.schemas import ChatCompletionRequest
+from causerie.api.schemas import SamplingRequest
 from causerie.errors import InvalidRequestError
+
+Body = TypeVar("Body", bound=SamplingRequest)
 
 
 def has_lone_surrogate(payload: object) -> bool:
@@ -20,8 +23,9 @@ def has_lone_surrogate(payload: object) -> bool:
     return False
 
 
-async def parse_body(request: Request) -> ChatCompletionRequest:
-    """Decode the body ourselves so bad bytes and bad JSON get precise 400s."""
+async def parse_body(request: Request, kind: type[Body]) -> Body:
+    """Decode the body ourselves so bad bytes and bad JSON get precise 400s; then validate it
+    as a ``kind`` and refuse what it does not support."""
     raw = await request.body()
     try:
         text = raw.decode("utf-8")
@@ -44,6 +48,6 @@ async def parse_body(request: Request) -> ChatCompletionRequest:
         )
     if not isinstance(payload, dict):
         raise InvalidRequestError("The request body must be a JSON object.")
-    body = ChatCompletionRequest.model_validate(payload)
+    body = kind.model_validate(payload)
     body.check_supported()
     return body
