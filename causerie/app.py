@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from causerie import __version__
 from causerie.api import chat as chat_api
+from causerie.api import completions as completions_api
 from causerie.api import embeddings as embeddings_api
 from causerie.api import files as files_api
 from causerie.api import models as models_api
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(RequestClockMiddleware)  # outermost: the arrival, before any of ours
     app.include_router(chat_api.router)
     app.include_router(responses_api.router)
+    app.include_router(completions_api.router)
     app.include_router(models_api.router)
     app.include_router(files_api.router)
     app.include_router(embeddings_api.router)

@@ -157,6 +157,9 @@ class SamplingParams:
     # JSON only (a schema's, if given): enforced on the local model with a grammar, passed to
     # remote providers as the request sent it.
     reply_format: ReplyFormat | None = None
+    # The messages' text, joined as it is, is the whole prompt: no chat template, no roles (the
+    # legacy /v1/completions; a remote provider gets it as `prompt` at its /completions).
+    raw_prompt: bool = False
 
 
 class SamplingOverrides(TypedDict, total=False):

@@ -25,7 +25,7 @@ from causerie.chat.turn import Turn
 from causerie.deps import ApiPrincipal, ChatDep, ServicesDep
 from causerie.middleware import received_at
 from causerie.responses import EventStreamResponse
-from causerie.types import Admit, Message, SamplingOverrides
+from causerie.types import Admit, Caller, Message, SamplingOverrides
 
 router = APIRouter()
 
@@ -35,6 +35,13 @@ REQUEST_SCHEMA = {
         "content": {"application/json": {"schema": ChatCompletionRequest.model_json_schema()}},
     }
 }
+
+
+def api_caller(request: Request, principal: Principal, user: str | None) -> Caller:
+    """Who a ``/v1`` request is for; without accounts, the engine shares its time fairly
+    between API users (the request's ``user``, else the client's address)."""
+    client = user or (request.client.host if request.client else "anonymous")
+    return principal.caller(fairness=f"api:{client}")
 
 
 async def open_turn(
@@ -52,14 +59,13 @@ async def open_turn(
     """A turn of a client that sends the whole history (``ChatService.complete``), for the
     caller of ``request`` (``/v1`` and Ollama's routes alike); ``user``: the client's own name
     for its user, which the engine's fairness goes by (else the client's address)."""
-    client = user or (request.client.host if request.client else "anonymous")
     return await chat.complete(
         model,
         messages,
         chat.sampling(**overrides),
         admit=admit,
         store=store,
-        caller=principal.caller(fairness=f"api:{client}"),
+        caller=api_caller(request, principal, user),
     )
 
 
@@ -76,7 +82,7 @@ async def open_turn(
 async def create_chat_completion(
     request: Request, chat: ChatDep, principal: ApiPrincipal, services: ServicesDep
 ) -> JSONResponse | EventStreamResponse:
-    body = await parse_body(request)
+    body = await parse_body(request, ChatCompletionRequest)
     turn = await open_turn(
         request,
         chat,
@@ -92,14 +98,13 @@ async def create_chat_completion(
     created = int(time.time())
     headers = {"x-causerie-conversation-id": turn.conversation_id or ""}
     if body.stream:
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
         arrived = received_at(request.state)
 
         def first_written() -> None:
             services.overhead.first_written(arrived, turn.served_by, turn.upstream_wait)
 
         return EventStreamResponse(
-            event_stream(turn, completion_id, created, include_usage, first_written),
+            event_stream(turn, completion_id, created, body.include_usage, first_written),
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     text = await turn.collect()

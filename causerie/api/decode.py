@@ -4,12 +4,14 @@ surrogates get precise 400s in OpenAI's envelope (never a 500)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 
-from causerie.api.schemas import ChatCompletionRequest
+from causerie.api.schemas import SamplingRequest
 from causerie.errors import InvalidRequestError
+
+Body = TypeVar("Body", bound=SamplingRequest)
 
 
 def has_lone_surrogate(payload: object) -> bool:
@@ -21,9 +23,9 @@ def has_lone_surrogate(payload: object) -> bool:
     return False
 
 
-async def parse_body(request: Request) -> ChatCompletionRequest:
-    """A chat completion request, decoded by ``json_object``."""
-    body = ChatCompletionRequest.model_validate(await json_object(request))
+async def parse_body(request: Request, kind: type[Body]) -> Body:
+    """A request of ``kind``, decoded by ``json_object``; what it does not support: 400."""
+    body = kind.model_validate(await json_object(request))
     body.check_supported()
     return body
 

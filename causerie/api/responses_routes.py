@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from causerie.api.chat import api_caller
 from causerie.api.decode import json_object
 from causerie.api.responses_wire import (
     ResponseRequest,
@@ -90,14 +91,13 @@ async def create_response(
         tools=body.tool_use(),
         reply_format=body.reply_format(),
     )
-    client = body.user or (request.client.host if request.client else "anonymous")
     turn = await chat.complete(
         body.model,
         messages,
         params,
         admit=services.quotas.admitter(principal),
         store=body.store,
-        caller=principal.caller(fairness=f"api:{client}"),
+        caller=api_caller(request, principal, body.user),
     )
     response_id = new_id("resp")
     if body.stream:

@@ -1,8 +1,9 @@
-"""Wire models of the OpenAI chat completions API (requests, responses, stream chunks, errors)."""
+"""Wire models of the OpenAI chat completions API (requests, responses, stream chunks, errors),
+and the request fields the legacy completions share with it (``SamplingRequest``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -85,17 +86,15 @@ class ResponseFormat(BaseModel):
         return ReplyFormat(schema, self.json_schema.name, self.json_schema.strict, wire)
 
 
-class ChatCompletionRequest(BaseModel):
-    """``POST /v1/chat/completions``. Unknown fields are ignored, as most OpenAI servers do."""
+class SamplingRequest(BaseModel):
+    """What ``/v1/chat/completions`` and ``/v1/completions`` take alike: the model, streaming and
+    sampling. Unknown fields are ignored, as most OpenAI servers do."""
 
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     model: str
-    messages: Annotated[list[ChatMessageIn], Field(min_length=1)]
     stream: Flag = False
     stream_options: StreamOptions | None = None
-    max_tokens: Annotated[int | None, Field(ge=1, strict=True)] = None
-    max_completion_tokens: Annotated[int | None, Field(ge=1, strict=True)] = None
     temperature: Annotated[float | None, Field(ge=0, le=2, strict=True)] = None
     top_p: Annotated[float | None, Field(gt=0, le=1, strict=True)] = None
     top_k: Annotated[int | None, Field(ge=0, strict=True)] = None
@@ -107,6 +106,44 @@ class ChatCompletionRequest(BaseModel):
     frequency_penalty: Annotated[float | None, Field(ge=-2, le=2, strict=True)] = None
     n: Annotated[int | None, Field(strict=True)] = None
     user: str | None = None
+
+    @property
+    def include_usage(self) -> bool:
+        return bool(self.stream_options and self.stream_options.include_usage)
+
+    def check_supported(self) -> None:
+        """Refuse, with a clear error, what is valid OpenAI but not implemented here yet."""
+        if self.n is not None and self.n != 1:
+            raise UnsupportedParameterError("Only n=1 is supported for now.", param="n")
+
+    def stop_list(self) -> tuple[str, ...]:
+        if self.stop is None:
+            return ()
+        return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
+
+    def overrides(self, **more: Unpack[SamplingOverrides]) -> SamplingOverrides:
+        """The request's sampling choices (None: the server's default), and ``more``."""
+        chosen = SamplingOverrides(
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            min_p=self.min_p,
+            repeat_penalty=self.repeat_penalty,
+            presence_penalty=self.presence_penalty,
+            frequency_penalty=self.frequency_penalty,
+            seed=self.seed,
+            stop=self.stop_list() or None,
+        )
+        chosen.update(more)
+        return chosen
+
+
+class ChatCompletionRequest(SamplingRequest):
+    """``POST /v1/chat/completions``."""
+
+    messages: Annotated[list[ChatMessageIn], Field(min_length=1)]
+    max_tokens: Annotated[int | None, Field(ge=1, strict=True)] = None
+    max_completion_tokens: Annotated[int | None, Field(ge=1, strict=True)] = None
     store: OptionalFlag = None
     logprobs: OptionalFlag = None
     tools: list[ToolDefinition] | None = None
@@ -140,8 +177,7 @@ class ChatCompletionRequest(BaseModel):
             raise UnsupportedParameterError(
                 "Only the text modality is supported.", param="modalities"
             )
-        if self.n is not None and self.n != 1:
-            raise UnsupportedParameterError("Only n=1 is supported for now.", param="n")
+        super().check_supported()
         if self.logprobs:
             raise UnsupportedParameterError("logprobs are not supported yet.", param="logprobs")
         for index, message in enumerate(self.messages):
@@ -155,30 +191,17 @@ class ChatCompletionRequest(BaseModel):
         """The tools and tool choice as providers take them (a bad definition: 400)."""
         return tool_use(self.tools, self.tool_choice, self.parallel_tool_calls)
 
-    def overrides(self) -> SamplingOverrides:
-        """The request's own sampling choices (a bad tool or format: 400)."""
-        return SamplingOverrides(
-            max_tokens=self.reply_limit(),
-            temperature=self.temperature,
-            top_p=self.top_p,
-            top_k=self.top_k,
-            min_p=self.min_p,
-            repeat_penalty=self.repeat_penalty,
-            presence_penalty=self.presence_penalty,
-            frequency_penalty=self.frequency_penalty,
-            seed=self.seed,
-            stop=self.stop_list() or None,
-            tools=self.tool_use(),
-            reply_format=self.reply_format(),
+    def overrides(self, **more: Unpack[SamplingOverrides]) -> SamplingOverrides:
+        """The request's own sampling choices, with its reply limit, tools and reply format (a
+        bad tool or format: 400), and ``more``."""
+        chosen = super().overrides(
+            max_tokens=self.reply_limit(), tools=self.tool_use(), reply_format=self.reply_format()
         )
+        chosen.update(more)
+        return chosen
 
     def reply_format(self) -> ReplyFormat | None:
         return self.response_format.reply_format() if self.response_format else None
-
-    def stop_list(self) -> tuple[str, ...]:
-        if self.stop is None:
-            return ()
-        return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
 
     def reply_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens

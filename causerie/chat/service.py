@@ -19,7 +19,7 @@ from causerie.chat.sources import EXCERPT_STOPS, excerpts_message, numbered
 from causerie.chat.titles import TITLE_SECONDS, clean_title, title_request
 from causerie.chat.turn import SaveReply, Turn
 from causerie.config import Settings
-from causerie.errors import CauserieError, ModelNotFoundError
+from causerie.errors import CauserieError, InvalidRequestError, ModelNotFoundError
 from causerie.providers.base import Completion, Provider
 from causerie.providers.registry import ProviderRegistry
 from causerie.storage import ConversationStore, Database, MessageDraft
@@ -249,6 +249,33 @@ class ChatService:
             caller,
             lease,
             conversation_id=conversation_id,
+        )
+
+    async def complete_text(
+        self,
+        model: str,
+        prompt: str,
+        params: SamplingParams,
+        *,
+        admit: Admit,
+        caller: Caller = LOCAL_CALLER,
+    ) -> Turn:
+        """The legacy completions' call: ``prompt`` continued as it is written, with no chat
+        template (``SamplingParams.raw_prompt``) and nothing stored; admitted, capped, counted
+        in the caller's usage and sent through the privacy firewall as ``complete`` does."""
+        limit = self._settings.max_input_chars
+        if len(prompt) > limit:
+            raise InvalidRequestError(
+                f"The prompt holds {len(prompt)} characters; at most {limit} are accepted.",
+                param="prompt",
+            )
+        return await self.complete(
+            model,
+            [Message("user", prompt)],
+            replace(params, raw_prompt=True),
+            admit=admit,
+            store=False,
+            caller=caller,
         )
 
     async def respond(

@@ -27,6 +27,9 @@ class GenerationRequest:
     max_tokens: int
     stop: tuple[str, ...]
     grammar: str | None = None  # GBNF the reply must match (root rule ``root``)
+    # A chat's reply starts and ends with no blank; a text completion keeps every character
+    # (the legacy completions: the prompt and its completion, joined, are the text).
+    trim: bool = True
 
 
 class Generation:

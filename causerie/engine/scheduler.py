@@ -186,7 +186,7 @@ class Scheduler:
             slot.running = Running(
                 generation=generation,
                 sampler=sampler,
-                text=ReplyText(request.stop),
+                text=ReplyText(request.stop, trim=request.trim),
                 cached=keep,
             )
             self.metrics.prompt_tokens.inc(len(prompt))

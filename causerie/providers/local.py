@@ -8,6 +8,9 @@ in text (the bundled base model has no tool template to decide with); ``none`` i
 Structured replies (``response_format``): a reply that must be JSON is described in a system
 preamble and held to its schema by a grammar (``engine/json_reply.py``); a schema the grammar
 cannot enforce is a 400 that names what it cannot. A forced tool call takes precedence.
+
+The legacy completions (``SamplingParams.raw_prompt``): the text is tokenized as it is, with no
+chat template and none of its stop strings.
 """
 
 from __future__ import annotations
@@ -165,10 +168,23 @@ class LocalProvider:
             messages = [Message("system", tools_preamble(tools)), *messages]
         elif reply is not None:
             messages = [Message("system", reply_preamble(reply)), *messages]
-        text = self.template.prompt(messages)
+        return self._tokens(self.template.prompt(messages), limit)
+
+    def _tokens(self, text: str, limit: int | None = None) -> list[int]:
+        """``text``'s tokens, after the model's BOS unless the text starts with it."""
         bos = self.model.bos_text
         add_bos = self.model.adds_bos and not (bos and text.startswith(bos))
         return self.model.tokenize(text, add_bos=add_bos, limit=limit)
+
+    def _raw_prompt(self, messages: Sequence[Message]) -> list[int]:
+        """The legacy completions' prompt: the messages' text as it is, no chat template (special
+        markers such as ``<start_of_turn>`` still become special tokens, as llama-server's
+        ``/completion`` reads them)."""
+        text = "".join(message.content for message in messages)
+        tokens = self._tokens(text, limit=self.model.context_size)
+        if not tokens:
+            raise InvalidRequestError("The prompt must not be empty.", param="prompt")
+        return tokens
 
     def count_tokens(self, model: str, messages: Sequence[Message]) -> int:
         return len(self._prompt(messages))
@@ -195,31 +211,39 @@ class LocalProvider:
         if not messages:
             raise InvalidRequestError("messages must not be empty", param="messages")
         forced = params.tools.forced if params.tools else ()
-        grammar, prompt = await to_thread.run_sync(
-            self._prepare, messages, forced, params.reply_format
-        )
+        stop, what = self.template.stop, "messages"
+        if params.raw_prompt:  # no template: none of its end-of-turn stops either
+            grammar: str | None = None
+            prompt = await to_thread.run_sync(self._raw_prompt, messages)
+            stop, what = (), "prompt"
+        else:
+            grammar, prompt = await to_thread.run_sync(
+                self._prepare, messages, forced, params.reply_format
+            )
         window = self.model.context_size
         room = window - len(prompt)
         if room < 1:
             raise ContextLengthExceededError(
-                f"This model's maximum context length is {window} tokens. However, your messages "
+                f"This model's maximum context length is {window} tokens. However, your {what} "
                 f"resulted in {'at least ' if len(prompt) > window else ''}{len(prompt)} tokens. "
-                "Please reduce the length of the messages.",
-                param="messages",
+                f"Please reduce the length of the {what}.",
+                param=what,
             )
         max_tokens = params.max_tokens if params.max_tokens is not None else room
         if max_tokens > room:
             raise ContextLengthExceededError(
                 f"This model's maximum context length is {window} tokens. However, you requested "
-                f"{len(prompt) + max_tokens} tokens ({len(prompt)} in the messages, {max_tokens} "
-                f"in the completion). Please reduce the length of the messages or completion.",
+                f"{len(prompt) + max_tokens} tokens ({len(prompt)} in the {what}, {max_tokens} "
+                f"in the completion). Please reduce the length of the {what} or completion.",
                 param="max_tokens",
             )
-        stop = tuple(dict.fromkeys(self.template.stop + params.stop))
+        stop = tuple(dict.fromkeys(stop + params.stop))
         if grammar is not None:
             stop = ()  # the grammar says where the call, or the JSON, ends
         plain = replace(params, tools=None, reply_format=None)
-        request = GenerationRequest(prompt, plain, max_tokens, stop, grammar)
+        request = GenerationRequest(
+            prompt, plain, max_tokens, stop, grammar, trim=not params.raw_prompt
+        )
         generation = self.engine.submit(request, caller=context.fairness_key)
         return LocalCompletion(generation, len(prompt), tool_call=bool(forced))
 

@@ -8,6 +8,10 @@ is never replayed elsewhere.
 Function calling passes through: tools, ``tool_choice``, ``parallel_tool_calls``, assistant
 tool calls and tool results go upstream as the client sent them, and the upstream's streamed
 ``delta.tool_calls`` come back as tool-call pieces (ids, indexes and argument pieces intact).
+
+A raw prompt (``SamplingParams.raw_prompt``, the legacy completions) goes to the upstream's
+``/completions`` as ``prompt``, with the same sampling fields, and its streamed ``choices[].text``
+comes back as deltas; everything else (limits, errors, failover) is as for a chat.
 """
 
 from __future__ import annotations
@@ -201,16 +205,21 @@ class OpenAICompatProvider:
     def body(
         self, model: str, messages: Sequence[Message], params: SamplingParams
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": model,
-            "messages": [wire_message(m) for m in messages],
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-        }
-        if params.max_tokens is not None:
-            body[self.config.max_tokens_field] = params.max_tokens
+        """The request to ``path(params)``: a chat's messages, or a raw prompt's text."""
+        body: dict[str, Any] = {"model": model}
+        if params.raw_prompt:
+            body["prompt"] = "".join(m.content for m in messages)
+        else:
+            body["messages"] = [wire_message(m) for m in messages]
+        body.update(
+            stream=True,
+            stream_options={"include_usage": True},
+            temperature=params.temperature,
+            top_p=params.top_p,
+        )
+        if params.max_tokens is not None:  # the legacy API knows only `max_tokens`
+            field = "max_tokens" if params.raw_prompt else self.config.max_tokens_field
+            body[field] = params.max_tokens
         if params.presence_penalty:
             body["presence_penalty"] = params.presence_penalty
         if params.frequency_penalty:
@@ -228,6 +237,10 @@ class OpenAICompatProvider:
         if params.reply_format is not None:
             body["response_format"] = params.reply_format.wire  # as the request sent it
         return body
+
+    @staticmethod
+    def path(params: SamplingParams) -> str:
+        return "completions" if params.raw_prompt else "chat/completions"
 
     async def open(
         self,
@@ -251,7 +264,7 @@ class OpenAICompatProvider:
         clock = UpstreamClock()
         request = self._client.build_request(
             "POST",
-            "chat/completions",
+            self.path(params),
             json=self.body(model, messages, params),
             extensions={"trace": clock.trace},
         )
@@ -351,7 +364,7 @@ class OpenAICompatProvider:
                 if choice.get("index", 0) != 0:
                     continue
                 delta = choice.get("delta") or {}
-                text = delta.get("content")
+                text = delta.get("content") or choice.get("text")  # chat's, or the legacy API's
                 pieces = tool_call_pieces(delta.get("tool_calls"))
                 if text or pieces:
                     completion_chunks += 1

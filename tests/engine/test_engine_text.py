@@ -12,6 +12,7 @@ from causerie.engine.templates import (
     jinja_template,
     resolve_template,
 )
+from causerie.engine.text import ReplyText
 from causerie.errors import ContextLengthExceededError, InvalidRequestError
 from causerie.types import Message
 
@@ -44,6 +45,19 @@ def test_stop_matcher_emits_early_and_picks_the_first_stop() -> None:
     matcher = StopMatcher(["END", "STOP"])
     assert matcher.feed("hello E") == ("hello ", False)  # only the possible prefix is held
     assert matcher.feed("x STOP and END") == ("Ex ", True)
+
+
+def reply_text(pieces: list[str], *, trim: bool) -> str:
+    text = ReplyText(("STOP",), trim=trim)
+    out = [text.feed(piece.encode()) for piece in pieces]
+    return "".join(out) + text.finish()
+
+
+def test_a_chat_reply_is_trimmed_and_a_text_completion_keeps_its_blanks() -> None:
+    pieces = [" Paris", " is", " nice", ".\n", " "]
+    assert reply_text(pieces, trim=True) == "Paris is nice."
+    assert reply_text(pieces, trim=False) == " Paris is nice.\n "
+    assert reply_text([" a ", "STO", "P b"], trim=False) == " a "  # up to the stop, blanks too
 
 
 def test_dialogue_framing_for_base_models() -> None:
