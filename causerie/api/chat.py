@@ -16,6 +16,7 @@ from causerie.api.schemas import (
     ChatCompletionRequest,
     Choice,
     error_responses,
+    request_body,
 )
 from causerie.api.sse import event_stream, usage_out
 from causerie.api.tools import ToolCallOut
@@ -29,12 +30,7 @@ from causerie.types import Admit, Caller, Message, SamplingOverrides
 
 router = APIRouter()
 
-REQUEST_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": ChatCompletionRequest.model_json_schema()}},
-    }
-}
+REQUEST_SCHEMA = request_body(ChatCompletionRequest)
 
 
 def api_caller(request: Request, principal: Principal, user: str | None) -> Caller:

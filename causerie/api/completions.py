@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from causerie.api.chat import api_caller
 from causerie.api.decode import parse_body
-from causerie.api.schemas import Flag, SamplingRequest, UsageOut, error_responses
+from causerie.api.schemas import Flag, SamplingRequest, UsageOut, error_responses, request_body
 from causerie.api.sse import usage_out
 from causerie.chat.turn import Turn
 from causerie.deps import ApiPrincipal, ChatDep, ServicesDep
@@ -92,12 +92,7 @@ class TextCompletion(BaseModel):
     usage: UsageOut
 
 
-REQUEST_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": CompletionRequest.model_json_schema()}},
-    }
-}
+REQUEST_SCHEMA = request_body(CompletionRequest)
 
 
 def added(total: Usage, turn: Turn) -> Usage:

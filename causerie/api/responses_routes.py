@@ -26,7 +26,7 @@ from causerie.api.responses_wire import (
     new_id,
     response_object,
 )
-from causerie.api.schemas import error_responses
+from causerie.api.schemas import error_responses, request_body
 from causerie.chat.responses import ResponseHistory
 from causerie.chat.turn import Turn
 from causerie.deps import ApiPrincipal, ChatDep, ResponsesDep, ServicesDep
@@ -36,12 +36,7 @@ from causerie.types import Message
 
 router = APIRouter(tags=["responses"])
 
-REQUEST_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": ResponseRequest.model_json_schema()}},
-    }
-}
+REQUEST_SCHEMA = request_body(ResponseRequest)
 
 
 def ended(turn: Turn) -> tuple[str, str | None]:

@@ -288,6 +288,34 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
+def request_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` for a route that decodes its own body: the model's JSON schema with its
+    ``$defs`` written in place (a ``#/$defs/...`` reference would not resolve from the OpenAPI
+    document's root, and a client or a fuzzer reading it would see no body at all)."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [inline(item, seen) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            if name in seen:  # a recursive model: any value there
+                return {}
+            return inline(definitions[name], (*seen, name))
+        return {key: inline(value, seen) for key, value in node.items()}
+
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": inline(schema, ())}},
+        }
+    }
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the errors a route can answer, all in OpenAI's envelope."""
     meaning = {
