@@ -77,7 +77,10 @@ def test_a_new_chat_answers_from_its_file_and_cites_it(
     # after the reload the conversation's file is listed again, and its ✕ deletes it
     expect(chip).to_have_count(1)
     expect(chip.locator("[data-testid=attachment-status]")).to_have_text("Ready")
-    chip.locator("[data-testid=attachment-remove]").click()
+    with page.expect_response(  # the deletion reaches the server before the page reloads
+        lambda response: response.request.method == "DELETE" and "/api/files/" in response.url
+    ):
+        chip.locator("[data-testid=attachment-remove]").click()
     expect(chip).to_have_count(0)
     page.reload()
     expect(page.locator("[data-testid=attachment]")).to_have_count(0)
