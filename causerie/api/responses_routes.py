@@ -188,6 +188,23 @@ class ResponseEvents:
         finally:
             await turn.aclose()
 
+    def _message_opened(self, message_id: str) -> list[str]:
+        """The events that open the reply's message item and its text part."""
+        return [
+            self._event(
+                "response.output_item.added",
+                output_index=0,
+                item=message_item(message_id, "", "in_progress"),
+            ),
+            self._event(
+                "response.content_part.added",
+                item_id=message_id,
+                output_index=0,
+                content_index=0,
+                part={"type": "output_text", "text": "", "annotations": []},
+            ),
+        ]
+
     async def _items(self) -> AsyncIterator[str]:
         """The output items' events as the reply streams: a message's text deltas, or each
         call's argument deltas (a call's item opens when its first piece arrives)."""
@@ -198,18 +215,8 @@ class ResponseEvents:
             if delta.text:
                 if not text_open:
                     text_open = True
-                    yield self._event(
-                        "response.output_item.added",
-                        output_index=0,
-                        item=message_item(message_id, "", "in_progress"),
-                    )
-                    yield self._event(
-                        "response.content_part.added",
-                        item_id=message_id,
-                        output_index=0,
-                        content_index=0,
-                        part={"type": "output_text", "text": "", "annotations": []},
-                    )
+                    for event in self._message_opened(message_id):
+                        yield event
                 yield self._event(
                     "response.output_text.delta",
                     item_id=message_id,
@@ -256,12 +263,9 @@ class ResponseEvents:
                 )
                 yield self._event("response.output_item.done", output_index=index, item=item)
             return
-        if not text_open:  # an empty reply is still one message
-            yield self._event(
-                "response.output_item.added",
-                output_index=0,
-                item=message_item(message_id, "", "in_progress"),
-            )
+        if not text_open:  # an empty reply is still one message, with its one part
+            for event in self._message_opened(message_id):
+                yield event
         part = {"type": "output_text", "text": turn.text, "annotations": [], "logprobs": []}
         yield self._event(
             "response.output_text.done",
