@@ -87,6 +87,25 @@ class Settings(BaseSettings):
         description="Run the local model's engine in a process of its own, supervised and "
         "restarted if native code aborts (`false`: on a thread of the server, as before).",
     )
+    models_memory_mb: int | None = Field(
+        None,
+        ge=64,
+        description="Memory the local models may use together, in MiB (weights and KV cache, as "
+        "measured once loaded). Another GGUF of models_dir loads on first use; the least "
+        "recently used idle one is unloaded when the budget needs room. Default: half the "
+        "machine's RAM.",
+    )
+    model_keep_alive: float = Field(
+        300,
+        description="Seconds an idle local model other than the default stays loaded (0: "
+        "unloaded after each use; negative: until the budget needs room).",
+    )
+    model_load_timeout: float = Field(
+        120,
+        gt=0,
+        description="Longest a request waits for its local model to load, or for room in the "
+        "memory budget, before 503.",
+    )
     prefill_chunk: int = Field(
         128,
         ge=1,

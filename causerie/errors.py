@@ -169,6 +169,13 @@ class EngineUnavailableError(ProviderUnavailableError):
         self.retry_after = retry_after
 
 
+class ModelMemoryError(ProviderUnavailableError):
+    """A local model does not fit the local models' memory budget, even alone beside the
+    default model."""
+
+    code = "insufficient_memory"
+
+
 class TooManyRequestsError(CauserieError):
     """Not now: try again after ``retry_after`` seconds."""
 

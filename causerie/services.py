@@ -16,6 +16,7 @@ from causerie.chat.service import ChatService
 from causerie.config import Settings
 from causerie.providers.config import load_providers
 from causerie.providers.local import LocalProvider
+from causerie.providers.local_models import LocalModels
 from causerie.providers.overhead import ProxyOverhead
 from causerie.providers.registry import ProviderRegistry
 from causerie.retrieval.embed import Embedder
@@ -37,7 +38,8 @@ class Services:
     gate: Gate
     quotas: Quotas
     accounts: Accounts
-    local: LocalProvider
+    local: LocalProvider  # the default model
+    local_models: LocalModels  # it, and the models directory's other GGUFs
     overhead: ProxyOverhead
     ingestor: Ingestor
     embedder: Embedder
@@ -51,7 +53,8 @@ class Services:
             log.info("database migrated; backup of the previous file at %s", backup)
         registry = ProviderRegistry()
         local = LocalProvider.from_settings(settings)
-        registry.add(local)
+        local_models = LocalModels(local, settings, local.engine.registry)
+        registry.add(local_models)
         registry.configure(load_providers(settings), local_only=settings.local_only)
         embedder = Embedder()
         chat = ChatService(registry, database, settings, ChatFiles(database, embedder))
@@ -66,6 +69,7 @@ class Services:
             Quotas(database, settings),
             Accounts(database),
             local,
+            local_models,
             ProxyOverhead(local.engine.registry),
             Ingestor(DocumentContents(database), limits, embedder),
             embedder,

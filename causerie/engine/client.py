@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
@@ -156,6 +157,15 @@ class EngineProcess:
             if self._loop is not None and _running_loop() is self._loop:
                 self._loop.remove_reader(self._connection.fileno())
             self._connection.close()
+
+    async def aclose(self) -> None:
+        """``close`` from the event loop without blocking it: the child is told to stop and
+        reaped on a worker thread; whoever reads its socket sees it close and lets it go."""
+        self._closing = True
+        self._send(("close",))
+        process = self._process
+        if process is not None:
+            await to_thread.run_sync(_reap, process)
 
     def _send(self, message: tuple[Any, ...]) -> None:
         with self._send_lock:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Protocol
 
 from anyio import to_thread
@@ -44,6 +45,13 @@ from causerie.types import (
     ToolSpec,
     TurnContext,
 )
+
+
+def text_tokens(model: LoadedModel, text: str, limit: int | None = None) -> list[int]:
+    """``text``'s tokens, after the model's BOS unless the text starts with it."""
+    bos = model.bos_text
+    add_bos = model.adds_bos and not (bos and text.startswith(bos))
+    return model.tokenize(text, add_bos=add_bos, limit=limit)
 
 
 class LocalCompletion:
@@ -121,7 +129,14 @@ class LocalProvider:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalProvider:
-        path = resolve_model_path(settings.model, settings.resolved_models_dir())
+        """The configured model (``CAUSERIE_MODEL``, else the bundled one)."""
+        return cls.load(
+            resolve_model_path(settings.model, settings.resolved_models_dir()), settings
+        )
+
+    @classmethod
+    def load(cls, path: Path, settings: Settings) -> LocalProvider:
+        """The GGUF at ``path``, served by an engine as ``settings`` configure it."""
         config = EngineConfig(
             context_size=settings.context_size,
             parallel=settings.parallel,
@@ -171,10 +186,7 @@ class LocalProvider:
         return self._tokens(self.template.prompt(messages), limit)
 
     def _tokens(self, text: str, limit: int | None = None) -> list[int]:
-        """``text``'s tokens, after the model's BOS unless the text starts with it."""
-        bos = self.model.bos_text
-        add_bos = self.model.adds_bos and not (bos and text.startswith(bos))
-        return self.model.tokenize(text, add_bos=add_bos, limit=limit)
+        return text_tokens(self.model, text, limit)
 
     def _raw_prompt(self, messages: Sequence[Message]) -> list[int]:
         """The legacy completions' prompt: the messages' text as it is, no chat template (special
@@ -276,6 +288,14 @@ class LocalProvider:
     async def close_engine(self) -> None:
         """Stop the engine but keep the model loaded (tests start several engines on one)."""
         self.engine.close()
+
+    async def unload(self) -> None:
+        """Stop the engine without holding up the event loop, and free the model."""
+        if isinstance(self.engine, EngineProcess):
+            await self.engine.aclose()
+        else:
+            await to_thread.run_sync(self.engine.close)
+        self.model.close()
 
     async def close(self) -> None:
         self.engine.close()

@@ -170,11 +170,15 @@ class ProviderRegistry:
         )
 
     def _local_target(self, name: str) -> tuple[Provider, str] | None:
-        """``local/<model>``: how a route names a local model (and stores it with a reply)."""
+        """``local/<model>`` (how a route names a local model, and stores it with a reply), or
+        a local model added since start (a GGUF pulled into the models directory)."""
         provider_name, _, model = name.partition("/")
         for provider in self._providers:
-            if provider.name == provider_name and any(i.id == model for i in provider.models()):
+            ids = {info.id for info in provider.models()}
+            if provider.name == provider_name and model in ids:
                 return provider, model
+            if name in ids or name.removesuffix(".gguf") in ids:
+                return provider, name.removesuffix(".gguf")
         return None
 
     def _remote_route(self, name: str) -> Route | None:

@@ -13,6 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from anyio import to_thread
@@ -20,6 +21,8 @@ from anyio import to_thread
 from causerie.api.models import canonical, visible_models
 from causerie.auth.principal import Principal
 from causerie.errors import CauserieError, ModelNotFoundError
+from causerie.hub.inventory import quantization
+from causerie.providers.local import LocalProvider
 from causerie.providers.registry import ProviderRegistry
 from causerie.services import Services
 from causerie.types import Message, ModelInfo
@@ -113,9 +116,9 @@ def metadata_value(text: str) -> Any:
     return text
 
 
-def describe_local(services: Services) -> Described:
-    """The local model, from its file (reading its SHA-256 the first time: run off the loop)."""
-    local = services.local
+def describe_local(services: Services, local: LocalProvider) -> Described:
+    """A loaded local model, from its file (reading its SHA-256 the first time: run off the
+    loop)."""
     model = local.model
     stat = model.path.stat()
     arch = model.metadata.get("general.architecture", "")
@@ -156,6 +159,24 @@ def describe_local(services: Services) -> Described:
     )
 
 
+def describe_file(info: ModelInfo, path: Path) -> Described:
+    """A local model not loaded now, from its file's name and size alone (its metadata and
+    SHA-256 are read once it loads)."""
+    stat = path.stat()
+    digest = hashlib.sha256(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
+    return Described(
+        name=info.id,
+        modified_at=timestamp(stat.st_mtime),
+        size=stat.st_size,
+        digest=digest,
+        details=details("", "gguf", "", quantization({}, path)),
+        model_info={},
+        capabilities=["completion"],
+        context_length=info.context_window,
+        source=path.name,
+    )
+
+
 def describe_other(info: ModelInfo, capability: str, **extra: Any) -> Described:
     """A provider's model, an alias of the providers file, or an embedding model
     (``capability``: ``completion`` or ``embedding``), known by its name."""
@@ -183,8 +204,12 @@ async def described(services: Services, principal: Principal) -> list[Described]
     embedding = [ModelInfo(embedder.name, owned_by="use"), *upstream]
     found = []
     for info in await visible_models(services, principal, *embedding):
-        if info.id == services.local.model.id:
-            found.append(await to_thread.run_sync(describe_local, services))
+        pooled = services.local_models
+        loaded = pooled.loaded(info.id)
+        if loaded is not None:
+            found.append(await to_thread.run_sync(describe_local, services, loaded))
+        elif info.owned_by == "causerie" and any(m.id == info.id for m in pooled.models()):
+            found.append(describe_file(info, pooled.path_of(info.id)))
         elif info.id == embedder.name:
             dimensions = {"use.embedding_length": embedder.dimensions}
             found.append(describe_other(info, "embedding", **dimensions))

@@ -72,10 +72,10 @@ async def tags(services: ServicesDep, principal: ApiPrincipal) -> dict[str, Any]
 
 @router.get("/api/ps")
 async def running(services: ServicesDep, principal: ApiPrincipal) -> dict[str, Any]:
-    """The local model, loaded for as long as the server runs (the providers' are not here)."""
-    loaded = services.local.model.id
+    """The local models loaded now (the providers' are not here)."""
+    loaded = services.local_models.resident
     models = await described(services, principal)
-    return {"models": [model.running() for model in models if model.name == loaded]}
+    return {"models": [model.running() for model in models if model.name in loaded]}
 
 
 @router.post("/api/show")
