@@ -14,6 +14,7 @@ from causerie.auth.quotas import Quotas
 from causerie.chat.files import ChatFiles
 from causerie.chat.service import ChatService
 from causerie.config import Settings
+from causerie.hub.jobs import PullJobs
 from causerie.providers.config import load_providers
 from causerie.providers.local import LocalProvider
 from causerie.providers.local_models import LocalModels
@@ -43,6 +44,7 @@ class Services:
     overhead: ProxyOverhead
     ingestor: Ingestor
     embedder: Embedder
+    pulls: PullJobs  # models pulled from the admin page
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -73,6 +75,7 @@ class Services:
             ProxyOverhead(local.engine.registry),
             Ingestor(DocumentContents(database), limits, embedder),
             embedder,
+            PullJobs(settings.resolved_models_dir()),
         )
 
     def conversations(self, owner: str) -> ConversationStore:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -135,8 +136,11 @@ def download(remote: RemoteFile, partial: Path) -> None:
         )
 
 
-def pull(name: str, models_dir: Path) -> PullResult:
-    """Pull NAME into ``models_dir``: resolve, check the disk, download or resume, verify."""
+def pull(
+    name: str, models_dir: Path, observe: Callable[[RemoteFile, Path], None] | None = None
+) -> PullResult:
+    """Pull NAME into ``models_dir``: resolve, check the disk, download or resume, verify.
+    ``observe`` learns the file chosen and the partial file it grows in, before the download."""
     remote = describe_remote(name)
     target = models_dir / Path(remote.filename).name
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -149,6 +153,8 @@ def pull(name: str, models_dir: Path) -> PullResult:
         partial.unlink()
         have = 0
     check_disk_space(models_dir, remote.size - have)
+    if observe is not None:
+        observe(remote, partial)
     try:
         download(remote, partial)
     except Exception as exc:  # network, HTTP or disk: the partial file stays for the next pull

@@ -70,7 +70,12 @@ def mount_web(app: FastAPI) -> None:
             return RedirectResponse(f"{root}/login", 303)  # a form posted after signing out
         return error_response(exc)
 
-    from causerie.web import account, admin, projects  # they render with this module's page()
+    from causerie.web import (  # they render with this module's page()
+        account,
+        admin,
+        admin_models,
+        projects,
+    )
 
     app.include_router(router)
     app.include_router(projects.router)
@@ -78,6 +83,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(actions.router)
     app.include_router(account.router)
     app.include_router(admin.router)
+    app.include_router(admin_models.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 

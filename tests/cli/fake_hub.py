@@ -9,12 +9,14 @@
 - ``GET`` of the same URL: the bytes, honouring ``Range: bytes=N-`` (206, ``Content-Range``).
 
 On demand, ``cut_after`` makes the next GET stop after that many bytes and drops the connection;
-the hub then answers 503 to everything (``down``) until the test sets ``down = False``. It records
+the hub then answers 503 to everything (``down``) until the test sets ``down = False``;
+``pace`` slows every body down. It records
 each file GET's Range header and each request's Authorization header.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import time
@@ -45,6 +47,7 @@ class FakeHub:
         self.wrong_sha256: dict[str, str] = {}  # file name -> what model_info claims instead
         self.cut_after: int | None = None
         self.down = False
+        self.pace = 0.0  # seconds between two chunks of a body (a slow link, to watch progress)
         self.ranges: list[str | None] = []
         self.authorizations: list[str | None] = []
         self.port = free_port()
@@ -152,3 +155,5 @@ class FakeHub:
                     raise DroppedConnection(f"cut after {cut} bytes")
                 yield chunk
                 sent += len(chunk)
+                if self.pace:
+                    await asyncio.sleep(self.pace)

@@ -27,7 +27,14 @@ from tests.helpers import accounts_for, csrf_token_of
 
 ADMIN_PASSWORD = "admin-password-1"
 USER_PASSWORD = "user-password-1"
-PAGES = ["/admin", "/admin/groups", "/admin/usage", "/admin/audit", "/admin/settings"]
+PAGES = [
+    "/admin",
+    "/admin/groups",
+    "/admin/usage",
+    "/admin/audit",
+    "/admin/settings",
+    "/admin/models",
+]
 QUESTION = [{"role": "user", "content": "Say hello."}]
 
 
@@ -166,6 +173,7 @@ def test_a_plain_user_gets_403_on_every_admin_page_and_form(site: Site) -> None:
         "/admin/groups": {"group": "outsiders", "all": "1"},
         "/admin/settings/signup": {"policy": "approval"},
         "/admin/settings/invite": {"days": "7"},
+        "/admin/models/pull": {"name": "test-org/anything-GGUF"},
     }
     events_before = site.accounts.audit.count()
     with signed_in(site.server, plain.username, USER_PASSWORD) as client:
@@ -180,6 +188,7 @@ def test_a_plain_user_gets_403_on_every_admin_page_and_form(site: Site) -> None:
             answer = client.post(path, data={"csrf_token": token, **fields})
             assert answer.status_code == 403, path
             assert "Only an administrator" in answer.text
+        assert client.get("/admin/models/pulls").status_code == 403  # nor their progress
     assert site.unchanged(target) and site.unchanged(site.admin)
     found = site.accounts.users.credentials(target.username)
     assert found is not None and passwords.verify(found[1], USER_PASSWORD)
