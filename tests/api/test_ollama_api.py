@@ -200,7 +200,7 @@ async def test_what_is_refused_says_why(sqlite_app: InProcess) -> None:
             (lambda: api.generate(MODEL, "hi", template="{{ .Prompt }}"), "Go templates"),
             (lambda: api.generate(MODEL, "def f(", suffix="return x"), "suffix"),
             (lambda: api.chat(MODEL, QUESTION, think=True), "thinking"),
-            (lambda: api.pull(MODEL), "does not pull"),
+            (lambda: api.pull(MODEL), "pulled by an administrator"),
         ]
         for call, words in refusals:
             with pytest.raises(ollama.ResponseError) as refused:

@@ -221,6 +221,6 @@ async def embedded(
 @router.delete("/api/delete")
 async def manage_models() -> None:
     raise InvalidRequestError(
-        "Causerie serves the models its configuration names: it does not pull, push, create, "
-        "copy or delete models (see docs/api.md, Ollama API)."
+        "Models are pulled by an administrator (`causerie models pull`, or Admin → Models), "
+        "not through this API; they are not pushed, created, copied or deleted here."
     )
