@@ -19,7 +19,7 @@ import pytest
 
 from causerie.storage import ConversationStore, Database
 from tests.helpers import long_reply_messages
-from tests.inprocess import InProcess, serve_in_process
+from tests.inprocess import InProcess, sqlite_app_with
 
 pytestmark = pytest.mark.anyio
 
@@ -43,11 +43,9 @@ WINDOW = 256
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[InProcess]:
-    tmp = tmp_path_factory.mktemp("owui-small")
-    yield from serve_in_process(
-        tmp,
+    yield from sqlite_app_with(
+        tmp_path_factory.mktemp("owui-small"),
         model_dir,
-        f"sqlite:///{tmp / 'causerie.db'}",
         context_size=WINDOW,
         context_overflow="drop_oldest",
         drop_unsupported_parts=True,

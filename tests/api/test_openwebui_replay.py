@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.inprocess import InProcess, serve_in_process
+from tests.inprocess import InProcess, sqlite_app_with
 
 pytestmark = pytest.mark.anyio
 
@@ -25,11 +25,9 @@ CAP = 32  # the replaying server's reply cap for requests that set none
 
 @pytest.fixture(scope="module")
 def replaying(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[InProcess]:
-    tmp = tmp_path_factory.mktemp("owui-replay")
-    yield from serve_in_process(
-        tmp,
+    yield from sqlite_app_with(
+        tmp_path_factory.mktemp("owui-replay"),
         model_dir,
-        f"sqlite:///{tmp / 'causerie.db'}",
         drop_unsupported_parts=True,
         api_default_max_tokens=CAP,
     )
@@ -78,4 +76,5 @@ async def test_a_recorded_request_gets_a_sensible_answer(replaying: InProcess, p
         text, finish = choice["message"]["content"] or "", choice["finish_reason"]
         if "max_tokens" not in body:  # a background request: the server's cap holds it
             assert answer.json()["usage"]["completion_tokens"] <= CAP
-    assert text.strip() and finish in ("stop", "length")
+    assert finish in ("stop", "length")
+    assert text.strip() or finish == "stop"  # the small model may end a title at once
