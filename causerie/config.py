@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -152,6 +153,24 @@ class Settings(BaseSettings):
     repeat_penalty: float = Field(1.1, ge=0, description="Default repetition penalty (1 disables).")
     default_max_tokens: int = Field(
         512, ge=1, description="Reply length when a request sets none (web and terminal chat)."
+    )
+    api_default_max_tokens: int = Field(
+        1024,
+        ge=0,
+        description="Reply length when an API request (/v1 and Ollama's) sets none; a reply "
+        "that reaches it ends with finish_reason `length` (0: no cap but the context).",
+    )
+    context_overflow: Literal["error", "drop_oldest"] = Field(
+        "error",
+        description="An API request whose messages do not fit the model's context: `error` "
+        "answers 400 context_length_exceeded; `drop_oldest` leaves out its oldest turns "
+        "(never system messages nor the last user message and what follows it) until they fit.",
+    )
+    drop_unsupported_parts: bool = Field(
+        False,
+        description="A content part a text-only model cannot read (image_url, input_audio, "
+        "file) is replaced by a note such as `[image omitted: this model reads text only]` "
+        "where it was, instead of a 400 that names the model and the part.",
     )
     map_sections: int = Field(
         12,

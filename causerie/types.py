@@ -113,16 +113,38 @@ class ToolCallChunk:
     arguments: str = ""
 
 
+PartType = Literal["image_url", "input_audio", "file"]
+
+
+@dataclass(frozen=True, slots=True)
+class ContentPart:
+    """A part of a message that is not text (an image, a sound, a file), as OpenAI's chat API
+    carries it: ``body`` is the part's object (``{"url": ...}`` for ``image_url``), passed on as
+    it came to a provider whose model reads it. ``index``: its place among the message's parts
+    as sent; ``offset``: how many characters of the message's text came before it."""
+
+    type: PartType
+    body: dict[str, Any] = field(hash=False)
+    index: int = 0
+    offset: int = 0
+
+    @property
+    def wire(self) -> dict[str, Any]:
+        return {"type": self.type, self.type: self.body}
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """One turn of a conversation as the model sees it. An assistant turn may carry
     ``tool_calls`` (its content may then be empty); a ``tool`` turn answers the call
-    ``tool_call_id``."""
+    ``tool_call_id``. ``content`` is the turn's text; ``parts``, what it holds besides text
+    (never stored with a conversation)."""
 
     role: Role
     content: str
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    parts: tuple[ContentPart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,3 +84,8 @@ def serve_in_process(
         # On a loop of its own: the browser tests' event loop may be running in this thread.
         with start_blocking_portal() as portal:
             portal.call(services.close)
+
+
+def sqlite_app_with(tmp: Path, model_dir: Path, **settings: Any) -> Iterator[InProcess]:
+    """An app of its own on a fresh SQLite file in ``tmp``, with ``settings``."""
+    yield from serve_in_process(tmp, model_dir, f"sqlite:///{tmp / 'causerie.db'}", **settings)

@@ -58,7 +58,7 @@ async def open_turn(
     return await chat.complete(
         model,
         messages,
-        chat.sampling(**overrides),
+        chat.api_sampling(**overrides),
         admit=admit,
         store=store,
         caller=api_caller(request, principal, user),
@@ -87,7 +87,7 @@ async def create_chat_completion(
         body.model,
         [message.to_message() for message in body.messages],
         body.overrides(),
-        store=body.store is not False,
+        store=principal.stores(body.store),
         user=body.user,
     )
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"

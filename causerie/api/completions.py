@@ -120,7 +120,7 @@ async def create_completion(
 ) -> JSONResponse | EventStreamResponse:
     body = await parse_body(request, CompletionRequest)
     prompts = body.prompts()
-    params = chat.sampling(**body.overrides(max_tokens=body.max_tokens))
+    params = chat.api_sampling(**body.overrides(max_tokens=body.max_tokens))
     admit = services.quotas.admitter(principal)
     caller = api_caller(request, principal, body.user)
 

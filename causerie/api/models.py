@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from anyio import to_thread
 from fastapi import APIRouter
 
@@ -43,12 +45,28 @@ def canonical(services: Services, name: str) -> str | None:
     "/v1/models", response_model=ModelList, summary="List models", responses=error_responses(401)
 )
 async def list_models(services: ServicesDep, principal: ApiPrincipal) -> ModelList:
+    """Every name a chat request accepts: the models, then the other names of those the caller
+    may use (``default``, a model's aliases), so a client that offers only listed names (Open
+    WebUI) can pick them too."""
+    listed = await visible_models(services, principal)
     return ModelList(
         data=[
             ModelCard(id=info.id, created=info.created, owned_by=info.owned_by)
-            for info in await visible_models(services, principal)
+            for info in [*listed, *other_names(services, listed)]
         ]
     )
+
+
+def other_names(services: Services, listed: list[ModelInfo]) -> list[ModelInfo]:
+    """The names that stand for one of the ``listed`` models without being listed, each
+    described as that model."""
+    by_id = {info.id: info for info in listed}
+    found = []
+    for name in services.registry.route_names():
+        model = by_id.get(canonical(services, name) or "")
+        if name not in by_id and model is not None:
+            found.append(replace(model, id=name))
+    return found
 
 
 @router.get(

@@ -74,12 +74,13 @@ async def create_response(
 ) -> JSONResponse | EventStreamResponse:
     body = ResponseRequest.model_validate(await json_object(request))
     body.check_supported()
+    body.store = principal.stores(body.store)
     messages = body.messages()
     if body.previous_response_id:
         messages = [*await history.continued(body.previous_response_id), *messages]
     if body.instructions:
         messages = [Message("system", body.instructions), *messages]
-    params = chat.sampling(
+    params = chat.api_sampling(
         max_tokens=body.max_output_tokens,
         temperature=body.temperature,
         top_p=body.top_p,
@@ -91,7 +92,7 @@ async def create_response(
         messages,
         params,
         admit=services.quotas.admitter(principal),
-        store=body.store,
+        store=bool(body.store),
         caller=api_caller(request, principal, body.user),
     )
     response_id = new_id("resp")

@@ -98,7 +98,7 @@ class ResponseRequest(BaseModel):
     max_output_tokens: Annotated[int | None, Field(ge=1, strict=True)] = None
     temperature: Annotated[float | None, Field(ge=0, le=2, strict=True)] = None
     top_p: Annotated[float | None, Field(gt=0, le=1, strict=True)] = None
-    store: Annotated[bool, Field(strict=True)] = True
+    store: OptionalFlag = None  # None: as the API key says (stored, unless made with --no-store)
     previous_response_id: str | None = None
     metadata: dict[str, str] | None = None
     user: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Unpack
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from causerie.api.tools import (
     ChunkToolCall,
@@ -16,7 +16,11 @@ from causerie.api.tools import (
     tool_use,
 )
 from causerie.errors import InvalidRequestError, UnsupportedParameterError
-from causerie.types import Message, ReplyFormat, SamplingOverrides, ToolUse
+from causerie.types import ContentPart, Message, ReplyFormat, SamplingOverrides, ToolUse
+
+# Stop strings one request may hold: OpenAI takes 4, llama.cpp's servers any number; clients
+# written for the latter (Open WebUI) send more than 4.
+MAX_STOPS = 64
 
 
 class TextPart(BaseModel):
@@ -24,21 +28,86 @@ class TextPart(BaseModel):
     text: str
 
 
+class PartObject(BaseModel):
+    """A non-text part's object: its fields are checked, any others passed on as they came."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ImageUrl(PartObject):
+    url: str
+    detail: str | None = None
+
+
+class InputAudio(PartObject):
+    data: str
+    format: str
+
+
+class FileObject(PartObject):
+    file_id: str | None = None
+    file_data: str | None = None
+    filename: str | None = None
+
+
+class ImagePart(BaseModel):
+    type: Literal["image_url"]
+    image_url: ImageUrl
+
+
+class AudioPart(BaseModel):
+    type: Literal["input_audio"]
+    input_audio: InputAudio
+
+
+class FilePart(BaseModel):
+    type: Literal["file"]
+    file: FileObject
+
+
+Part = TextPart | ImagePart | AudioPart | FilePart
+PART_TYPES = ("text", "image_url", "input_audio", "file")
+
+
+def content_of(parts: list[Part]) -> tuple[str, tuple[ContentPart, ...]]:
+    """A message's text parts joined, and its other parts, each where it was sent."""
+    text, others = "", []
+    for index, part in enumerate(parts):
+        if isinstance(part, TextPart):
+            text += part.text
+            continue
+        body = getattr(part, part.type).model_dump(exclude_none=True)
+        others.append(ContentPart(part.type, body, index, len(text)))
+    return text, tuple(others)
+
+
 class ChatMessageIn(BaseModel):
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart] | None = None
+    content: str | list[Part] | None = None
     name: str | None = None
     tool_calls: list[ToolCallIn] | None = None  # an assistant's calls
     tool_call_id: str | None = None  # the call a tool message answers
 
+    @field_validator("content", mode="before")
+    @classmethod
+    def known_parts(cls, content: object) -> object:
+        """A part of a type OpenAI does not define is named as such (the union's members
+        would each complain of something else)."""
+        for part in content if isinstance(content, list) else ():
+            kind = part.get("type") if isinstance(part, dict) else None
+            if isinstance(kind, str) and kind not in PART_TYPES:
+                expected = ", ".join(PART_TYPES)
+                raise ValueError(f"a content part of type '{kind}' is not one of {expected}")
+        return content
+
     def to_message(self) -> Message:
         if isinstance(self.content, list):
-            text = "".join(part.text for part in self.content)
+            text, parts = content_of(self.content)
         else:
-            text = self.content or ""
+            text, parts = self.content or "", ()
         role = "system" if self.role == "developer" else self.role
         calls = tuple(call.to_call() for call in self.tool_calls or ())
-        return Message(role, text, calls, self.tool_call_id)
+        return Message(role, text, calls, self.tool_call_id, parts)
 
 
 # Types as OpenAI enforces them: "5" is not an integer, "yes" not a boolean, and no number is
@@ -100,7 +169,7 @@ class SamplingRequest(BaseModel):
     top_k: Annotated[int | None, Field(ge=0, strict=True)] = None
     min_p: Annotated[float | None, Field(ge=0, le=1, strict=True)] = None
     repeat_penalty: Annotated[float | None, Field(ge=0, strict=True)] = None
-    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
+    stop: str | Annotated[list[str], Field(max_length=MAX_STOPS)] | None = None
     seed: Annotated[int | None, Field(strict=True)] = None
     presence_penalty: Annotated[float | None, Field(ge=-2, le=2, strict=True)] = None
     frequency_penalty: Annotated[float | None, Field(ge=-2, le=2, strict=True)] = None

@@ -154,9 +154,12 @@ class Accounts:
 
     # -- API keys (the page and the CLI both come here: one audit record shape per action) ------
 
-    def create_key(self, actor: str, account: Account, name: str) -> tuple[ApiKeyInfo, str]:
-        """A new key for ``account``; its full text is returned this once, never stored."""
-        info, key = self.credentials.create_key(account.id, name)
+    def create_key(
+        self, actor: str, account: Account, name: str, *, store: bool = True
+    ) -> tuple[ApiKeyInfo, str]:
+        """A new key for ``account`` (``store``: requests that do not say are stored); its full
+        text is returned this once, never stored."""
+        info, key = self.credentials.create_key(account.id, name, store=store)
         self.audit.record(actor, "key.create", account.username, detail=info.id)
         return info, key
 

@@ -66,8 +66,8 @@ class Gate:
         found = self._credentials.key_account(key)
         if found is None:
             raise AuthenticationError("Incorrect API key provided, or the key was revoked.")
-        key_id, account = found
-        return Principal(account, key_id=key_id)
+        info, account = found
+        return Principal(account, key_id=info.id, store_default=info.store)
 
     def check_metrics_reader(self, headers: Mapping[str, str], token: str | None) -> None:
         """``/metrics``: open without accounts; once they exist, only for the metrics token."""

@@ -16,6 +16,11 @@ class Principal:
     account: Account | None = None
     key_id: str = ""  # the API key used, "" for a session or the local user
     csrf_token: str = ""  # the session's token its page must echo; "" otherwise
+    store_default: bool = True  # the key's: a request that does not say `store` is stored
+
+    def stores(self, asked: bool | None) -> bool:
+        """Whether an API request is stored: as it asks (``store``), else as its key says."""
+        return self.store_default if asked is None else asked
 
     @property
     def owner(self) -> str:

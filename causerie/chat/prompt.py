@@ -25,13 +25,20 @@ def check_input_bounds(messages: Sequence[Message], *, max_messages: int, max_ch
 
 def drop_points(turns: Sequence[Message]) -> list[int]:
     """Where the kept turns may start, oldest first: a user turn goes with the reply after it,
-    and the last turn is always kept."""
-    starts = [0]
-    while len(turns) - starts[-1] > 1:
-        start = starts[-1]
-        pair = len(turns) - start > 2 and turns[start].role == "user"
-        starts.append(start + (2 if pair else 1))
-    return starts
+    a tool's result with the call it answers, and the last user turn (the question being
+    answered) is kept with whatever follows it (or the last turn, when none is a user's)."""
+    last_user = next(
+        (i for i in reversed(range(len(turns))) if turns[i].role == "user"), len(turns) - 1
+    )
+    return [
+        i
+        for i in range(max(last_user, 0) + 1)
+        if i == 0
+        or not (
+            turns[i].role == "tool"
+            or (turns[i].role == "assistant" and turns[i - 1].role == "user")
+        )
+    ]
 
 
 def fit_messages(
@@ -40,8 +47,8 @@ def fit_messages(
     window: int,
     reserve: int,
 ) -> list[Message]:
-    """Drop the oldest turns (never system messages nor the last one) until the prompt plus
-    ``reserve`` reply tokens fits in ``window``.
+    """Drop the oldest turns (never system messages nor the last question, ``drop_points``)
+    until the prompt plus ``reserve`` reply tokens fits in ``window``.
 
     The fewest drops are found by bisection, so a long history costs a handful of counts, not
     one count per dropped turn (each count tokenizes the whole prompt).

@@ -190,6 +190,37 @@ class ChatService:
         chosen: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
         return replace(defaults, **chosen)
 
+    def api_sampling(self, **overrides: Unpack[SamplingOverrides]) -> SamplingParams:
+        """``sampling`` for a request through the API (``/v1``, Ollama's): a reply it does not
+        limit stops at ``CAUSERIE_API_DEFAULT_MAX_TOKENS`` (0: at the context's end)."""
+        params = self.sampling(**overrides)
+        cap = self._settings.api_default_max_tokens
+        return replace(params, max_tokens=cap) if params.max_tokens is None and cap else params
+
+    @staticmethod
+    def _window(provider: Provider, model_id: str) -> int:
+        """The model's context in tokens (0: unknown)."""
+        return next((i.context_window for i in provider.models() if i.id == model_id), 0)
+
+    async def _fitted(
+        self, provider: Provider, model_id: str, messages: list[Message], params: SamplingParams
+    ) -> list[Message]:
+        """``messages`` without as many of their oldest turns as the prompt and a reply of
+        ``params.max_tokens`` (at most half the context) need to fit, when the server says so
+        (``CAUSERIE_CONTEXT_OVERFLOW=drop_oldest``); else, or for the legacy completions'
+        raw prompt, as they are (what does not fit is then the provider's 400)."""
+        window = self._window(provider, model_id)
+        if self._settings.context_overflow != "drop_oldest" or params.raw_prompt or not window:
+            return messages
+        reserve = min(params.max_tokens or self._settings.default_max_tokens, window // 2)
+
+        def fit() -> list[Message]:  # tokenizing: CPU work, off the event loop
+            return fit_messages(
+                messages, lambda ms: provider.count_tokens(model_id, ms), window, reserve
+            )
+
+        return await to_thread.run_sync(fit)
+
     def _saver(self, store: ConversationStore, conversation_id: str, parent_id: str) -> SaveReply:
         async def save(draft: MessageDraft) -> str:
             stored = await to_thread.run_sync(store.append, conversation_id, parent_id, [draft])
@@ -227,7 +258,8 @@ class ChatService:
         lease = await admit([model, model_id])
         try:
             params = replace(params, max_tokens=lease.cap(params.max_tokens))
-            completion = await provider.open(model_id, messages, params, context)
+            prompt = await self._fitted(provider, model_id, messages, params)
+            completion = await provider.open(model_id, prompt, params, context)
         except BaseException:
             await lease.release()
             raise
@@ -355,7 +387,7 @@ class ChatService:
             leaf = None if parent_id is Leaf.CURRENT else parent_id
             branch = await to_thread.run_sync(store.branch, conversation_id, leaf)
         plan = plan_turn(branch, content, system)
-        window = next(i.context_window for i in provider.models() if i.id == model_id)
+        window = self._window(provider, model_id)
         asked = params.max_tokens or self._settings.default_max_tokens
         wanted = where.lease.cap(asked) or asked
         reserve = min(wanted, window // 2)

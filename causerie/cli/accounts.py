@@ -327,11 +327,18 @@ def keys() -> None:
 @keys.command("create")
 @user_option
 @click.option("--name", default="API key", show_default=True, help="What the key is for.")
-def keys_create(username: str, name: str) -> None:
+@click.option(
+    "--store/--no-store",
+    default=True,
+    show_default=True,
+    help="Whether a request through the key that does not say `store` is kept as a "
+    "conversation (--no-store: only those that send `store: true` are).",
+)
+def keys_create(username: str, name: str, store: bool) -> None:
     """Create a key and print it once."""
     with open_accounts() as accounts:
         account = accounts.users.by_username(username)
-        info, key = accounts.create_key(ACTOR, account, name)
+        info, key = accounts.create_key(ACTOR, account, name, store=store)
     click.echo(key)
     click.echo(f"This key ({info.name}, id {info.id}) is shown only once: store it now.", err=True)
 
@@ -343,10 +350,17 @@ def keys_list(username: str) -> None:
     with open_accounts() as accounts:
         found = accounts.credentials.keys(accounts.users.by_username(username).id)
     rows = [
-        (k.hint, k.name, moment(k.created_at), moment(k.last_used_at), "yes" if k.revoked else "no")
+        (
+            k.hint,
+            k.name,
+            moment(k.created_at),
+            moment(k.last_used_at),
+            "yes" if k.store else "no",
+            "yes" if k.revoked else "no",
+        )
         for k in found
     ]
-    echo_table(("KEY", "NAME", "CREATED", "LAST USED", "REVOKED"), rows)
+    echo_table(("KEY", "NAME", "CREATED", "LAST USED", "STORES", "REVOKED"), rows)
 
 
 def key_id_of(text: str) -> str:

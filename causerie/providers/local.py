@@ -35,6 +35,7 @@ from causerie.engine.sampling import GrammarError, check_grammar
 from causerie.engine.scheduler import EngineConfig, Scheduler
 from causerie.engine.templates import ChatTemplate, resolve_template
 from causerie.errors import ContextLengthExceededError, InvalidRequestError
+from causerie.providers.parts import text_only
 from causerie.types import (
     Delta,
     Message,
@@ -107,10 +108,18 @@ class LocalProvider:
 
     name = "local"
 
-    def __init__(self, model: LoadedModel, template: ChatTemplate, engine: Engine) -> None:
+    def __init__(
+        self,
+        model: LoadedModel,
+        template: ChatTemplate,
+        engine: Engine,
+        *,
+        drop_parts: bool = False,
+    ) -> None:
         self.model = model
         self.template = template
         self.engine = engine
+        self.drop_parts = drop_parts  # images, sounds, files: a note each rather than a 400
         self._created = int(time.time())
 
     @classmethod
@@ -148,7 +157,9 @@ class LocalProvider:
         if not settings.engine_process:
             model = LoadedModel(path, context_size=settings.context_size)
             template = resolve_template(model.metadata, bos=model.bos_text, eos=model.eos_text)
-            return cls.in_process(model, template, config)
+            provider = cls.in_process(model, template, config)
+            provider.drop_parts = settings.drop_unsupported_parts
+            return provider
         # The weights live in the engine process; this one needs the vocabulary and metadata,
         # loaded while the child starts and loads the model (a second each, side by side).
         engine = EngineProcess(path, settings.context_size, config)
@@ -159,7 +170,7 @@ class LocalProvider:
         except BaseException:
             engine.close()
             raise
-        return cls(model, template, engine)
+        return cls(model, template, engine, drop_parts=settings.drop_unsupported_parts)
 
     def models(self) -> list[ModelInfo]:
         return [
@@ -222,6 +233,7 @@ class LocalProvider:
     ) -> LocalCompletion:
         if not messages:
             raise InvalidRequestError("messages must not be empty", param="messages")
+        messages = text_only(messages, self.model.id, drop=self.drop_parts)
         forced = params.tools.forced if params.tools else ()
         stop, what = self.template.stop, "messages"
         if params.raw_prompt:  # no template: none of its end-of-turn stops either
@@ -241,14 +253,9 @@ class LocalProvider:
                 f"Please reduce the length of the {what}.",
                 param=what,
             )
-        max_tokens = params.max_tokens if params.max_tokens is not None else room
-        if max_tokens > room:
-            raise ContextLengthExceededError(
-                f"This model's maximum context length is {window} tokens. However, you requested "
-                f"{len(prompt) + max_tokens} tokens ({len(prompt)} in the {what}, {max_tokens} "
-                f"in the completion). Please reduce the length of the {what} or completion.",
-                param="max_tokens",
-            )
+        # A reply asked longer than what fits gets what fits, and says so: finish reason
+        # `length` (llama.cpp's servers do the same; OpenAI refuses).
+        max_tokens = min(params.max_tokens or room, room)
         stop = tuple(dict.fromkeys(stop + params.stop))
         if grammar is not None:
             stop = ()  # the grammar says where the call, or the JSON, ends

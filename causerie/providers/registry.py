@@ -149,6 +149,11 @@ class ProviderRegistry:
             ),
         ]
 
+    def route_names(self) -> list[str]:
+        """The names ``resolve`` takes for a provider's model: its id, its aliases, and
+        ``default`` (unless the providers file makes that an alias of its own)."""
+        return list(self._routes)
+
     def resolve(self, name: str) -> tuple[Provider, str]:
         """The provider and canonical model id for a requested model name."""
         if name in self._aliases:

@@ -30,8 +30,12 @@ def estimate_tokens(messages: Sequence[Message]) -> int:
 
 
 def wire_message(message: Message) -> dict[str, Any]:
-    """A message as the OpenAI API takes it."""
+    """A message as the OpenAI API takes it (with parts besides text: its text first, as one
+    text part, then the others in their order)."""
     wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.parts:
+        text = [{"type": "text", "text": message.content}] if message.content else []
+        wire["content"] = [*text, *(part.wire for part in message.parts)]
     if message.tool_calls:
         wire["content"] = message.content or None
         wire["tool_calls"] = [

@@ -17,6 +17,7 @@ from causerie.errors import NotFoundError
 from causerie.storage.db import Database
 from causerie.storage.erasure import erase_orphaned_contents
 from causerie.storage.tables import (
+    API_SOURCE,
     LOCAL_OWNER,
     ConversationRow,
     FileRow,
@@ -337,7 +338,7 @@ class ConversationStore:
             return path
 
     def attach_history(
-        self, history: Sequence[Message], *, model: str, source: str = "api"
+        self, history: Sequence[Message], *, model: str, source: str = API_SOURCE
     ) -> tuple[str, str]:
         """Map a resent history onto stored rows, store only what is new.
 

@@ -49,6 +49,7 @@ class ApiKeyInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked: bool
+    store: bool = True  # a request through it that does not say `store` is stored
 
     @property
     def hint(self) -> str:
@@ -57,7 +58,8 @@ class ApiKeyInfo:
 
     @classmethod
     def of(cls, row: ApiKeyRow) -> ApiKeyInfo:
-        return cls(row.id, row.name, row.created_at, row.last_used_at, row.revoked_at is not None)
+        revoked = row.revoked_at is not None
+        return cls(row.id, row.name, row.created_at, row.last_used_at, revoked, row.store_default)
 
 
 class Credentials:
@@ -109,12 +111,18 @@ class Credentials:
 
     # -- API keys -------------------------------------------------------------------------------
 
-    def create_key(self, user_id: str, name: str) -> tuple[ApiKeyInfo, str]:
-        """A new key; the full key text is returned this once and never stored."""
+    def create_key(self, user_id: str, name: str, *, store: bool = True) -> tuple[ApiKeyInfo, str]:
+        """A new key (``store``: whether a request through it that does not say ``store`` is
+        stored); the full key text is returned this once and never stored."""
         name = name.strip()[:100] or "API key"
         key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
         row = ApiKeyRow(
-            id=key_id, user_id=user_id, name=name, secret_hash=digest(secret), created_at=utcnow()
+            id=key_id,
+            user_id=user_id,
+            name=name,
+            secret_hash=digest(secret),
+            created_at=utcnow(),
+            store_default=store,
         )
         with self._db.session() as session:
             session.add(row)
@@ -139,8 +147,8 @@ class Credentials:
                 row.revoked_at = utcnow()
             return ApiKeyInfo.of(row)
 
-    def key_account(self, key: str) -> tuple[str, Account] | None:
-        """``(key id, account)`` for a live key of an active account; None otherwise."""
+    def key_account(self, key: str) -> tuple[ApiKeyInfo, Account] | None:
+        """The key and its account, for a live key of an active account; None otherwise."""
         if not key.startswith(KEY_PREFIX):
             return None
         key_id, _, secret = key.removeprefix(KEY_PREFIX).partition("-")
@@ -163,7 +171,7 @@ class Credentials:
                 session.execute(
                     update(ApiKeyRow).where(ApiKeyRow.id == key_id).values(last_used_at=now)
                 )
-            return key_id, Account.of(user)
+            return ApiKeyInfo.of(row), Account.of(user)
 
     # -- invitations ----------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """The conversation list: pinned first, the projects with their latest chats, then pages of the
-chats in no project (keyset pagination), and the archive.
+chats in no project (keyset pagination), the archive, and the API's conversations apart.
 
 A page is read with a cursor (the last item's ``updated_at`` and id), never an OFFSET, so the
 ten-thousandth conversation costs the same index range scan as the first.
@@ -15,7 +15,7 @@ from sqlalchemy import and_, or_, select
 from causerie.errors import InvalidRequestError
 from causerie.storage.conversations import ConversationSummary, owned
 from causerie.storage.db import Database
-from causerie.storage.tables import LOCAL_OWNER, ConversationRow, ProjectRow
+from causerie.storage.tables import API_SOURCE, LOCAL_OWNER, ConversationRow, ProjectRow
 
 __all__ = ["ConversationListing", "ListPage", "ProjectGroup"]
 
@@ -111,18 +111,24 @@ class ConversationListing:
         cursor: str | None = None,
         limit: int = 50,
         project_id: str | None = None,
+        api: bool = False,
     ) -> ListPage:
-        """Newest first. The sidebar (``archived=False``) leaves out pinned conversations and,
-        without ``project_id``, those in a project (listed with it); with ``project_id``, the
-        project's (the owner's: another's project has no conversations here)."""
+        """Newest first. The sidebar (``archived=False``) leaves out pinned conversations, the
+        API's (an API client's exchanges: listed on their own page, ``api``, pinned or not)
+        and, without ``project_id``, those in a project (listed with it); with
+        ``project_id``, the project's (the owner's: another's project has none here)."""
         query = select(ConversationRow).where(
             ConversationRow.owner_id == self.owner, ConversationRow.archived.is_(archived)
         )
         if project_id is not None:
             query = query.where(ConversationRow.project_id == project_id)
+        elif api:
+            query = query.where(ConversationRow.source == API_SOURCE)
         elif not archived:
             query = query.where(
-                ConversationRow.pinned.is_(False), ConversationRow.project_id.is_(None)
+                ConversationRow.pinned.is_(False),
+                ConversationRow.project_id.is_(None),
+                ConversationRow.source != API_SOURCE,
             )
         if cursor is not None:
             stamp, last_id = decode_cursor(cursor)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     false,
+    true,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -28,6 +29,9 @@ from causerie.types import LOCAL_OWNER as LOCAL_OWNER  # re-exported for the sto
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+API_SOURCE = "api"  # a conversation an API client's requests made (listed apart from chats)
 
 
 class Base(DeclarativeBase):
@@ -44,7 +48,7 @@ class ConversationRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     owner_id: Mapped[str] = mapped_column(String(36), default=LOCAL_OWNER)
     title: Mapped[str] = mapped_column(String(200), default="")
-    source: Mapped[str] = mapped_column(String(16), default="web")  # web | api | cli
+    source: Mapped[str] = mapped_column(String(16), default="web")  # web | API_SOURCE | cli
     model: Mapped[str] = mapped_column(String(200), default="")
     current_leaf_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -192,6 +196,8 @@ class ApiKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Whether a request that does not say `store` is kept as a conversation.
+    store_default: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class InviteRow(Base):

@@ -1,5 +1,5 @@
 """The web chat's pages: a new chat, a conversation, its thread and exports, shared snapshots,
-the sidebar's pages, the archive and search. ``mount_web`` puts every web router on the app.
+the sidebar's pages, the archive, the API's conversations and search. ``mount_web`` puts every web router on the app.
 
 Replies stream from ``POST /c/send`` (``send.py``); the JSON actions are in ``actions.py``, the
 account pages in ``account.py`` and ``signin.py``, the admin pages in ``admin.py``; rendering
@@ -247,6 +247,22 @@ async def archive_page(
         archived=items,
         next_cursor=next_cursor,
         archived_projects=projects,
+    )
+
+
+@router.get("/api-conversations", response_class=HTMLResponse)
+async def api_conversations_page(
+    request: Request, listing: ListingDep, cursor: str | None = None
+) -> HTMLResponse:
+    """The conversations API clients' requests made, kept out of the sidebar's chats."""
+
+    def load() -> tuple[Sidebar, list[SidebarItem], str | None]:
+        found = listing.page(api=True, cursor=cursor, limit=ARCHIVE_PAGE)
+        return load_sidebar(listing), [SidebarItem.of(c) for c in found.items], found.next_cursor
+
+    sidebar, items, next_cursor = await to_thread.run_sync(load)
+    return page(
+        request, "api_conversations.html", sidebar=sidebar, items=items, next_cursor=next_cursor
     )
 
 

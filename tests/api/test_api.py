@@ -16,9 +16,8 @@ async def test_health_ready_and_models(app: InProcess) -> None:
     async with app.openai() as client:
         models = await client.models.list()
         ids = [model.id for model in models.data]
-        assert ids == ["gemma-3-270m-q4_k_m"]
+        assert ids == ["gemma-3-270m-q4_k_m", "default"]  # every name a request accepts
         assert (await client.models.retrieve(ids[0])).id == ids[0]
-        # every name a request accepts
         assert (await client.models.retrieve("default")).id == "default"
     async with app.http() as http:
         assert (await http.get("/health")).json() == {"status": "ok"}

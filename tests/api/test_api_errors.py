@@ -88,7 +88,8 @@ async def test_body_must_be_an_object(app: InProcess) -> None:
         ({"max_tokens": "many"}, "max_tokens"),
         ({"max_tokens": 0}, "max_tokens"),
         ({"temperature": 5}, "temperature"),
-        ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        ({"stop": ["a"] * 65}, "stop"),
+        ({"stop": 5}, "stop"),
         ({"n": 2}, "n"),
         ({"model": 42}, "model"),
         ({"stream": "yes"}, "stream"),
@@ -97,7 +98,7 @@ async def test_body_must_be_an_object(app: InProcess) -> None:
         ({"temperature": "0.5"}, "temperature"),
         ({"repeat_penalty": float("inf")}, "repeat_penalty"),
         ({"top_p": float("nan")}, "top_p"),
-        ({"stream_options": {"include_usage": "true"}}, "stream_options"),
+        ({"stream_options": {"include_usage": "true"}}, "stream_options.include_usage"),
     ],
 )
 async def test_wrong_values_name_the_parameter(
@@ -109,7 +110,7 @@ async def test_wrong_values_name_the_parameter(
     assert response.status_code == 400, response.text
     error = envelope(response)
     assert error["type"] == "invalid_request_error"
-    assert str(error["param"]).startswith(param)
+    assert error["param"] == param  # as the client sent it: no pydantic union member
 
 
 async def test_missing_model_field(app: InProcess) -> None:
@@ -131,15 +132,6 @@ async def test_prompt_longer_than_context(app: InProcess) -> None:
         await complete(app, model="default", messages=[{"role": "user", "content": words}])
     assert caught.value.code == "context_length_exceeded"
     assert caught.value.param == "messages"  # type: ignore[attr-defined]
-
-
-async def test_max_tokens_beyond_what_fits(app: InProcess) -> None:
-    with pytest.raises(openai.BadRequestError) as caught:
-        await complete(
-            app, model="default", messages=[{"role": "user", "content": "Hi"}], max_tokens=5000
-        )
-    assert caught.value.code == "context_length_exceeded"
-    assert caught.value.param == "max_tokens"  # type: ignore[attr-defined]
 
 
 async def test_body_over_the_size_limit_is_413(app: InProcess) -> None:

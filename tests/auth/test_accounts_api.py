@@ -80,11 +80,11 @@ def test_disabled_users_and_revoked_keys_are_refused_on_the_next_request(
 ) -> None:
     user, key = new_user(accounts)
     other_info, other_key = accounts.credentials.create_key(user.id, "second")
-    assert models_of(accounts_server, other_key) == [MODEL]
+    assert models_of(accounts_server, other_key) == [MODEL, "default"]
     accounts.credentials.revoke_key(user.id, other_info.id)
     with pytest.raises(openai.AuthenticationError):
         models_of(accounts_server, other_key)
-    assert models_of(accounts_server, key) == [MODEL]  # the other key still works
+    assert models_of(accounts_server, key) == [MODEL, "default"]  # the other key still works
     accounts.set_status("cli", user.id, "disabled")
     with pytest.raises(openai.AuthenticationError):
         models_of(accounts_server, key)
@@ -219,7 +219,7 @@ def test_model_restrictions_by_user_and_by_group(
     accounts_server: Server, accounts: Accounts
 ) -> None:
     user, key = new_user(accounts)
-    assert models_of(accounts_server, key) == [MODEL]
+    assert models_of(accounts_server, key) == [MODEL, "default"]
     accounts.set_models("cli", user.id, ["some-other-model"])
     assert models_of(accounts_server, key) == []
     with pytest.raises(openai.NotFoundError) as refused:
@@ -230,7 +230,7 @@ def test_model_restrictions_by_user_and_by_group(
     accounts.set_models("cli", user.id, None)  # back to the group's choice
     accounts.set_group_models("cli", "students", [MODEL])
     accounts.set_group("cli", user.id, "students")
-    assert models_of(accounts_server, key) == [MODEL]
+    assert models_of(accounts_server, key) == [MODEL, "default"]
     assert ask(accounts_server, key).choices  # "default" resolves to an allowed model
     accounts.set_group_models("cli", "students", [])
     with pytest.raises(openai.NotFoundError):

@@ -145,6 +145,23 @@ def test_create_an_admin_then_list_and_refuse_a_taken_name(tmp_path: Path) -> No
         assert [a.username for a in accounts.users.all()] == ["alice", "bob"]
 
 
+def test_a_key_made_with_no_store_leaves_requests_unstored_by_default(tmp_path: Path) -> None:
+    create_user(tmp_path, "alice", admin=True)
+    done = causerie(tmp_path, "keys", "create", "--user", "alice", "--name", "ui", "--no-store")
+    assert done.returncode == 0, done.stderr
+    quiet = KEY.match(done.stdout.strip())
+    assert quiet
+    usual_id, usual = create_key(tmp_path, "alice")
+    rows = table(ok(tmp_path, "keys", "list", "--user", "alice"))
+    assert rows[f"csk-{quiet.group(1)}-…"][-2] == "no"  # STORES
+    assert rows[f"csk-{usual_id}-…"][-2] == "yes"
+    with accounts_on(tmp_path) as accounts:
+        found = accounts.credentials.key_account(quiet.group(0))
+        assert found is not None and found[0].store is False
+        kept = accounts.credentials.key_account(usual)
+        assert kept is not None and kept[0].store is True
+
+
 def test_keys_are_printed_once_and_stored_only_as_a_digest(tmp_path: Path) -> None:
     create_user(tmp_path, "alice", admin=True)
     key_id, key = create_key(tmp_path, "alice", "laptop")

@@ -147,7 +147,7 @@ async def answer(
             chat_model(services.registry, body.model),
             body.to_messages(),
             body.overrides(),
-            store=body.store is not False,
+            store=principal.stores(body.store),
         )
     except InvalidRequestError as exc:  # the local model's grammar names /v1's field
         if exc.param != "response_format":

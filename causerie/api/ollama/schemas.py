@@ -10,13 +10,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from causerie.api.schemas import MAX_STOPS
 from causerie.api.tools import ToolDefinition, tool_use
 from causerie.errors import UnsupportedParameterError
 from causerie.types import Message, ReplyFormat, SamplingOverrides, ToolCall, ToolUse
 
 Flag = Annotated[bool, Field(strict=True)]
 OptionalFlag = Annotated[bool | None, Field(strict=True)]
-MAX_STOPS = 16
 
 
 class Options(BaseModel):
