@@ -58,6 +58,9 @@ async def test_version_tags_show_and_ps_describe_the_models(sqlite_app: InProces
         assert local.details.quantization_level == "Q4_K_M"
         assert local.size > 100_000_000 and re.fullmatch(r"[0-9a-f]{64}", local.digest or "")
         assert EMBEDDING_MODEL in listed  # Ollama lists its embedding models too
+        names = list(listed)
+        assert names.index("default") < names.index(EMBEDDING_MODEL)  # a chat model's name
+        assert listed["default"].digest == local.digest  # the model it stands for
 
         shown = await api.show(MODEL)
         window = sqlite_app.services.settings.context_size

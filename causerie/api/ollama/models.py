@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from anyio import to_thread
 
-from causerie.api.models import canonical, visible_models
+from causerie.api.models import canonical, other_names, visible_models
 from causerie.auth.principal import Principal
 from causerie.errors import CauserieError, ModelNotFoundError
 from causerie.hub.inventory import quantization
@@ -198,25 +198,38 @@ def describe_other(info: ModelInfo, capability: str, **extra: Any) -> Described:
 
 
 async def described(services: Services, principal: Principal) -> list[Described]:
-    """The models the caller may use, chat models first."""
+    """The models the caller may use, chat models first, then the other names of those
+    (``default``, aliases: as ``/v1/models`` lists them), then the embedding models."""
     embedder = services.embedder
     upstream = services.registry.embedding_models()
     embedding = [ModelInfo(embedder.name, owned_by="use"), *upstream]
-    found = []
-    for info in await visible_models(services, principal, *embedding):
-        pooled = services.local_models
-        loaded = pooled.loaded(info.id)
-        if loaded is not None:
-            found.append(await to_thread.run_sync(describe_local, services, loaded))
-        elif info.owned_by == "causerie" and any(m.id == info.id for m in pooled.models()):
-            found.append(describe_file(info, pooled.path_of(info.id)))
-        elif info.id == embedder.name:
+    embedding_ids = {info.id for info in embedding}
+    visible = await visible_models(services, principal, *embedding)
+    chat = [info for info in visible if info.id not in embedding_ids]
+    found = [await describe_chat_model(services, info) for info in chat]
+    by_name = {model.name: model for model in found}
+    for alias in other_names(services, chat):
+        model = by_name.get(canonical(services, alias.id) or "")
+        if model is not None:
+            found.append(replace(model, name=alias.id))
+    for info in visible:
+        if info.id == embedder.name:
             dimensions = {"use.embedding_length": embedder.dimensions}
             found.append(describe_other(info, "embedding", **dimensions))
-        else:
-            embeds = any(info.id == model.id for model in upstream)
-            found.append(describe_other(info, "embedding" if embeds else "completion"))
+        elif info.id in embedding_ids:
+            found.append(describe_other(info, "embedding"))
     return found
+
+
+async def describe_chat_model(services: Services, info: ModelInfo) -> Described:
+    """A local model from its file (loaded: its metadata too), or a provider's by its name."""
+    pooled = services.local_models
+    loaded = pooled.loaded(info.id)
+    if loaded is not None:
+        return await to_thread.run_sync(describe_local, services, loaded)
+    if info.owned_by == "causerie" and any(m.id == info.id for m in pooled.models()):
+        return describe_file(info, pooled.path_of(info.id))
+    return describe_other(info, "completion")
 
 
 async def find(services: Services, principal: Principal, name: str) -> Described:
