@@ -81,8 +81,6 @@ async def test_a_seed_makes_every_choice_reproducible(provider: LocalProvider) -
     first, second = await run(provider, params), await run(provider, params)
     assert first.texts == second.texts
     assert len(set(first.texts)) > 1  # each choice its own stream: seed, seed + 1, seed + 2
-    alone = await run(provider, SamplingParams(temperature=0.9, max_tokens=20, seed=1234))
-    assert alone.texts[0] == first.texts[0]  # choice 0 draws as a request for one would
 
 
 async def test_greedy_choices_are_identical(provider: LocalProvider) -> None:
