@@ -182,6 +182,12 @@ class SamplingParams:
     # The messages' text, joined as it is, is the whole prompt: no chat template, no roles (the
     # legacy /v1/completions; a remote provider gets it as `prompt` at its /completions).
     raw_prompt: bool = False
+    # Choices to sample from the one prompt (OpenAI's ``n``); each has its own random stream
+    # (with a seed: ``seed + choice``).
+    n: int = 1
+    # The log-probability of each reply token and of this many likeliest alternatives (0..20);
+    # None: none asked for (they cost a log-softmax over the vocabulary per token).
+    logprobs: int | None = None
 
 
 class SamplingOverrides(TypedDict, total=False):
@@ -200,6 +206,8 @@ class SamplingOverrides(TypedDict, total=False):
     stop: tuple[str, ...] | None
     tools: ToolUse | None
     reply_format: ReplyFormat | None
+    n: int | None
+    logprobs: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,13 +272,40 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenChoice:
+    """A token and its log-probability under the model's distribution. ``token`` is its text
+    (a piece of a character split across tokens is written ``bytes:\\xe2\\x80``, as OpenAI
+    writes it); ``raw`` its exact bytes."""
+
+    token: str
+    logprob: float
+    raw: bytes  # the token's exact bytes (OpenAI's `bytes`)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """A token of the reply: its own log-probability and the likeliest alternatives at its
+    position, likeliest first (as many as the request asked for)."""
+
+    token: str
+    logprob: float
+    raw: bytes  # the token's exact bytes (OpenAI's `bytes`)
+    top: tuple[TokenChoice, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Delta:
-    """A piece of a streamed reply. The last delta carries ``finish_reason`` and ``usage``."""
+    """A piece of a streamed reply, of its choice ``choice`` (0..n-1: a request for n choices
+    streams them interleaved). The last delta of each choice carries its ``finish_reason``;
+    the very last of the whole reply also the ``usage`` of all its choices. ``logprobs``: the
+    tokens of this piece's text, when asked for."""
 
     text: str = ""
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
     tool_calls: tuple[ToolCallChunk, ...] = ()
+    choice: int = 0
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

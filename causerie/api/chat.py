@@ -1,5 +1,6 @@
 """``POST /v1/chat/completions``: parse the body, start the turn, answer in JSON or Server-Sent
-Events shaped exactly like OpenAI's (``api/sse.py``)."""
+Events shaped exactly like OpenAI's (``api/sse.py``). With ``n`` choices, only choice 0 is
+stored in the conversation (the one a client's next call goes on from)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from causerie.api.decode import parse_body
+from causerie.api.logprobs import chat_logprobs
 from causerie.api.schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -22,7 +24,7 @@ from causerie.api.sse import event_stream, usage_out
 from causerie.api.tools import ToolCallOut
 from causerie.auth.principal import Principal
 from causerie.chat.service import ChatService
-from causerie.chat.turn import Turn
+from causerie.chat.turn import Reply, Turn
 from causerie.deps import ApiPrincipal, ChatDep, ServicesDep
 from causerie.middleware import received_at
 from causerie.responses import EventStreamResponse
@@ -99,27 +101,42 @@ async def create_chat_completion(
         def first_written() -> None:
             services.overhead.first_written(arrived, turn.served_by, turn.upstream_wait)
 
-        return EventStreamResponse(
-            event_stream(turn, completion_id, created, body.include_usage, first_written),
-            headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        events = event_stream(
+            turn,
+            completion_id,
+            created,
+            body.include_usage,
+            first_written,
+            choices=body.n or 1,
+            logprobs=bool(body.logprobs),
         )
-    text = await turn.collect()
-    calls = [ToolCallOut.of(call) for call in turn.tool_calls]
+        return EventStreamResponse(
+            events, headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+    await turn.collect()
     result = ChatCompletion(
         id=completion_id,
         created=created,
         model=turn.model,
-        choices=[
-            Choice(
-                message=AssistantMessage(
-                    content=(text or None) if calls else text, tool_calls=calls or None
-                ),
-                finish_reason=turn.final.finish_reason if turn.final else None,
-            )
-        ],
+        choices=[choice_of(reply, logprobs=bool(body.logprobs)) for reply in turn.replies],
         usage=usage_out(turn.usage),
     )
     data = result.model_dump()
-    if not calls:  # like OpenAI: no tool_calls key in a plain answer
-        del data["choices"][0]["message"]["tool_calls"]
+    for choice in data["choices"]:
+        if choice["message"]["tool_calls"] is None:  # like OpenAI: none in a plain answer
+            del choice["message"]["tool_calls"]
     return JSONResponse(data, headers=headers)
+
+
+def choice_of(reply: Reply, *, logprobs: bool) -> Choice:
+    """One choice of a finished turn, as the response lists it."""
+    calls = [ToolCallOut.of(call) for call in reply.tool_calls]
+    text = reply.text
+    return Choice(
+        index=reply.index,
+        message=AssistantMessage(
+            content=(text or None) if calls else text, tool_calls=calls or None
+        ),
+        finish_reason=reply.final.finish_reason if reply.final else None,
+        logprobs=chat_logprobs(reply.logprobs) if logprobs else None,
+    )

@@ -6,6 +6,10 @@ each prompt is a request to the model of its own, one after the other, admitted,
 counted in the caller's usage like a chat turn. Nothing is stored as a conversation. Streamed,
 the chunks are OpenAI's ``text_completion`` objects (each prompt's pieces under its ``index``),
 ending with ``data: [DONE]``.
+
+With ``n`` choices per prompt, prompt ``p``'s choice ``i`` is listed at index ``p * n + i`` (as
+OpenAI lists them). ``logprobs: k`` gives each choice its tokens in the legacy shape, with the
+``k`` likeliest alternatives (``text_offset``: where each token starts in the choice's text).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from causerie.api.chat import api_caller
 from causerie.api.decode import parse_body
+from causerie.api.logprobs import CompletionLogprobs, TextOffsets
 from causerie.api.schemas import Flag, SamplingRequest, UsageOut, error_responses, request_body
 from causerie.api.sse import usage_out
 from causerie.chat.turn import Turn
@@ -45,7 +50,7 @@ class CompletionRequest(SamplingRequest):
     echo: Flag = False
     suffix: str | None = None
     best_of: Annotated[int | None, Field(strict=True)] = None
-    logprobs: Annotated[int | None, Field(strict=True)] = None
+    logprobs: Annotated[int | None, Field(ge=0, le=20, strict=True)] = None
 
     def check_supported(self) -> None:
         super().check_supported()
@@ -56,9 +61,10 @@ class CompletionRequest(SamplingRequest):
                 "`suffix` (text to insert the completion before) is not supported.",
                 param="suffix",
             )
-        if self.logprobs is not None:
+        if self.logprobs is not None and self.echo:
             raise UnsupportedParameterError(
-                "logprobs are not supported yet: leave `logprobs` out (or null).",
+                "`logprobs` with `echo` would list the prompt's tokens too, which are not "
+                "computed: leave one of them out.",
                 param="logprobs",
             )
         self.prompts()
@@ -79,7 +85,7 @@ class CompletionRequest(SamplingRequest):
 class TextChoice(BaseModel):
     text: str
     index: int
-    logprobs: None = None
+    logprobs: CompletionLogprobs | None = None
     finish_reason: str | None
 
 
@@ -120,7 +126,7 @@ async def create_completion(
 ) -> JSONResponse | EventStreamResponse:
     body = await parse_body(request, CompletionRequest)
     prompts = body.prompts()
-    params = chat.api_sampling(**body.overrides(max_tokens=body.max_tokens))
+    params = chat.api_sampling(**body.overrides(max_tokens=body.max_tokens, logprobs=body.logprobs))
     admit = services.quotas.admitter(principal)
     caller = api_caller(request, principal, body.user)
 
@@ -141,14 +147,21 @@ async def create_completion(
             text_events(chunks, first, prompts, open_turn, body, first_written),
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    choices, usage = [], Usage(0, 0)
-    for index, prompt in enumerate(prompts):
-        turn = await open_turn(prompt) if index else first
-        text = await turn.collect()
-        finish = turn.final.finish_reason if turn.final else None
-        choices.append(
-            TextChoice(text=prompt + text if body.echo else text, index=index, finish_reason=finish)
-        )
+    choices, usage, n = [], Usage(0, 0), body.n or 1
+    for number, prompt in enumerate(prompts):
+        turn = await open_turn(prompt) if number else first
+        await turn.collect()
+        for reply in turn.replies:
+            choices.append(
+                TextChoice(
+                    text=prompt + reply.text if body.echo else reply.text,
+                    index=number * n + reply.index,
+                    finish_reason=reply.final.finish_reason if reply.final else None,
+                    logprobs=TextOffsets().logprobs(reply.logprobs)
+                    if body.logprobs is not None
+                    else None,
+                )
+            )
         usage = added(usage, turn)
     result = TextCompletion(
         id=completion_id,
@@ -171,8 +184,15 @@ class TextChunks:
         )
         self._head = f"data: {head[:-1]},"
 
-    def text(self, index: int, text: str, finish: str | None = None) -> str:
-        choice = {"text": text, "index": index, "logprobs": None, "finish_reason": finish}
+    def text(
+        self,
+        index: int,
+        text: str,
+        finish: str | None = None,
+        logprobs: CompletionLogprobs | None = None,
+    ) -> str:
+        listed = logprobs.model_dump() if logprobs is not None else None
+        choice = {"text": text, "index": index, "logprobs": listed, "finish_reason": finish}
         encoded = json.dumps(choice, ensure_ascii=False, separators=(",", ":"))
         return f'{self._head}"choices":[{encoded}],"usage":null}}\n\n'
 
@@ -189,18 +209,26 @@ async def text_events(
     first_written: Callable[[], None],
 ) -> AsyncIterator[str]:
     """Each prompt's completion in turn (``first`` is the first one's, already opened): its
-    text pieces, then a chunk with its finish reason; the usage of them all if asked for."""
-    turn, usage = first, Usage(0, 0)
+    choices' text pieces, then a chunk with each one's finish reason; the usage of them all
+    if asked for."""
+    turn, usage, n = first, Usage(0, 0), body.n or 1
     written: Callable[[], None] | None = first_written
     try:
         try:
-            for index, prompt in enumerate(prompts):
-                turn = await open_turn(prompt) if index else first
+            for number, prompt in enumerate(prompts):
+                turn = await open_turn(prompt) if number else first
                 if body.echo and prompt:
-                    yield chunks.text(index, prompt)
+                    for choice in range(n):
+                        yield chunks.text(number * n + choice, prompt)
+                offsets: dict[int, TextOffsets] = {}
                 async for delta in turn.stream():
-                    if delta.text:
-                        yield chunks.text(index, delta.text)
+                    index = number * n + delta.choice
+                    listed = None
+                    if body.logprobs is not None and delta.logprobs:
+                        offsets.setdefault(delta.choice, TextOffsets())
+                        listed = offsets[delta.choice].logprobs(delta.logprobs)
+                    if delta.text or listed is not None:
+                        yield chunks.text(index, delta.text, logprobs=listed)
                         if written is not None:
                             written()
                             written = None

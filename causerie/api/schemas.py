@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from causerie.api.logprobs import ChoiceLogprobs
 from causerie.api.tools import (
     ChunkToolCall,
     ToolCallIn,
@@ -110,6 +111,8 @@ class ChatMessageIn(BaseModel):
         return Message(role, text, calls, self.tool_call_id, parts)
 
 
+MAX_CHOICES = 8  # `n`: OpenAI allows 128; each choice holds an engine sequence while it runs
+
 # Types as OpenAI enforces them: "5" is not an integer, "yes" not a boolean, and no number is
 # infinite or NaN (Python's json module reads `Infinity` and `NaN`).
 Flag = Annotated[bool, Field(strict=True)]
@@ -173,7 +176,7 @@ class SamplingRequest(BaseModel):
     seed: Annotated[int | None, Field(strict=True)] = None
     presence_penalty: Annotated[float | None, Field(ge=-2, le=2, strict=True)] = None
     frequency_penalty: Annotated[float | None, Field(ge=-2, le=2, strict=True)] = None
-    n: Annotated[int | None, Field(strict=True)] = None
+    n: Annotated[int | None, Field(ge=1, strict=True)] = None
     user: str | None = None
 
     @property
@@ -182,8 +185,11 @@ class SamplingRequest(BaseModel):
 
     def check_supported(self) -> None:
         """Refuse, with a clear error, what is valid OpenAI but not implemented here yet."""
-        if self.n is not None and self.n != 1:
-            raise UnsupportedParameterError("Only n=1 is supported for now.", param="n")
+        if self.n is not None and self.n > MAX_CHOICES:
+            raise UnsupportedParameterError(
+                f"n={self.n} is more choices than this server gives (at most {MAX_CHOICES}).",
+                param="n",
+            )
 
     def stop_list(self) -> tuple[str, ...]:
         if self.stop is None:
@@ -202,6 +208,7 @@ class SamplingRequest(BaseModel):
             frequency_penalty=self.frequency_penalty,
             seed=self.seed,
             stop=self.stop_list() or None,
+            n=self.n,
         )
         chosen.update(more)
         return chosen
@@ -221,8 +228,8 @@ class ChatCompletionRequest(SamplingRequest):
     response_format: ResponseFormat | None = None
     # OpenAI fields Causerie cannot honour: a request that sets one gets a 400 naming it
     # (``check_supported``) rather than a reply that silently differs from what was asked.
+    top_logprobs: Annotated[int | None, Field(ge=0, le=20, strict=True)] = None
     logit_bias: dict[str, Any] | None = None
-    top_logprobs: int | None = None
     audio: dict[str, Any] | None = None
     modalities: list[str] | None = None
     web_search_options: dict[str, Any] | None = None
@@ -233,7 +240,6 @@ class ChatCompletionRequest(SamplingRequest):
         """Refuse, with a clear error, what is valid OpenAI but not implemented here yet."""
         refused = {
             "logit_bias": "Token biases are not supported",
-            "top_logprobs": "logprobs are not supported yet",
             "audio": "Audio output is not supported",
             "web_search_options": "Web search is not available",
             "functions": "The deprecated `functions` are not supported: send `tools`",
@@ -247,8 +253,10 @@ class ChatCompletionRequest(SamplingRequest):
                 "Only the text modality is supported.", param="modalities"
             )
         super().check_supported()
-        if self.logprobs:
-            raise UnsupportedParameterError("logprobs are not supported yet.", param="logprobs")
+        if self.top_logprobs is not None and not self.logprobs:
+            raise InvalidRequestError(
+                "`top_logprobs` needs `logprobs` set to true.", param="top_logprobs"
+            )
         for index, message in enumerate(self.messages):
             if message.role == "tool" and not message.tool_call_id:
                 raise InvalidRequestError(
@@ -264,7 +272,10 @@ class ChatCompletionRequest(SamplingRequest):
         """The request's own sampling choices, with its reply limit, tools and reply format (a
         bad tool or format: 400), and ``more``."""
         chosen = super().overrides(
-            max_tokens=self.reply_limit(), tools=self.tool_use(), reply_format=self.reply_format()
+            max_tokens=self.reply_limit(),
+            tools=self.tool_use(),
+            reply_format=self.reply_format(),
+            logprobs=(self.top_logprobs or 0) if self.logprobs else None,
         )
         chosen.update(more)
         return chosen
@@ -298,7 +309,7 @@ class Choice(BaseModel):
     index: int = 0
     message: AssistantMessage
     finish_reason: str | None
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletion(BaseModel):
@@ -321,7 +332,7 @@ class ChunkChoice(BaseModel):
     index: int = 0
     delta: ChunkDelta
     finish_reason: str | None = None
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletionChunk(BaseModel):

@@ -1,12 +1,14 @@
 """The API's Server-Sent Events: a chat turn as ``chat.completion.chunk`` events, byte for
 byte as OpenAI streams them (a delta lists only the fields it sets; an error after the headers is
-an event too), ending with ``data: [DONE]``."""
+an event too), ending with ``data: [DONE]``. Several choices stream interleaved, each chunk under
+its choice's ``index``; a chunk's ``logprobs``, when asked for, list the tokens of its text."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
 
+from causerie.api.logprobs import ChoiceLogprobs, chat_logprobs
 from causerie.api.schemas import (
     ChatCompletionChunk,
     ChunkChoice,
@@ -48,15 +50,17 @@ class ChunkEncoder:
             ensure_ascii=False,
             separators=(",", ":"),
         )
-        self._content_head = f'data: {head[:-1]},"choices":[{{"index":0,"delta":{{"content":'
-        self._content_tail = (
-            '},"finish_reason":null,"logprobs":null}],"usage":null,"system_fingerprint":null}\n\n'
+        self._content_head = f'data: {head[:-1]},"choices":[{{"index":'
+        self._content_tail = '}],"usage":null,"system_fingerprint":null}\n\n'
+
+    def content(self, text: str, index: int = 0, logprobs: ChoiceLogprobs | None = None) -> str:
+        listed = "null" if logprobs is None else logprobs.model_dump_json()
+        return (
+            f'{self._content_head}{index},"delta":{{"content":{json.dumps(text, ensure_ascii=False)}'
+            f'}},"finish_reason":null,"logprobs":{listed}{self._content_tail}'
         )
 
-    def content(self, text: str) -> str:
-        return f"{self._content_head}{json.dumps(text, ensure_ascii=False)}{self._content_tail}"
-
-    def tool_calls(self, pieces: tuple[ToolCallChunk, ...]) -> str:
+    def tool_calls(self, pieces: tuple[ToolCallChunk, ...], index: int = 0) -> str:
         calls = [
             ChunkToolCall(
                 index=piece.index,
@@ -66,11 +70,11 @@ class ChunkEncoder:
             )
             for piece in pieces
         ]
-        return self.event(ChunkDelta(tool_calls=calls))
+        return self.event(ChunkDelta(tool_calls=calls), index=index)
 
-    def event(self, delta: ChunkDelta, finish: str | None = None) -> str:
+    def event(self, delta: ChunkDelta, finish: str | None = None, index: int = 0) -> str:
         chunk = self._template.model_copy(
-            update={"choices": [ChunkChoice(delta=delta, finish_reason=finish)]}
+            update={"choices": [ChunkChoice(index=index, delta=delta, finish_reason=finish)]}
         )
         return self.encode(chunk)
 
@@ -96,22 +100,29 @@ async def event_stream(
     created: int,
     include_usage: bool,
     first_written: Callable[[], None] | None = None,
+    *,
+    choices: int = 1,
+    logprobs: bool = False,
 ) -> AsyncIterator[str]:
-    """The turn's events; ``first_written`` is called once its first text has been sent."""
+    """The turn's events, for its ``choices``, with the tokens' ``logprobs`` if asked for;
+    ``first_written`` is called once its first text has been sent."""
     encoder = ChunkEncoder(completion_id, created, turn.model)
     try:
-        yield encoder.event(ChunkDelta(role="assistant", content=""))
+        for index in range(choices):
+            yield encoder.event(ChunkDelta(role="assistant", content=""), index=index)
         try:
             async for delta in turn.stream():
-                if delta.text:
-                    yield encoder.content(delta.text)
+                index = delta.choice
+                listed = chat_logprobs(delta.logprobs) if logprobs and delta.logprobs else None
+                if delta.text or listed is not None:
+                    yield encoder.content(delta.text, index, listed)
                     if first_written is not None:
                         first_written()
                         first_written = None
                 if delta.tool_calls:
-                    yield encoder.tool_calls(delta.tool_calls)
+                    yield encoder.tool_calls(delta.tool_calls, index)
                 if delta.finish_reason is not None:
-                    yield encoder.event(ChunkDelta(), delta.finish_reason)
+                    yield encoder.event(ChunkDelta(), delta.finish_reason, index)
         except CauserieError as exc:  # headers are sent: report in the stream, as OpenAI does
             yield f"data: {json.dumps(exc.envelope())}\n\n"
             return

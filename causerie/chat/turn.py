@@ -1,4 +1,8 @@
-"""``Turn``: one reply being streamed, saved exactly once when it ends or is abandoned."""
+"""``Turn``: one reply being streamed, saved exactly once when it ends or is abandoned.
+
+A request for several choices (``SamplingParams.n``) streams them interleaved; the turn keeps
+each apart (``Turn.replies``) and stores choice 0, the reply the conversation goes on from.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,53 @@ import anyio
 
 from causerie.providers.base import Completion
 from causerie.storage import MessageDraft
-from causerie.types import Delta, Redactions, Source, ToolCall, ToolCallChunk, Usage
+from causerie.types import (
+    Delta,
+    Redactions,
+    Source,
+    TokenLogprob,
+    ToolCall,
+    ToolCallChunk,
+    Usage,
+)
 
 SaveReply = Callable[[MessageDraft], Awaitable[str]]
 OnClose = Callable[["Turn"], Awaitable[None]]
+
+
+class Reply:
+    """One choice of a reply as streamed so far: its text, tool calls, token logprobs, and its
+    last delta once it has finished."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.parts: list[str] = []
+        self.logprobs: list[TokenLogprob] = []
+        self.final: Delta | None = None
+        self._calls: dict[int, ToolCall] = {}  # by index, assembled from the streamed pieces
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """The function calls so far, in index order."""
+        return tuple(self._calls[index] for index in sorted(self._calls))
+
+    def add(self, delta: Delta) -> None:
+        self.parts.append(delta.text)
+        self.logprobs.extend(delta.logprobs)
+        for piece in delta.tool_calls:
+            self._add_piece(piece)
+        if delta.finish_reason is not None:
+            self.final = delta
+
+    def _add_piece(self, piece: ToolCallChunk) -> None:
+        call = self._calls.get(piece.index) or ToolCall("", "", "")
+        self._calls[piece.index] = ToolCall(
+            piece.id or call.id, piece.name or call.name, call.arguments + piece.arguments
+        )
 
 
 class Turn:
@@ -37,9 +84,8 @@ class Turn:
         self.user_message_id = user_message_id
         self.sources = sources  # the passages of the user's files the model was given
         self.reply_id: str | None = None
-        self.final: Delta | None = None
-        self._parts: list[str] = []
-        self._calls: dict[int, ToolCall] = {}  # by index, assembled from the streamed pieces
+        self._replies: dict[int, Reply] = {0: Reply(0)}
+        self._usage: Usage | None = None
         self._closed = False
         self._on_close: list[OnClose] = []
 
@@ -56,7 +102,9 @@ class Turn:
     def completion_tokens(self) -> int:
         """Tokens produced: the provider's count, or, for a reply cut short, the pieces seen."""
         usage = self.usage
-        return usage.completion_tokens if usage else sum(1 for part in self._parts if part)
+        if usage:
+            return usage.completion_tokens
+        return sum(1 for reply in self.replies for part in reply.parts if part)
 
     @property
     def served_by(self) -> str:
@@ -70,12 +118,24 @@ class Turn:
         return usage.cached_tokens if usage else 0
 
     @property
+    def replies(self) -> list[Reply]:
+        """The choices streamed so far, by index (choice 0 always)."""
+        return [self._replies[index] for index in sorted(self._replies)]
+
+    @property
+    def final(self) -> Delta | None:
+        """Choice 0's last delta, once it has finished."""
+        return self._replies[0].final
+
+    @property
     def text(self) -> str:
-        return self._prefix + "".join(self._parts)
+        """Choice 0's text (a continued reply's with the text it continues)."""
+        return self._prefix + self._replies[0].text
 
     @property
     def usage(self) -> Usage | None:
-        return self.final.usage if self.final else None
+        """The tokens of the whole reply, every choice's, once it has finished."""
+        return self._usage
 
     @property
     def redactions(self) -> Redactions | None:
@@ -89,22 +149,17 @@ class Turn:
 
     @property
     def tool_calls(self) -> tuple[ToolCall, ...]:
-        """The function calls of the reply so far, in index order."""
-        return tuple(self._calls[index] for index in sorted(self._calls))
-
-    def _add_piece(self, piece: ToolCallChunk) -> None:
-        call = self._calls.get(piece.index) or ToolCall("", "", "")
-        self._calls[piece.index] = ToolCall(
-            piece.id or call.id, piece.name or call.name, call.arguments + piece.arguments
-        )
+        """Choice 0's function calls so far, in index order."""
+        return self._replies[0].tool_calls
 
     async def stream(self) -> AsyncIterator[Delta]:
         async for delta in self._completion:
-            self._parts.append(delta.text)
-            for piece in delta.tool_calls:
-                self._add_piece(piece)
-            if delta.finish_reason is not None:
-                self.final = delta
+            reply = self._replies.get(delta.choice)
+            if reply is None:
+                reply = self._replies[delta.choice] = Reply(delta.choice)
+            reply.add(delta)
+            if delta.usage is not None:
+                self._usage = delta.usage
             yield delta
         await self.aclose()
 
@@ -126,7 +181,7 @@ class Turn:
         if self._closed:
             return
         self._closed = True
-        if self.final is None:
+        if any(reply.final is None for reply in self._replies.values()):
             self._completion.cancel()
         with anyio.CancelScope(shield=True):  # a disconnect must not lose the partial reply
             if self._save is not None:

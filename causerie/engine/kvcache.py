@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from causerie.engine.logprobs import LogprobTrail
 from causerie.engine.requests import Generation
 from causerie.engine.sampling import SamplerChain
 from causerie.engine.text import ReplyText
@@ -23,13 +24,30 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 @dataclass(eq=False)
+class Choices:
+    """The choices of one request (OpenAI's ``n``), each in a slot of its own: how many still
+    hold their slot, and the tokens the finished ones produced (the last reports them all)."""
+
+    left: int
+    produced: int = 0
+
+
+@dataclass(eq=False)
 class Running:
-    """A request bound to a slot: its progress through prefill and generation."""
+    """One choice of a request bound to a slot: its progress through prefill and generation.
+
+    Choice 0 prefills the prompt; the others wait (``source``: choice 0's slot) until its cache
+    holds the prompt, take a copy of it, and sample on their own from then on.
+    """
 
     generation: Generation
     sampler: SamplerChain
     text: ReplyText
     cached: int
+    choices: Choices
+    choice: int = 0
+    source: Slot | None = None
+    trail: LogprobTrail | None = None  # the tokens' logprobs, when the request asks
     produced: int = 0
     batch_index: int = -1  # where its logits are in the current batch, -1 if none
     next_token: int = -1  # sampled, not yet decoded
@@ -65,3 +83,10 @@ def choose_slot(idle: Sequence[Slot], prompt: Sequence[int]) -> tuple[Slot, int]
     if best is None:
         best = min(idle, key=lambda slot: slot.last_used)
     return best, best_shared
+
+
+def spare_slots(idle: Sequence[Slot], taken: Slot, count: int) -> list[Slot]:
+    """``count`` idle slots other than ``taken`` for a request's other choices: the least
+    recently used (their caches are the least likely to be wanted again)."""
+    others = sorted((slot for slot in idle if slot is not taken), key=lambda slot: slot.last_used)
+    return others[:count]

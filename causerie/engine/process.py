@@ -32,7 +32,7 @@ from typing import Any
 
 from causerie.engine.metrics import EngineMetrics
 from causerie.engine.model import LoadedModel
-from causerie.engine.requests import GenerationRequest
+from causerie.engine.requests import Endings, GenerationRequest
 from causerie.engine.scheduler import EngineConfig, Scheduler
 from causerie.errors import OverloadedError
 from causerie.types import Delta
@@ -75,6 +75,7 @@ class RelayedGeneration:
         self.submitted_at = time.monotonic()
         self._outbox = outbox
         self._cancelled = threading.Event()
+        self._endings = Endings(request.params.n)
         self._ended = False  # its last delta or its error was sent
         self._left = False  # the engine forgot it; "done" waits for the last delta
 
@@ -98,7 +99,7 @@ class RelayedGeneration:
             self._outbox.put(("error", self.rid, str(item)))
         else:
             self._outbox.put(("delta", self.rid, item))
-        if isinstance(item, BaseException) or item.finish_reason is not None:
+        if self._endings.ends(item):
             self._ended = True
             if self._left:
                 self._outbox.put(("done", self.rid))

@@ -31,11 +31,15 @@ class FairQueue(Generic[T]):
         self,
         skip: Callable[[T], bool] = lambda _: False,
         dropped: Callable[[T], None] = lambda _: None,
+        fits: Callable[[T], bool] = lambda _: True,
     ) -> T | None:
         """The next request in caller rotation; those ``skip`` rejects are handed to
-        ``dropped`` (cancelled while waiting)."""
+        ``dropped`` (cancelled while waiting). None as well when the next one does not
+        ``fit`` yet: it stays first, and waits for room."""
         while self._callers:
             caller, items = next(iter(self._callers.items()))
+            if not skip(items[0]) and not fits(items[0]):
+                return None
             item = items.popleft()
             self._size -= 1
             if items:

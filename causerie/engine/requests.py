@@ -32,8 +32,25 @@ class GenerationRequest:
     trim: bool = True
 
 
+class Endings:
+    """Counts the finished choices of a request's stream: it ends with the last one's final
+    delta (or an error)."""
+
+    def __init__(self, choices: int) -> None:
+        self._left = choices
+
+    def ends(self, item: Delta | BaseException) -> bool:
+        """Whether ``item`` is the stream's last."""
+        if isinstance(item, BaseException):
+            self._left = 0
+        elif item.finish_reason is not None:
+            self._left -= 1
+        return self._left <= 0
+
+
 class Generation:
-    """One request's stream of deltas; the last one has ``finish_reason`` and ``usage``.
+    """One request's stream of deltas (its choices' interleaved); each choice's last has its
+    ``finish_reason``, the stream's last also the ``usage``.
 
     The engine thread ``push``es; the asyncio side iterates. ``cancel`` may come from either;
     ``on_cancel`` is told once (the engine process's client sends the cancel on).
@@ -81,11 +98,10 @@ class Generation:
             self.cancel()
 
     async def __aiter__(self) -> AsyncIterator[Delta]:
+        endings = Endings(self.request.params.n)
         while not self._finished:
             item = await self._deltas.get()
+            self._finished = endings.ends(item)
             if isinstance(item, BaseException):
-                self._finished = True
                 raise item
-            if item.finish_reason is not None:
-                self._finished = True
             yield item

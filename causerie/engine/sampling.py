@@ -62,7 +62,10 @@ class SamplerChain:
         *,
         grammar: str | None = None,
         vocab: Any = None,
+        stream: int = 0,
     ) -> None:
+        """``stream``: which of a request's choices it samples for; with a seed, choice ``i``
+        draws from ``seed + i`` (distinct, and each reproducible)."""
         self._n_vocab = n_vocab
         # Plain greedy decoding needs no candidate list: an argmax over the logits row is ten
         # times cheaper than the sampler API's 262,144-entry candidate array (0.05 vs 0.5 ms).
@@ -108,21 +111,25 @@ class SamplerChain:
         if params.min_p > 0:
             add(L.llama_sampler_init_min_p(params.min_p, 1))
         add(L.llama_sampler_init_temp(params.temperature))
-        seed = params.seed if params.seed is not None else random.getrandbits(32)
+        seed = params.seed + stream if params.seed is not None else random.getrandbits(32)
         add(L.llama_sampler_init_dist(seed & 0xFFFFFFFF))
 
     def _add(self, sampler: Any) -> None:
         L.llama_sampler_chain_add(self._chain, sampler)  # the chain owns it from now on
 
+    def logits(self, context: Any, batch_index: int) -> np.ndarray:
+        """The raw logits row at ``batch_index`` (llama.cpp's memory, valid until the next
+        decode; sampling reads it and leaves it as it is)."""
+        row = L.llama_get_logits_ith(context, ctypes.c_int32(batch_index))
+        return np.ctypeslib.as_array(row, shape=(self._n_vocab,))
+
     def sample(self, context: Any, batch_index: int) -> int:
         """Pick the next token from the logits at ``batch_index`` (and record it for penalties)."""
         if self._argmax_only:
-            logits = L.llama_get_logits_ith(context, ctypes.c_int32(batch_index))
-            return int(np.ctypeslib.as_array(logits, shape=(self._n_vocab,)).argmax())
+            return int(self.logits(context, batch_index).argmax())
         if self._grammar is None:
             return int(L.llama_sampler_sample(self._chain, context, ctypes.c_int32(batch_index)))
-        row = L.llama_get_logits_ith(context, ctypes.c_int32(batch_index))
-        logits = np.ctypeslib.as_array(row, shape=(self._n_vocab,))
+        logits = self.logits(context, batch_index)
         token = self._pick(logits, under_grammar=False)
         if not self._allowed(token):
             token = self._pick(logits, under_grammar=True)

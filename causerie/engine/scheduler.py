@@ -5,6 +5,8 @@ callers, reusing the longest cached prefix), build a batch with one token for ev
 sequence plus a budget of prompt tokens (chunked prefill, so long prompts never stall running
 streams for long), decode, sample each sequence with its own sampler chain, stream the text out.
 Requests join and leave between steps; a cancelled request frees its sequence at the next step.
+A request for n choices takes n sequences: one prefills the prompt, the others copy its cache
+(llama.cpp shares the cells) and sample on their own from the same last logits on.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import Any
 import llama_cpp as L
 from prometheus_client import CollectorRegistry
 
-from causerie.engine.kvcache import Running, Slot, choose_slot
+from causerie.engine.kvcache import Choices, Running, Slot, choose_slot, spare_slots
+from causerie.engine.logprobs import LogprobTrail, logprobs_of
 from causerie.engine.metrics import EngineMetrics
 from causerie.engine.model import LoadedModel
 from causerie.engine.queue import FairQueue
@@ -29,7 +32,7 @@ from causerie.engine.requests import EngineState, Generation, GenerationRequest
 from causerie.engine.sampling import GrammarError, SamplerChain
 from causerie.engine.text import ReplyText
 from causerie.errors import ConfigurationError, EngineError, OverloadedError
-from causerie.types import Delta, FinishReason, Usage
+from causerie.types import Delta, FinishReason, TokenLogprob, Usage
 
 log = logging.getLogger(__name__)
 
@@ -159,38 +162,79 @@ class Scheduler:
         return all(slot.idle for slot in self._slots)
 
     def _admit(self) -> None:
-        """Give idle slots to waiting requests, fairly, reusing cached prefixes."""
+        """Give idle slots to waiting requests, fairly, reusing cached prefixes. A request for
+        n choices waits, first in line, until n slots are idle together (taking them one by one
+        would hold some against everyone while it waits for the rest)."""
         while True:
             idle = [slot for slot in self._slots if slot.idle]
             if not idle:
                 return
-            generation = self._waiting.pop(skip=lambda g: g.cancelled, dropped=self._forget)
+            room = len(idle)
+            generation = self._waiting.pop(
+                skip=lambda g: g.cancelled or g.request.params.n > len(self._slots),
+                dropped=self._refuse,
+                fits=lambda g: g.request.params.n <= room,  # noqa: B023 (called at once)
+            )
             if generation is None:
                 return
             request = generation.request
-            prompt = request.prompt
+            prompt, n = request.prompt, request.params.n
             slot, shared = choose_slot(idle, prompt)
             if request.params.seed is not None:
                 # A seed asks for a reproducible reply: evaluate the prompt the same way every
                 # time (a reused prefix changes the last bits of the logits, and the draw).
                 shared = 0
+                if n > 1:
+                    # The choices' own cells go among the other sequences' leftovers, and
+                    # where they land changes the last bits of the logits too (measured: the
+                    # same seed drew other choices 1..n-1 after a first run). Idle caches go.
+                    for other in idle:
+                        self._reuse_prefix(other, 0)
+            samplers: list[SamplerChain] = []
             try:
-                sampler = SamplerChain(
-                    request.params, self._n_vocab, grammar=request.grammar, vocab=self.model.vocab
-                )
+                for choice in range(n):
+                    samplers.append(
+                        SamplerChain(
+                            request.params,
+                            self._n_vocab,
+                            grammar=request.grammar,
+                            vocab=self.model.vocab,
+                            stream=choice,
+                        )
+                    )
             except GrammarError as exc:  # checked before submitting; never kill the engine
+                for sampler in samplers:
+                    sampler.close()
                 generation.push(EngineError(f"the reply's grammar was refused: {exc}"))
                 self._forget(generation)
                 continue
             keep = self._reuse_prefix(slot, min(shared, len(prompt) - 1))
-            slot.running = Running(
-                generation=generation,
-                sampler=sampler,
-                text=ReplyText(request.stop, trim=request.trim),
-                cached=keep,
-            )
+            choices = Choices(left=n)
+            targets = [slot, *spare_slots(idle, slot, n - 1)]
+            for choice, (target, sampler) in enumerate(zip(targets, samplers, strict=True)):
+                if target is not slot:
+                    self._reuse_prefix(target, 0)  # overwritten by the prompt's copy
+                target.running = Running(
+                    generation=generation,
+                    sampler=sampler,
+                    text=ReplyText(request.stop, trim=request.trim),
+                    cached=keep,
+                    choices=choices,
+                    choice=choice,
+                    source=None if target is slot else slot,
+                    trail=LogprobTrail() if request.params.logprobs is not None else None,
+                )
             self.metrics.prompt_tokens.inc(len(prompt))
             self.metrics.cached_prompt_tokens.inc(keep)
+
+    def _refuse(self, generation: Generation) -> None:
+        """A request dropped from the queue: cancelled while waiting, or asking for more
+        choices than the engine has sequences (the provider refuses those first)."""
+        if not generation.cancelled:
+            generation.push(
+                EngineError(f"{generation.request.params.n} choices need as many sequences")
+            )
+        self._forget(generation)
 
     def _reuse_prefix(self, slot: Slot, keep: int) -> int:
         """Cut the slot's cache back to ``keep`` tokens; return how many really stay usable."""
@@ -219,6 +263,8 @@ class Scheduler:
                 self._release(slot)
                 continue
             running.batch_index = -1
+            if running.source is not None:
+                continue  # waits for the prompt's cache
             active.append(slot)
         self.metrics.active_sequences.set(len(active))
         if not active:
@@ -260,9 +306,31 @@ class Scheduler:
         if not self._decode():
             return
         now = time.monotonic()
-        for slot in active:
+        ready = [s for s in active if s.running is not None and s.running.batch_index >= 0]
+        for slot in list(ready):
+            assert slot.running is not None
+            if slot.running.choices.left > 1 and slot.running.produced == 0:
+                ready += self._fork(slot)
+        for slot in ready:
             if slot.running is not None and slot.running.batch_index >= 0:
                 self._sample(slot, now)
+
+    def _fork(self, source: Slot) -> list[Slot]:
+        """The other choices of the request whose prompt ``source`` has just prefilled: each
+        takes a copy of its cache and samples from the same logits."""
+        assert source.running is not None
+        forked = []
+        for slot in self._slots:
+            running = slot.running
+            if running is None or running.source is not source:
+                continue
+            L.llama_memory_seq_rm(self._memory, slot.seq_id, -1, -1)
+            L.llama_memory_seq_cp(self._memory, source.seq_id, slot.seq_id, -1, -1)
+            slot.tokens[:] = source.tokens
+            running.source = None
+            running.batch_index = source.running.batch_index
+            forked.append(slot)
+        return forked
 
     def _decode(self) -> bool:
         status = L.llama_decode(self._ctx, self._batch)
@@ -287,14 +355,21 @@ class Scheduler:
             return
         running.produced += 1
         self.metrics.generated_tokens.inc()
-        if running.produced == 1:
-            self.metrics.time_to_first_token.observe(now - running.generation.submitted_at)
-        else:
+        if running.produced > 1:
             self.metrics.inter_token_latency.observe(now - running.last_token_at)
+        elif running.choice == 0:  # the others are the same request's
+            self.metrics.time_to_first_token.observe(now - running.generation.submitted_at)
         running.last_token_at = now
+        listed: tuple[TokenLogprob, ...] = ()
+        if running.trail is not None:
+            top = request.params.logprobs or 0
+            logits = running.sampler.logits(self._ctx, running.batch_index)
+            running.trail.add(logprobs_of(logits, token, top, self.model.piece))
         text = running.text.feed(self.model.piece(token))
-        if text:
-            running.generation.push(Delta(text))
+        if running.trail is not None:
+            listed = running.trail.shown(running.text.lead, running.text.shown)
+        if text or listed:
+            running.generation.push(Delta(text, choice=running.choice, logprobs=listed))
         if running.text.stopped:
             self._finish(slot, "stop")
         elif running.produced >= request.max_tokens or len(slot.tokens) >= self.config.context_size:
@@ -305,16 +380,29 @@ class Scheduler:
     def _finish(self, slot: Slot, reason: FinishReason) -> None:
         running = slot.running
         assert running is not None
-        usage = Usage(len(running.generation.request.prompt), running.produced, running.cached)
-        final = Delta(running.text.finish(), finish_reason=reason, usage=usage)
+        choices = running.choices
+        choices.produced += running.produced
+        usage = None
+        if choices.left == 1:  # the request's last choice: the usage of them all
+            prompt = len(running.generation.request.prompt)
+            usage = Usage(prompt, choices.produced, running.cached)
+        text = running.text.finish()
+        listed: tuple[TokenLogprob, ...] = ()
+        if running.trail is not None:
+            listed = running.trail.finish(running.text.lead, running.text.shown)
+        final = Delta(text, reason, usage, choice=running.choice, logprobs=listed)
         self._release(slot)  # before the caller hears of it: its next request may come at once
         running.generation.push(final)
 
     def _release(self, slot: Slot) -> None:
-        """The slot becomes idle; its cache stays for the conversation's next turn."""
-        if slot.running is not None:
-            slot.running.sampler.close()
-            self._forget(slot.running.generation)
+        """The slot becomes idle; its cache stays for the conversation's next turn. The request
+        leaves the engine with its last choice."""
+        running = slot.running
+        if running is not None:
+            running.sampler.close()
+            running.choices.left -= 1
+            if running.choices.left == 0:
+                self._forget(running.generation)
         slot.running = None
         slot.last_used = time.monotonic()
 
@@ -324,9 +412,12 @@ class Scheduler:
             self._in_flight -= 1
 
     def _fail_all(self, error: EngineError) -> None:
+        told: set[int] = set()
         for slot in self._slots:
             if slot.running is not None:
-                slot.running.generation.push(error)
+                if id(slot.running.generation) not in told:  # once for all its choices
+                    told.add(id(slot.running.generation))
+                    slot.running.generation.push(error)
                 self._release(slot)
             L.llama_memory_seq_rm(self._memory, slot.seq_id, -1, -1)
             slot.tokens.clear()

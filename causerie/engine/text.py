@@ -14,6 +14,9 @@ class ReplyText:
     whitespace (which is shown only once text follows it), so a reply never starts or ends with
     blanks and never shows the beginning of a stop string. With ``trim=False`` (a text
     completion) the blanks are kept, where they are.
+
+    The text returned is one slice of the decoded text: ``lead`` characters cut from its
+    start, then the ``shown`` returned so far (``engine/logprobs.py`` follows it).
     """
 
     def __init__(self, stops: tuple[str, ...], *, trim: bool = True) -> None:
@@ -23,14 +26,25 @@ class ReplyText:
         self._held = ""
         self._started = False
         self.stopped = False
+        self.lead = 0
+        self.shown = 0
 
     def feed(self, piece: bytes) -> str:
         text, self.stopped = self._stops.feed(self._decoder.decode(piece))
+        return self._show(self._trimmed(text))
+
+    def _show(self, text: str) -> str:
+        self.shown += len(text)
+        return text
+
+    def _trimmed(self, text: str) -> str:
         if not self._trim:
             return text
         text = self._held + text
         if not self._started:
-            text = text.lstrip()
+            body = text.lstrip()
+            self.lead += len(text) - len(body)
+            text = body
             self._started = bool(text)
         body = text.rstrip()
         self._held = text[len(body) :]
@@ -42,5 +56,9 @@ class ReplyText:
             return ""
         tail = self._stops.flush() + self._decoder.decode(b"", final=True)
         if not self._trim:
-            return tail
-        return (self._held + tail).rstrip() if self._started else tail.strip()
+            return self._show(tail)
+        if self._started:
+            return self._show((self._held + tail).rstrip())
+        body = tail.lstrip()
+        self.lead += len(tail) - len(body)
+        return self._show(body.rstrip())

@@ -11,6 +11,9 @@ cannot enforce is a 400 that names what it cannot. A forced tool call takes prec
 
 The legacy completions (``SamplingParams.raw_prompt``): the text is tokenized as it is, with no
 chat template and none of its stop strings.
+
+Several choices (``SamplingParams.n``) share the prompt's prefill in the engine, one sequence
+each: at most as many as the engine decodes together (``parallel``); more is a 400.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ def text_tokens(model: LoadedModel, text: str, limit: int | None = None) -> list
 
 
 class LocalCompletion:
-    """The engine's deltas; for a forced tool call, its text read as tool-call pieces."""
+    """The engine's deltas; for a forced tool call, its text read as tool-call pieces (each
+    choice's apart)."""
 
     def __init__(
         self, generation: Generation, prompt_tokens: int, *, tool_call: bool = False
@@ -66,24 +70,34 @@ class LocalCompletion:
         self.served_by: str | None = None  # the model id says it all
         self.redactions: Redactions | None = None  # nothing leaves the machine
         self.upstream_wait: float | None = None
-        self._reader = ToolCallReader() if tool_call else None
+        self._tool_call_reply = tool_call
 
     def __aiter__(self) -> AsyncIterator[Delta]:
-        if self._reader is None:
+        if not self._tool_call_reply:
             return self._generation.__aiter__()
-        return self._tool_call(self._reader)
+        return self._tool_calls()
 
-    async def _tool_call(self, reader: ToolCallReader) -> AsyncIterator[Delta]:
+    async def _tool_calls(self) -> AsyncIterator[Delta]:
+        readers: dict[int, ToolCallReader] = {}
         async for delta in self._generation:
+            reader = readers.setdefault(delta.choice, ToolCallReader())
             pieces = reader.feed(delta.text)
             if delta.finish_reason is None:
-                if pieces:
-                    yield Delta(tool_calls=tuple(pieces))
+                if pieces or delta.logprobs:
+                    yield Delta(
+                        tool_calls=tuple(pieces), choice=delta.choice, logprobs=delta.logprobs
+                    )
                 continue
             complete = delta.finish_reason == "stop"  # the grammar let the model end
             pieces += reader.finish(complete)
             reason = "tool_calls" if complete and reader.started else delta.finish_reason
-            yield Delta(finish_reason=reason, usage=delta.usage, tool_calls=tuple(pieces))
+            yield Delta(
+                finish_reason=reason,
+                usage=delta.usage,
+                tool_calls=tuple(pieces),
+                choice=delta.choice,
+                logprobs=delta.logprobs,
+            )
 
     def cancel(self) -> None:
         self._generation.cancel()
@@ -92,6 +106,8 @@ class LocalCompletion:
 class Engine(Protocol):
     """What the provider needs of an engine: the in-process ``Scheduler`` (tests, benchmarks,
     ``CAUSERIE_ENGINE_PROCESS=0``) or ``EngineProcess`` (the default)."""
+
+    config: EngineConfig
 
     @property
     def registry(self) -> CollectorRegistry: ...
@@ -234,6 +250,13 @@ class LocalProvider:
         if not messages:
             raise InvalidRequestError("messages must not be empty", param="messages")
         messages = text_only(messages, self.model.id, drop=self.drop_parts)
+        parallel = self.engine.config.parallel
+        if params.n > parallel:
+            raise InvalidRequestError(
+                f"n={params.n} asks for more choices than this server decodes at once "
+                f"({parallel}, the `parallel` setting, CAUSERIE_PARALLEL).",
+                param="n",
+            )
         forced = params.tools.forced if params.tools else ()
         stop, what = self.template.stop, "messages"
         if params.raw_prompt:  # no template: none of its end-of-turn stops either

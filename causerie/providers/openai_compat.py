@@ -12,6 +12,11 @@ tool calls and tool results go upstream as the client sent them, and the upstrea
 A raw prompt (``SamplingParams.raw_prompt``, the legacy completions) goes to the upstream's
 ``/completions`` as ``prompt``, with the same sampling fields, and its streamed ``choices[].text``
 comes back as deltas; everything else (limits, errors, failover) is as for a chat.
+
+``n`` and ``logprobs`` pass through too (``logprobs``/``top_logprobs`` for a chat, the legacy
+``logprobs`` count for a raw prompt): the upstream's choices come back under their indexes, and
+its token logprobs with them. An upstream that sends fewer choices than asked for fails the
+reply when its stream ends.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from causerie.providers.wire import (
     retry_after_seconds,
     tool_call_pieces,
     upstream_message,
+    wire_logprobs,
     wire_message,
     wire_tools,
 )
@@ -104,7 +110,7 @@ class UpstreamCompletion:
             if self._first is not None:
                 first, self._first = self._first, None
                 yield first
-                if first.finish_reason is not None:
+                if first.usage is not None:  # the reply's last delta
                     return
             async for delta in self._events:
                 yield delta
@@ -236,6 +242,15 @@ class OpenAICompatProvider:
             body.update(wire_tools(params.tools))
         if params.reply_format is not None:
             body["response_format"] = params.reply_format.wire  # as the request sent it
+        if params.n > 1:
+            body["n"] = params.n
+        if params.logprobs is not None:
+            if params.raw_prompt:
+                body["logprobs"] = params.logprobs
+            else:
+                body["logprobs"] = True
+                if params.logprobs:
+                    body["top_logprobs"] = params.logprobs
         return body
 
     @staticmethod
@@ -276,7 +291,7 @@ class OpenAICompatProvider:
                 if response.status_code >= 400:
                     await response.aread()
                     raise self.error_for(response)
-                events = self._deltas(response, clock)
+                events = self._deltas(response, clock, params.n)
                 first = await anext(events)
         except BaseException as exc:
             if events is not None:
@@ -329,11 +344,12 @@ class OpenAICompatProvider:
         return ProviderUnavailableError(f"{prefix}: {message}")
 
     async def _deltas(
-        self, response: httpx.Response, clock: UpstreamClock
+        self, response: httpx.Response, clock: UpstreamClock, choices: int = 1
     ) -> AsyncGenerator[Delta, None]:
-        """Parse the upstream's SSE into deltas; the last carries finish_reason and usage
-        (``clock`` learns when the first one's line arrived)."""
-        finish: FinishReason | None = None
+        """Parse the upstream's SSE into deltas of its ``choices``; then each choice's finish
+        reason, the last with the usage (``clock`` learns when the first delta's line
+        arrived)."""
+        finishes: dict[int, FinishReason] = {}
         usage: Usage | None = None
         completion_chunks = 0
         done = False
@@ -361,21 +377,29 @@ class OpenAICompatProvider:
             if isinstance(event.get("usage"), dict):
                 usage = self._usage(event["usage"])
             for choice in event.get("choices") or []:
-                if choice.get("index", 0) != 0:
+                index = choice.get("index") or 0
+                if not isinstance(index, int) or not 0 <= index < choices:
                     continue
                 delta = choice.get("delta") or {}
                 text = delta.get("content") or choice.get("text")  # chat's, or the legacy API's
                 pieces = tool_call_pieces(delta.get("tool_calls"))
-                if text or pieces:
+                logprobs = wire_logprobs(choice.get("logprobs"))
+                if text or pieces or logprobs:
                     completion_chunks += 1
                     if clock.first_delta is None:
                         clock.first_delta = arrived
-                    yield Delta(text or "", tool_calls=pieces)
+                    yield Delta(text or "", tool_calls=pieces, choice=index, logprobs=logprobs)
                 if choice.get("finish_reason"):
-                    finish = FINISH_REASONS.get(choice["finish_reason"], "stop")
-        if finish is None:
-            raise ProviderError(f"The upstream `{self.name}` ended the reply without finishing it.")
-        yield Delta(finish_reason=finish, usage=usage or Usage(0, completion_chunks))
+                    finishes[index] = FINISH_REASONS.get(choice["finish_reason"], "stop")
+        if len(finishes) < choices:
+            raise ProviderError(
+                f"The upstream `{self.name}` ended the reply without finishing it"
+                + (f" ({len(finishes)} of {choices} choices finished)." if choices > 1 else ".")
+            )
+        for index in range(choices):
+            last = index == choices - 1
+            total = (usage or Usage(0, completion_chunks)) if last else None
+            yield Delta(finish_reason=finishes[index], usage=total, choice=index)
 
     @staticmethod
     def _usage(data: dict[str, Any]) -> Usage:

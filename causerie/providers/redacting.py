@@ -52,31 +52,42 @@ class RedactedCompletion:
         self.upstream_wait = inner.upstream_wait
 
     async def __aiter__(self) -> AsyncIterator[Delta]:
-        restorer = self._redactor.stream()
-        calls: dict[int, StreamRestorer] = {}  # one per tool call: its arguments stream apart
+        # Each choice's text and each of its tool calls' arguments stream apart. Token logprobs
+        # pass as the upstream sent them: the tokens it saw, placeholders and all.
+        restorers: dict[int, StreamRestorer] = {}
+        calls: dict[tuple[int, int], StreamRestorer] = {}
         async for delta in self._inner:
-            text = restorer.feed(delta.text)
-            pieces = [self._restored(piece, calls) for piece in delta.tool_calls]
+            choice = delta.choice
+            if choice not in restorers:
+                restorers[choice] = self._redactor.stream()
+            text = restorers[choice].feed(delta.text)
+            pieces = [self._restored(piece, choice, calls) for piece in delta.tool_calls]
             if delta.finish_reason is not None:
-                text += restorer.flush()
+                text += restorers.pop(choice).flush()
                 pieces += [
                     ToolCallChunk(index, arguments=rest)
-                    for index, arguments in calls.items()
-                    if (rest := arguments.flush())
+                    for (owner, index), arguments in calls.items()
+                    if owner == choice and (rest := arguments.flush())
                 ]
-                yield Delta(text, delta.finish_reason, delta.usage, tuple(pieces))
-                return
+                yield Delta(
+                    text, delta.finish_reason, delta.usage, tuple(pieces), choice, delta.logprobs
+                )
+                continue
             pieces = [p for p in pieces if p.arguments or p.id is not None or p.name is not None]
-            if text or pieces:
-                yield Delta(text, tool_calls=tuple(pieces))
-        rest = restorer.flush()
-        if rest:
-            yield Delta(rest)
+            if text or pieces or delta.logprobs:
+                yield Delta(text, tool_calls=tuple(pieces), choice=choice, logprobs=delta.logprobs)
+        for choice, restorer in restorers.items():  # a stream that ended without finishing
+            rest = restorer.flush()
+            if rest:
+                yield Delta(rest, choice=choice)
 
-    def _restored(self, piece: ToolCallChunk, calls: dict[int, StreamRestorer]) -> ToolCallChunk:
-        if piece.index not in calls:
-            calls[piece.index] = StreamRestorer(self._restore_in_json)
-        return replace(piece, arguments=calls[piece.index].feed(piece.arguments))
+    def _restored(
+        self, piece: ToolCallChunk, choice: int, calls: dict[tuple[int, int], StreamRestorer]
+    ) -> ToolCallChunk:
+        key = (choice, piece.index)
+        if key not in calls:
+            calls[key] = StreamRestorer(self._restore_in_json)
+        return replace(piece, arguments=calls[key].feed(piece.arguments))
 
     def _restore_in_json(self, text: str) -> str:
         """Restore placeholders written inside JSON strings (the values escaped for JSON)."""

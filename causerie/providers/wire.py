@@ -1,5 +1,5 @@
 """The OpenAI chat-completions wire format as upstreams speak it: messages and tools going up,
-streamed tool-call pieces, finish reasons and error envelopes coming back, and the headers and
+streamed tool-call pieces, token logprobs, finish reasons and error envelopes coming back, and the headers and
 estimates a client needs around them. Plain functions, no I/O."""
 
 from __future__ import annotations
@@ -13,7 +13,14 @@ from typing import Any
 
 import httpx
 
-from causerie.types import FinishReason, Message, ToolCallChunk, ToolUse
+from causerie.types import (
+    FinishReason,
+    Message,
+    TokenChoice,
+    TokenLogprob,
+    ToolCallChunk,
+    ToolUse,
+)
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
@@ -118,3 +125,54 @@ def upstream_message(response: httpx.Response) -> tuple[str, str | None, str | N
     if isinstance(error, str):
         return error, None, None
     return response.text[:300].strip(), None, None
+
+
+def wire_logprobs(data: object) -> tuple[TokenLogprob, ...]:
+    """An upstream choice's ``logprobs``, chat's shape (``content``: a list of tokens) or the
+    legacy completions' (``tokens``, ``token_logprobs``, ``top_logprobs``); malformed entries
+    skipped."""
+    if not isinstance(data, dict):
+        return ()
+    if isinstance(data.get("content"), list):
+        return tuple(
+            TokenLogprob(
+                choice.token,
+                choice.logprob,
+                choice.raw,
+                tuple(
+                    alternative
+                    for item in entry.get("top_logprobs") or ()
+                    if (alternative := _token_choice(item)) is not None
+                ),
+            )
+            for entry in data["content"]
+            if isinstance(entry, dict) and (choice := _token_choice(entry)) is not None
+        )
+    tokens, values = data.get("tokens"), data.get("token_logprobs")
+    if not isinstance(tokens, list) or not isinstance(values, list):
+        return ()
+    tops = data.get("top_logprobs")
+    tops = tops if isinstance(tops, list) else [None] * len(tokens)
+    listed = []
+    for token, value, top in zip(tokens, values, tops, strict=False):
+        if not isinstance(token, str) or not isinstance(value, int | float):
+            continue
+        ranked = sorted(top.items(), key=lambda item: -item[1]) if isinstance(top, dict) else []
+        alternatives = tuple(
+            TokenChoice(str(text), float(lp), str(text).encode("utf-8")) for text, lp in ranked
+        )
+        listed.append(TokenLogprob(token, float(value), token.encode("utf-8"), alternatives))
+    return tuple(listed)
+
+
+def _token_choice(entry: object) -> TokenChoice | None:
+    """``{token, logprob, bytes}`` as a ``TokenChoice`` (its bytes: the token's UTF-8 when the
+    upstream sent none)."""
+    if not isinstance(entry, dict):
+        return None
+    token, value, raw = entry.get("token"), entry.get("logprob"), entry.get("bytes")
+    if not isinstance(token, str) or not isinstance(value, int | float):
+        return None
+    if isinstance(raw, list) and all(isinstance(b, int) and 0 <= b < 256 for b in raw):
+        return TokenChoice(token, float(value), bytes(raw))
+    return TokenChoice(token, float(value), token.encode("utf-8"))

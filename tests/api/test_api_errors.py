@@ -90,7 +90,10 @@ async def test_body_must_be_an_object(app: InProcess) -> None:
         ({"temperature": 5}, "temperature"),
         ({"stop": ["a"] * 65}, "stop"),
         ({"stop": 5}, "stop"),
-        ({"n": 2}, "n"),
+        ({"n": 9}, "n"),
+        ({"n": 0}, "n"),
+        ({"top_logprobs": 21, "logprobs": True}, "top_logprobs"),
+        ({"top_logprobs": 2}, "top_logprobs"),  # without logprobs
         ({"model": 42}, "model"),
         ({"stream": "yes"}, "stream"),
         ({"max_tokens": "5"}, "max_tokens"),
@@ -149,22 +152,22 @@ async def test_unsupported_features_are_clear(app: InProcess) -> None:
             app,
             model="default",
             messages=[{"role": "user", "content": "Hi"}],
-            logprobs=True,
+            n=9,
         )
     assert caught.value.code == "unsupported_parameter"
+    assert "at most 8" in caught.value.message
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
     [
         ("logit_bias", {"1234": -100}),
-        ("top_logprobs", 3),
         ("audio", {"voice": "alloy", "format": "wav"}),
         ("modalities", ["text", "audio"]),
         ("web_search_options", {"search_context_size": "low"}),
         ("functions", [{"name": "f", "parameters": {"type": "object"}}]),
         ("function_call", "auto"),
-        ("n", 2),
+        ("n", 9),
     ],
 )
 async def test_a_field_causerie_cannot_honour_is_refused_by_name(

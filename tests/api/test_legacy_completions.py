@@ -150,8 +150,9 @@ async def test_usage_is_counted_and_nothing_is_stored(sqlite_app: InProcess) -> 
     ("fields", "param", "code"),
     [
         ({"suffix": " and so on."}, "suffix", "unsupported_parameter"),
-        ({"logprobs": 2}, "logprobs", "unsupported_parameter"),
-        ({"n": 2}, "n", "unsupported_parameter"),
+        ({"logprobs": 2, "echo": True}, "logprobs", "unsupported_parameter"),
+        ({"logprobs": 21}, "logprobs", None),
+        ({"n": 9}, "n", "unsupported_parameter"),
         ({"best_of": 3}, "best_of", "unsupported_parameter"),
         ({"prompt": [1, 2, 3]}, "prompt", "unsupported_parameter"),
         ({"prompt": [[1, 2], [3]]}, "prompt", "unsupported_parameter"),
@@ -175,7 +176,7 @@ async def test_what_is_not_supported_is_a_400_envelope(
 
 async def test_the_client_sees_a_bad_request(sqlite_app: InProcess) -> None:
     with pytest.raises(openai.BadRequestError) as refused:
-        await complete(sqlite_app, prompt=CAPITAL, logprobs=1)
+        await complete(sqlite_app, prompt=CAPITAL, logprobs=1, echo=True)
     assert refused.value.code == "unsupported_parameter" and refused.value.param == "logprobs"
     with pytest.raises(openai.NotFoundError):
         async with sqlite_app.openai() as client:

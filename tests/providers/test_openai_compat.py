@@ -155,3 +155,23 @@ def test_max_concurrency_turns_an_extra_request_away(upstream: Server) -> None:
             await up.close()
 
     asyncio.run(main())
+
+
+def test_n_and_logprobs_pass_through_and_come_back_by_choice(upstream: Server) -> None:
+    """The upstream (a Causerie, which gives both) receives ``n`` and ``logprobs``; its choices
+    come back under their indexes, each with its tokens, and the usage once, at the end."""
+    params = SamplingParams(max_tokens=12, temperature=0.8, seed=5, n=2, logprobs=2)
+    deltas = asyncio.run(collect(provider(upstream.api_url), params=params))
+    finals = [d for d in deltas if d.finish_reason is not None]
+    assert sorted(d.choice for d in finals) == [0, 1]
+    assert [d.usage is not None for d in deltas].count(True) == 1 and deltas[-1].usage
+    for choice in (0, 1):
+        text = "".join(d.text for d in deltas if d.choice == choice)
+        entries = [e for d in deltas if d.choice == choice for e in d.logprobs]
+        assert text and entries and all(len(e.top) == 2 for e in entries)
+        assert b"".join(e.raw for e in entries).decode("utf-8").strip() == text
+    raw = SamplingParams(max_tokens=6, temperature=0, logprobs=1, raw_prompt=True)
+    legacy = asyncio.run(collect(provider(upstream.api_url), params=raw))
+    entries = [e for d in legacy for e in d.logprobs]
+    assert entries and "".join(e.token for e in entries) == "".join(d.text for d in legacy)
+    assert all(len(e.top) == 1 for e in entries)
