@@ -22,7 +22,7 @@ from causerie.archive.chatgpt_export import (
     open_chatgpt_json,
     open_chatgpt_zip,
 )
-from causerie.archive.jsonstream import first_byte
+from causerie.archive.jsonstream import first_byte, invalid_json
 from causerie.archive.openwebui import open_openwebui_json
 from causerie.archive.tree import ExportReader
 from causerie.archive.zipsafe import SafeZip, Upload, ZipLimits, is_zip, read_head
@@ -108,10 +108,8 @@ def _first_item_keys(file: IO[bytes]) -> set[str] | None:
                     return keys
             elif prefix == "item" and event != "start_map":
                 return keys  # the item ended, or was not an object
-    except ijson.JSONError as exc:
-        raise ImportFormatError(f"The uploaded file is not valid JSON: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ImportFormatError(f"The uploaded file is not UTF-8 text: {exc}") from exc
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
+        raise invalid_json("The uploaded file", exc) from exc
     return keys
 
 

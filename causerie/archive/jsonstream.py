@@ -99,14 +99,19 @@ def items(source: JsonList) -> Iterator[Any]:
     with source.opener() as file:
         try:
             yield from ijson.items(file, "item", use_float=True)
-        except ijson.JSONError as exc:
-            raise ImportFormatError(
-                f"{source.name} is not valid JSON (truncated or damaged): {exc}"
-            ) from exc
-        except UnicodeDecodeError as exc:
-            raise ImportFormatError(f"{source.name} is not UTF-8 text: {exc}") from exc
+        except (ijson.JSONError, UnicodeDecodeError) as exc:
+            raise invalid_json(source.name, exc) from exc
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise ImportFormatError(f"{source.name} is damaged ({exc}).") from exc
+
+
+def invalid_json(name: str, exc: Exception) -> ImportFormatError:
+    """A parser's complaint as one readable line (yajl's are bytes, with a snippet below)."""
+    detail = exc.args[0] if exc.args else exc
+    if isinstance(detail, bytes):
+        detail = detail.decode("utf-8", "replace")
+    first = str(detail).strip().splitlines()[0] if str(detail).strip() else type(exc).__name__
+    return ImportFormatError(f"{name} is not valid JSON (truncated or damaged: {first[:200]}).")
 
 
 def first_byte(file: IO[bytes]) -> bytes:

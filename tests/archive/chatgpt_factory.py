@@ -281,15 +281,19 @@ def export_zip(
     assets: Mapping[str, bytes] | None = None,
     shard_size: int = 100,
     extra: Mapping[str, bytes] | None = None,
+    listed: list[str] | None = None,
 ) -> bytes:
     """A ChatGPT export zip. ``layout``: ``legacy`` (one conversations.json, assets as
-    ``<id>-<name>``) or ``sharded`` (conversations-NNN.json, export_manifest.json, assets as
-    ``<id>.dat`` named in conversation_asset_file_names.json). ``assets``: id → bytes."""
+    ``<id>-<name>``), ``sharded`` (conversations-NNN.json, export_manifest.json listing them,
+    or ``listed``; assets as ``<id>.dat`` named in conversation_asset_file_names.json), or
+    ``none`` (no conversations file at all). ``assets``: id → bytes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("user.json", json.dumps({"id": "user-1", "email": "a@example.org"}))
         archive.writestr("chat.html", "<html></html>")
-        if layout == "legacy":
+        if layout == "none":
+            pass
+        elif layout == "legacy":
             archive.writestr("conversations.json", json.dumps(conversations))
             for asset_id, data in (assets or {}).items():
                 archive.writestr(f"{asset_id}-picture.png", data)
@@ -301,7 +305,7 @@ def export_zip(
             names = [f"conversations-{index:03d}.json" for index in range(len(shards))]
             for name, shard in zip(names, shards, strict=True):
                 archive.writestr(name, json.dumps(shard))
-            archive.writestr("export_manifest.json", json.dumps(manifest(names)))
+            archive.writestr("export_manifest.json", json.dumps(manifest(listed or names)))
             archive.writestr(
                 "conversation_asset_file_names.json",
                 json.dumps(
