@@ -115,8 +115,8 @@ def _draft(
     assets: AssetIndex,
 ) -> _Draft:
     entry = entry if isinstance(entry, Mapping) else {}
-    parent = safe_id(entry.get("parent"))
-    parent = parent if parent is not None and parent in mapping else None
+    up = entry.get("parent")
+    parent = safe_id(up) if isinstance(up, str) and up in mapping else None
     message = entry.get("message")
     if not isinstance(message, Mapping):
         node = ImportedNode(node_id, parent, "system", "", created, hidden="empty", content_type="")
@@ -129,7 +129,7 @@ def _draft(
     calls: tuple[ToolCall, ...] = ()
     if role == "assistant" and recipient not in (None, "all") and not content.reasoning:
         calls = (ToolCall(f"call_{node_id}"[:ID_MAX], recipient, call_arguments(content)),)
-    instructions = content.instructions or _legacy_instructions(metadata)
+    instructions = content.instructions or _legacy_instructions(role, metadata)
     when = utc_from_epoch(message.get("create_time"))
     model = model_of(metadata.get("model_slug"))
     node = ImportedNode(
@@ -198,9 +198,16 @@ def _hidden(
     return None
 
 
-def _legacy_instructions(metadata: Mapping[str, Any]) -> CustomInstructions | None:
-    """Custom instructions as older exports kept them, in ``user_context_message_data``."""
-    data = _mapping(metadata.get("user_context_message_data"))
+def _legacy_instructions(
+    role: str | None, metadata: Mapping[str, Any]
+) -> CustomInstructions | None:
+    """Custom instructions as older exports kept them: ``user_context_message_data`` on the
+    hidden message that carried them (never taken from a message that was shown)."""
+    shown = role != "system" and not (
+        flag(metadata.get("is_user_system_message"))
+        or flag(metadata.get("is_visually_hidden_from_conversation"))
+    )
+    data = {} if shown else _mapping(metadata.get("user_context_message_data"))
     about_user = text_of(data.get("about_user_message")).strip()
     about_model = text_of(data.get("about_model_message")).strip()
     return CustomInstructions(about_user, about_model) if about_user or about_model else None

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from causerie.archive.chatgpt import conversation_key, read_conversation
 from causerie.archive.chatgpt_assets import AssetIndex
@@ -59,7 +60,7 @@ def open_chatgpt_json(upload: str | Path | BinaryIO, name: str = LEGACY) -> List
     )
 
 
-def _member(archive: SafeZip, name: str) -> Any:
+def _member(archive: SafeZip, name: str) -> Callable[[], AbstractContextManager[IO[bytes]]]:
     return lambda: archive.reading(name)
 
 

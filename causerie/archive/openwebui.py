@@ -13,9 +13,9 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from causerie.archive.assemble import assemble
 from causerie.archive.jsonstream import upload_list
@@ -225,10 +225,10 @@ def _attachments(files: Any) -> Iterator[ImportedAttachment]:
         )
 
 
-def _inline(payload: str, parameters: str) -> Any:
+def _inline(payload: str, parameters: str) -> Callable[[], IO[bytes]]:
     """Opens the bytes of a data URL, decoded only when read."""
 
-    def open_inline() -> BinaryIO:
+    def open_inline() -> IO[bytes]:
         if ";base64" not in parameters:
             return io.BytesIO(payload.encode())
         try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Literal, Protocol
+from typing import IO, Literal, Protocol
 
 from causerie.types import Role, ToolCall
 
@@ -51,7 +51,7 @@ class ImportedAttachment:
     width: int | None = None
     height: int | None = None
     location: str | None = None  # the zip member holding the bytes, when there is one
-    opener: Callable[[], BinaryIO] | None = field(default=None, compare=False, repr=False)
+    opener: Callable[[], IO[bytes]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def in_archive(self) -> bool:
@@ -61,7 +61,7 @@ class ImportedAttachment:
     def is_image(self) -> bool:
         return (self.mime_type or "").startswith("image/")
 
-    def open(self) -> BinaryIO:
+    def open(self) -> IO[bytes]:
         """The file's bytes; only while the export it came from is open."""
         if self.opener is None:
             raise FileNotFoundError(f"{self.name}: the export does not contain this file")

@@ -111,12 +111,9 @@ class SafeZip:
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
             raise damaged(name, exc) from exc
 
-    def opener(self, name: str) -> Callable[[], BinaryIO]:
-        def open_member() -> BinaryIO:
-            stream: BinaryIO = self.open(name)  # type: ignore[assignment]
-            return stream
-
-        return open_member
+    def opener(self, name: str) -> Callable[[], IO[bytes]]:
+        """Opens the member when called (an attachment's bytes, read only when wanted)."""
+        return lambda: self.open(name)
 
     def read(self, name: str) -> bytes:
         with self.reading(name) as stream:

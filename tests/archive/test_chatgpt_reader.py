@@ -316,3 +316,31 @@ def test_a_file_only_listed_in_metadata_is_an_attachment_too() -> None:
         True,
     )
     assert pdf.location == "file-PDF.dat"
+
+
+def test_older_custom_instructions_come_only_from_the_hidden_message() -> None:
+    data = {"about_user_message": "I am a baker.", "about_model_message": "Be brief."}
+    c = Conversation("conv-legacy-ci")
+    c.add(
+        "hid",
+        c.root(),
+        "user",
+        "The user provided...",
+        metadata={"is_user_system_message": True, "user_context_message_data": data},
+    )
+    c.add("shown", "hid", "user", "Hello", at=1, metadata={"user_context_message_data": data})
+    c.add(
+        "muted",
+        "shown",
+        "assistant",
+        "(hidden note)",
+        at=2,
+        metadata={"is_visually_hidden_from_conversation": True},
+    )
+    conversation = read_one(c.build("muted"))
+    assert conversation.custom_instructions is not None
+    assert conversation.custom_instructions.as_text() == "I am a baker.\n\nBe brief."
+    hid, shown, muted = (conversation.node(i) for i in ("hid", "shown", "muted"))
+    assert (hid.hidden, hid.text) == ("user_editable_context", "")
+    assert (shown.hidden, shown.text) == (None, "Hello")
+    assert (muted.hidden, muted.text) == ("visually_hidden", "(hidden note)")
