@@ -161,12 +161,14 @@ def _open_zip(upload: Upload) -> zipfile.ZipFile:
 
 
 def read_head(upload: Upload, size: int) -> bytes:
-    """The first ``size`` bytes of the upload, leaving a stream where it was."""
+    """The first ``size`` bytes of the upload (from its start, wherever a stream stood),
+    leaving a stream where it was."""
     if isinstance(upload, str | Path):
         with open(upload, "rb") as file:
             return file.read(size)
     position = upload.tell()
     try:
+        upload.seek(0)
         return upload.read(size)
     finally:
         upload.seek(position)
