@@ -9,6 +9,7 @@ response for the API and the pages alike.
     │   ├── ContextLengthExceededError 400 code=context_length_exceeded
     │   ├── UnsupportedParameterError  400 code=unsupported_parameter
     │   ├── UnsupportedFileError       400 code=unsupported_file (an upload we cannot read)
+    │   ├── ImportFormatError          400 code=invalid_import (an export we cannot import)
     │   └── PrivacyBlockedError        400 code=privacy_blocked (the privacy firewall refused)
     ├── AuthenticationError            401 authentication_error (no or bad credentials)
     │   └── LoginRequiredError         401 (a page: the browser is sent to /login)
@@ -77,6 +78,14 @@ class UnsupportedParameterError(InvalidRequestError):
 
 class UnsupportedFileError(InvalidRequestError):
     code = "unsupported_file"
+
+
+class ImportFormatError(InvalidRequestError):
+    """An uploaded export is not one Causerie can import: not a zip, damaged, unsafe, too
+    large, or not in a known format. ``code`` says which family (``invalid_import``,
+    ``import_too_large``, ``unsupported_import``)."""
+
+    code = "invalid_import"
 
 
 class AuthenticationError(CauserieError):

@@ -21,6 +21,11 @@ FORBIDDEN = {
 }
 # top-level modules that everything may import: they import nothing of Causerie
 LEAVES = ("types", "errors", "config")
+# package -> the only Causerie packages it may import besides itself (leaf-like packages)
+ONLY = {
+    # the export formats: files in, neutral conversation trees out; storage writes them later
+    "archive": set(LEAVES),
+}
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -43,6 +48,17 @@ def test_layers_import_only_what_they_may() -> None:
     for package, forbidden in FORBIDDEN.items():
         for path in (PACKAGE / package).rglob("*.py") if (PACKAGE / package).exists() else []:
             bad = imported_packages(path) & forbidden
+            if bad:
+                violations.append(f"{path.relative_to(PACKAGE)} imports {sorted(bad)}")
+    assert violations == []
+
+
+def test_leaf_like_packages_import_only_the_leaves() -> None:
+    violations = []
+    for package, allowed in ONLY.items():
+        assert (PACKAGE / package).is_dir(), package
+        for path in (PACKAGE / package).rglob("*.py"):
+            bad = imported_packages(path) - allowed - {package}
             if bad:
                 violations.append(f"{path.relative_to(PACKAGE)} imports {sorted(bad)}")
     assert violations == []
