@@ -32,7 +32,8 @@ def test_a_stored_turn_through_an_alias_with_failover(tmp_path: Path, upstream: 
     )
     registry = ProviderRegistry()
     registry.configure(config)  # "up" lists its models itself (discovery)
-    assert [m.id for m in registry.models()] == [f"up/{MODEL}", "default"]
+    # the upstream (a Causerie) lists its model and `default`; the alias comes last
+    assert [m.id for m in registry.models()] == [f"up/{MODEL}", "up/default", "default"]
     database = Database(f"sqlite:///{tmp_path / 'chat.db'}")
     database.migrate()
     store = ConversationStore(database)

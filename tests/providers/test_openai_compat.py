@@ -34,7 +34,10 @@ def provider(base_url: str, **fields: Any) -> OpenAICompatProvider:
 async def collect(up: OpenAICompatProvider, **kwargs: Any) -> list[Delta]:
     try:
         completion = await up.open(
-            kwargs.get("model", MODEL), QUESTION, kwargs.get("params", GREEDY), TurnContext()
+            kwargs.get("model", MODEL),
+            kwargs.get("messages", QUESTION),
+            kwargs.get("params", GREEDY),
+            TurnContext(),
         )
         return [delta async for delta in completion]
     finally:
@@ -83,9 +86,10 @@ def test_discovers_models_from_the_upstream(upstream: Server) -> None:
         finally:
             await up.close()
 
-    assert up.discover() == [MODEL]
-    assert [info.id for info in up.models()] == [MODEL]
-    assert asyncio.run(probe()) == [MODEL]
+    # The upstream is a Causerie: it lists its model, then the other names it accepts.
+    assert up.discover() == [MODEL, "default"]
+    assert [info.id for info in up.models()] == [MODEL, "default"]
+    assert asyncio.run(probe()) == [MODEL, "default"]
 
 
 def test_connection_refused_fails_before_streaming() -> None:
@@ -100,9 +104,10 @@ def test_no_first_token_in_time_fails_before_streaming(upstream: Server) -> None
 
 
 def test_upstream_context_error_is_the_callers_400_with_its_message(upstream: Server) -> None:
-    params = SamplingParams(max_tokens=1_000_000, temperature=0)
+    params = SamplingParams(max_tokens=8, temperature=0)
+    too_long = [Message("user", "word " * 6000)]  # more than the upstream's context
     with pytest.raises(ContextLengthExceededError, match="maximum context length"):
-        asyncio.run(collect(provider(upstream.api_url), params=params))
+        asyncio.run(collect(provider(upstream.api_url), messages=too_long, params=params))
 
 
 def test_unknown_upstream_model_is_model_not_found(upstream: Server) -> None:

@@ -57,7 +57,8 @@ def test_check_reports_what_is_reachable(tmp_path: Path, upstream: Server) -> No
     )
     assert result.exit_code == 1
     lines = dict(line.split("\t", 1) for line in result.output.splitlines())
-    assert lines["up"].startswith("ok\treachable in") and "1 model(s)" in lines["up"]
+    # the upstream is a Causerie: its model, and `default`
+    assert lines["up"].startswith("ok\treachable in") and "2 model(s)" in lines["up"]
     assert lines["cloud"].startswith("FAILED\t") and "could not be reached" in lines["cloud"]
 
 

@@ -476,11 +476,12 @@ def test_block_policy_refuses_personal_data_with_a_clear_400(client: openai.Open
 
 
 def test_upstream_errors_reach_the_client_as_openai_errors(client: openai.OpenAI) -> None:
+    too_long = [{"role": "user", "content": "word " * 6000}]  # more than the upstream's context
     with pytest.raises(openai.BadRequestError) as overflow:
         client.chat.completions.create(
             model=f"up/{MODEL}",
-            messages=QUESTION,  # type: ignore[arg-type]
-            max_tokens=1_000_000,
+            messages=too_long,  # type: ignore[arg-type]
+            max_tokens=8,
         )
     assert overflow.value.code == "context_length_exceeded"
     assert "maximum context length" in overflow.value.message
