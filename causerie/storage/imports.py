@@ -176,8 +176,8 @@ class ImportStore:
         with self._db.session() as session:
             known = self._imported(session, drafts)
             written = [
-                self._update(session, known[(d.source, d.external_id)], d, done)
-                if (d.source, d.external_id) in known
+                self._update(session, known[(d.source, _key(d.external_id))], d, done)
+                if (d.source, _key(d.external_id)) in known
                 else self._create(session, d, done)
                 for d in drafts
             ]
@@ -221,7 +221,7 @@ class ImportStore:
     ) -> dict[tuple[str, str], ConversationImportRow]:
         found: dict[tuple[str, str], ConversationImportRow] = {}
         for source in {d.source for d in drafts}:
-            ids = [d.external_id for d in drafts if d.source == source]
+            ids = [_key(d.external_id) for d in drafts if d.source == source]
             for chunk in _chunks(ids):
                 query = select(ConversationImportRow).where(
                     ConversationImportRow.owner_id == self.owner,
@@ -252,7 +252,7 @@ class ImportStore:
                 conversation_id=conversation.id,
                 owner_id=self.owner,
                 source=draft.source,
-                external_id=draft.external_id[:ID_MAX],
+                external_id=_key(draft.external_id),
                 custom_instructions=_instructions_json(draft.custom_instructions),
                 seen=json.dumps(draft.seen(), ensure_ascii=False),
                 imported_at=utcnow(),
@@ -278,7 +278,7 @@ class ImportStore:
             MessageRow.conversation_id == conversation.id, MessageRow.external_id.is_not(None)
         )
         ids = {row.external_id: (row.id, row.chain_hash) for row in session.execute(query)}
-        new = tuple(node for node in draft.nodes if node.external_id not in ids)
+        new = tuple(node for node in draft.nodes if _key(node.external_id) not in ids)
         counts, added = _insert_nodes(session, conversation.id, new, ids)
         journal.added.extend(added)
         seen = json.loads(imported.seen)
@@ -316,12 +316,12 @@ def _insert_nodes(
     files: list[tuple[str, int, AttachmentDraft]] = []
     shown = hidden = 0
     for node in nodes:
-        parent_id, parent_hash = ids.get(node.parent_external_id or "", (None, ""))
+        parent_id, parent_hash = ids.get(_key(node.parent_external_id or ""), (None, ""))
         message_id = str(uuid.uuid4())
         digest = chain_hash(
             parent_hash, node.role, node.content, node.tool_calls, node.tool_call_id
         )
-        ids[node.external_id] = (message_id, digest)
+        ids[_key(node.external_id)] = (message_id, digest)
         rows.append(
             {
                 "id": message_id,
@@ -335,7 +335,7 @@ def _insert_nodes(
                 "created_at": node.created_at,
                 "tool_calls": tool_calls_json(node.tool_calls),
                 "tool_call_id": node.tool_call_id,
-                "external_id": node.external_id[:ID_MAX],
+                "external_id": _key(node.external_id),
                 "hidden": node.hidden,
                 "reasoning": node.reasoning.as_json() if node.reasoning else None,
             }
@@ -376,7 +376,7 @@ def _attachment(message_id: str, position: int, draft: AttachmentDraft) -> dict[
 
 
 def _leaf(ids: Mapping[str, tuple[str, str]], draft: ConversationDraft) -> str | None:
-    found = ids.get(draft.leaf_external_id or "")
+    found = ids.get(_key(draft.leaf_external_id or ""))
     return found[0] if found else None
 
 
@@ -393,6 +393,11 @@ def _fields(conversation: ConversationRow, imported: ConversationImportRow) -> d
         "seen": imported.seen,
         "custom_instructions": imported.custom_instructions,
     }
+
+
+def _key(external_id: str) -> str:
+    """An external id as stored (the readers already hash longer ones)."""
+    return external_id[:ID_MAX]
 
 
 def _instructions_json(instructions: Mapping[str, str] | None) -> str | None:
