@@ -48,7 +48,9 @@ class ConversationRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     owner_id: Mapped[str] = mapped_column(String(36), default=LOCAL_OWNER)
     title: Mapped[str] = mapped_column(String(200), default="")
-    source: Mapped[str] = mapped_column(String(16), default="web")  # web | API_SOURCE | cli
+    source: Mapped[str] = mapped_column(
+        String(16), default="web"
+    )  # web | API_SOURCE | cli | import
     model: Mapped[str] = mapped_column(String(200), default="")
     current_leaf_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
