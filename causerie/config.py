@@ -132,7 +132,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         50 * 1024 * 1024,
         ge=1024,
-        description="Largest file an upload to /api/files may hold; bigger gets 413.",
+        description="Largest file an upload to /api/files may hold; bigger gets 413. Also the "
+        "largest attachment `causerie import` stores (a bigger one is kept as a placeholder).",
     )
     max_files_per_user: int = Field(
         1000,

@@ -230,6 +230,27 @@ class Redactions:
 
 
 @dataclass(frozen=True, slots=True)
+class Reasoning:
+    """What a model thought before replying: ``text`` the thoughts themselves (may be empty),
+    ``summary`` a one-line recap ("Thought for 12s"). Kept apart from the reply, never its
+    text, never sent to a model again."""
+
+    text: str
+    summary: str | None = None
+
+    def as_json(self) -> str:
+        return json.dumps({"text": self.text, "summary": self.summary}, ensure_ascii=False)
+
+    @classmethod
+    def of_json(cls, text: str | None) -> Reasoning | None:
+        if not text:
+            return None
+        data = json.loads(text)
+        summary = data.get("summary")
+        return cls(str(data.get("text", "")), None if summary is None else str(summary))
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     """A passage given to the model for a reply, under the number ``[number]`` its citations
     use. Only where the passage is, never its text: deleting the file erases the text."""

@@ -23,7 +23,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Literal, Protocol
 
-from causerie.types import Role, ToolCall
+from causerie.types import Reasoning, Role, ToolCall
+
+__all__ = [
+    "CustomInstructions",
+    "ExportReader",
+    "HiddenReason",
+    "ImportedAttachment",
+    "ImportedConversation",
+    "ImportedNode",
+    "ReadItem",
+    "Reasoning",  # causerie.types.Reasoning: the same type storage keeps
+    "Skipped",
+    "SourceFormat",
+    "Status",
+]
 
 SourceFormat = Literal["chatgpt", "openwebui", "causerie"]
 
@@ -66,15 +80,6 @@ class ImportedAttachment:
         if self.opener is None:
             raise FileNotFoundError(f"{self.name}: the export does not contain this file")
         return self.opener()
-
-
-@dataclass(frozen=True, slots=True)
-class Reasoning:
-    """What a model thought before replying: ``text`` the thoughts themselves (may be empty),
-    ``summary`` the source's one-line recap ("Thought for 12s")."""
-
-    text: str
-    summary: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

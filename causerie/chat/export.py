@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from causerie.storage.attachments import StoredAttachment
 from causerie.storage.conversations import ConversationSummary, StoredMessage, tool_calls_json
 from causerie.storage.preferences import ChatSettings
 
@@ -27,8 +28,11 @@ def to_json(
     summary: ConversationSummary,
     messages: Sequence[StoredMessage],
     settings: ChatSettings | None = None,
+    attachments: Mapping[str, Sequence[StoredAttachment]] | None = None,
 ) -> str:
-    """Every message of the tree with its parent, so any branch can be rebuilt."""
+    """Every message of the tree with its parent, so any branch can be rebuilt, and the files
+    imported messages carried (by message id; described, not their bytes)."""
+    files = attachments or {}
     document = {
         "format": "causerie.conversation",
         "version": FORMAT_VERSION,
@@ -58,6 +62,7 @@ def to_json(
                     else None
                 ),
                 **tool_fields(m),
+                **imported_fields(m, files.get(m.id, ())),
             }
             for m in messages
         ],
@@ -89,6 +94,35 @@ def tool_fields(message: StoredMessage) -> dict[str, Any]:
                 "position": s.position,
             }
             for s in message.sources
+        ]
+    return fields
+
+
+def imported_fields(
+    message: StoredMessage, attachments: Sequence[StoredAttachment]
+) -> dict[str, Any]:
+    """What only imported messages have: why one is hidden, the reasoning kept apart from
+    the reply, the files it carried (``missing`` says why the bytes are not there)."""
+    fields: dict[str, Any] = {}
+    if message.hidden is not None:
+        fields["hidden"] = message.hidden
+    if message.reasoning is not None:
+        fields["reasoning"] = {
+            "text": message.reasoning.text,
+            "summary": message.reasoning.summary,
+        }
+    if attachments:
+        fields["attachments"] = [
+            {
+                "id": a.id,
+                "name": a.name,
+                "mime_type": a.mime_type,
+                "size": a.size,
+                "width": a.width,
+                "height": a.height,
+                "missing": a.missing,
+            }
+            for a in attachments
         ]
     return fields
 

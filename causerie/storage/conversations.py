@@ -25,7 +25,7 @@ from causerie.storage.tables import (
     ProjectRow,
     utcnow,
 )
-from causerie.types import Message, Redactions, Role, Source, ToolCall
+from causerie.types import Message, Reasoning, Redactions, Role, Source, ToolCall
 
 TITLE_LENGTH = 80
 
@@ -99,6 +99,8 @@ class StoredMessage:
     tool_call_id: str | None = None
     redactions: Redactions | None = None  # what was hidden from the provider that answered
     sources: tuple[Source, ...] = ()  # the passages it was given, by citation number
+    hidden: str | None = None  # why it is never shown nor sent (imported messages only)
+    reasoning: Reasoning | None = None  # what the model thought first (shown collapsed)
 
     def as_message(self) -> Message:
         """The message as a model sees it again."""
@@ -124,6 +126,8 @@ class StoredMessage:
             tool_call_id=row.tool_call_id,
             redactions=Redactions.of_json(row.redactions),
             sources=Source.list_of_json(row.sources),
+            hidden=row.hidden,
+            reasoning=Reasoning.of_json(row.reasoning),
         )
 
 
@@ -319,7 +323,8 @@ class ConversationStore:
         return stored
 
     def branch(self, conversation_id: str, leaf_id: str | None = None) -> list[StoredMessage]:
-        """Messages from the root to ``leaf_id`` (default: the conversation's current leaf)."""
+        """Messages from the root to ``leaf_id`` (default: the conversation's current leaf),
+        without the hidden ones (an imported system prompt, say): what a model is sent."""
         with self._db.session() as session:
             conversation = owned(session, conversation_id, self.owner)
             rows = session.scalars(
@@ -332,7 +337,8 @@ class ConversationStore:
             path: list[StoredMessage] = []
             while cursor is not None:
                 row = by_id[cursor]
-                path.append(StoredMessage.of(row))
+                if row.hidden is None:
+                    path.append(StoredMessage.of(row))
                 cursor = row.parent_id
             path.reverse()
             return path

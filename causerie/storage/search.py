@@ -46,7 +46,7 @@ SQLITE_MESSAGES = text(
     FROM messages_fts
       JOIN messages m ON m.rowid = messages_fts.rowid
       JOIN conversations c ON c.id = m.conversation_id
-    WHERE messages_fts MATCH :query AND m.role IN ('user', 'assistant')
+    WHERE messages_fts MATCH :query AND m.role IN ('user', 'assistant') AND m.hidden IS NULL
       AND c.owner_id = :owner
     ORDER BY rank LIMIT :limit
     """
@@ -76,7 +76,7 @@ POSTGRES_MESSAGES = text(
       FROM messages m JOIN conversations mc ON mc.id = m.conversation_id,
            to_tsquery('simple', :query) q
       WHERE to_tsvector('simple', m.content) @@ q AND m.role IN ('user', 'assistant')
-        AND mc.owner_id = :owner
+        AND m.hidden IS NULL AND mc.owner_id = :owner
       ORDER BY score DESC LIMIT :limit
     ) hit
     JOIN conversations c ON c.id = hit.conversation_id,

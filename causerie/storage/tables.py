@@ -48,7 +48,9 @@ class ConversationRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     owner_id: Mapped[str] = mapped_column(String(36), default=LOCAL_OWNER)
     title: Mapped[str] = mapped_column(String(200), default="")
-    source: Mapped[str] = mapped_column(String(16), default="web")  # web | API_SOURCE | cli
+    source: Mapped[str] = mapped_column(
+        String(16), default="web"
+    )  # web | API_SOURCE | cli | import
     model: Mapped[str] = mapped_column(String(200), default="")
     current_leaf_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -96,6 +98,55 @@ class MessageRow(Base):
     # The passages of the user's files the reply was given, by citation number (JSON: file,
     # page, position; never the text); None when there were none.
     sources: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Imported messages only: the source's node id (unique within its conversation), why the
+    # source never showed it (a system prompt, the custom instructions...: kept, never shown,
+    # never sent to a model), and the reasoning that led to it (JSON: text, summary).
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    hidden: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reasoning: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ConversationImportRow(Base):
+    """Where an imported conversation came from: importing the same export again finds it by
+    (owner, source, external id). ``seen`` is what the source said last (JSON: title, flags,
+    selected leaf), so that a newer export changes only what changed there."""
+
+    __tablename__ = "conversation_imports"
+    __table_args__ = (
+        Index("ux_conversation_imports_source", "owner_id", "source", "external_id", unique=True),
+    )
+
+    conversation_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner_id: Mapped[str] = mapped_column(String(36))
+    source: Mapped[str] = mapped_column(String(16))  # chatgpt | openwebui | causerie
+    external_id: Mapped[str] = mapped_column(String(200))
+    # The custom instructions the export held (JSON: about_user, response_style): kept with
+    # the conversation, never a message.
+    custom_instructions: Mapped[str | None] = mapped_column(Text, nullable=True)
+    seen: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AttachmentRow(Base):
+    """A file an imported message carried: its bytes when the export held them, else why not
+    (``missing``: ``not_in_export``, ``too_large``, ``unreadable``), for a placeholder."""
+
+    __tablename__ = "message_attachments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    message_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(255))
+    mime_type: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    missing: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class ShareRow(Base):

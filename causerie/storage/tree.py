@@ -1,7 +1,9 @@
 """Walking a conversation's message tree: the branch on screen, its siblings, moving the leaf.
 
 Every message knows its siblings (the other children of its parent, oldest first), so the page
-can show "‹ 2/3 ›" at any depth. Choosing a sibling moves the conversation's current leaf to the
+can show "‹ 2/3 ›" at any depth. Hidden messages (an imported system prompt, custom
+instructions) stay in the tree, holding their children, but are never in a thread nor anyone's
+sibling. Choosing a sibling moves the conversation's current leaf to the
 leaf below it: the current one if it lies below, else the newest descendant at each step.
 """
 
@@ -15,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from causerie.errors import InvalidRequestError, NotFoundError
+from causerie.storage.attachments import MessageAttachments, StoredAttachment
 from causerie.storage.conversations import StoredMessage, owned
 from causerie.storage.db import Database
 from causerie.storage.tables import LOCAL_OWNER, ConversationRow, MessageRow
@@ -45,6 +48,9 @@ class _Tree:
         self.children: defaultdict[str | None, list[MessageRow]] = defaultdict(list)
         for row in sorted(rows, key=lambda r: (r.created_at, r.id)):
             self.children[row.parent_id].append(row)
+
+    def shown_siblings(self, row: MessageRow) -> tuple[str, ...]:
+        return tuple(s.id for s in self.children[row.parent_id] if s.hidden is None)
 
     def path_to(self, message_id: str) -> list[MessageRow]:
         path: list[MessageRow] = []
@@ -87,11 +93,9 @@ class MessageTree:
             if leaf is None or leaf not in tree.by_id:
                 return []
             return [
-                ThreadMessage(
-                    StoredMessage.of(row),
-                    tuple(sibling.id for sibling in tree.children[row.parent_id]),
-                )
+                ThreadMessage(StoredMessage.of(row), tree.shown_siblings(row))
                 for row in tree.path_to(leaf)
+                if row.hidden is None
             ]
 
     def every_message(self, conversation_id: str) -> list[StoredMessage]:
@@ -105,6 +109,10 @@ class MessageTree:
                 ordered.append(StoredMessage.of(row))
                 stack.extend(reversed(tree.children.get(row.id, [])))
             return ordered
+
+    def attachments(self, conversation_id: str) -> dict[str, list[StoredAttachment]]:
+        """The files the conversation's (imported) messages carried, by message id."""
+        return MessageAttachments(self._db, self.owner).for_conversation(conversation_id)
 
     def select(self, conversation_id: str, message_id: str) -> str:
         """Show the branch through ``message_id`` from now on; returns the new current leaf."""

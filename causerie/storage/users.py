@@ -21,6 +21,7 @@ from causerie.storage.db import Database
 from causerie.storage.tables import (
     LOCAL_OWNER,
     ApiKeyRow,
+    ConversationImportRow,
     ConversationRow,
     GroupRow,
     PreferenceRow,
@@ -135,6 +136,11 @@ class UserStore:
                     session.execute(
                         update(PreferenceRow)
                         .where(PreferenceRow.owner_id == LOCAL_OWNER)
+                        .values(owner_id=row.id)
+                    )
+                    session.execute(
+                        update(ConversationImportRow)
+                        .where(ConversationImportRow.owner_id == LOCAL_OWNER)
                         .values(owner_id=row.id)
                     )
                 return Account.of(row)

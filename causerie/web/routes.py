@@ -186,7 +186,8 @@ async def export(
         summary = conversations.get(conversation_id)
         if extension == "json":
             settings = preferences.chat_settings(conversation_id)
-            document = to_json(summary, tree.every_message(conversation_id), settings)
+            messages = tree.every_message(conversation_id)
+            document = to_json(summary, messages, settings, tree.attachments(conversation_id))
             return document, export_filename(summary, "json")
         branch = [t.message for t in tree.thread(conversation_id)]
         return to_markdown(summary, branch), export_filename(summary, "md")
