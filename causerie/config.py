@@ -39,6 +39,18 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def machine_memory() -> int:
+    """The machine's RAM in bytes (``MemTotal``; the page count where /proc is missing)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 class Settings(BaseSettings):
     """All of Causerie's settings. Each field is also the environment variable ``CAUSERIE_<NAME>``."""
 
@@ -106,6 +118,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest a request waits for its local model to load, or for room in the "
         "memory budget, before 503.",
+    )
+    state_cache_mb: int | None = Field(
+        None,
+        ge=0,
+        description="Host memory, in MiB, for the KV state of conversations pushed out of the "
+        "engine's sequences: their next turn restores it instead of reading the whole history "
+        "again (0: off). Default: a quarter of the machine's RAM, at most 8 GiB.",
     )
     prefill_chunk: int = Field(
         128,
@@ -222,6 +241,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'causerie.db'}"
+
+    def state_cache_bytes(self) -> int:
+        """The state cache's budget: the setting, or a quarter of the RAM up to 8 GiB."""
+        if self.state_cache_mb is not None:
+            return self.state_cache_mb * 2**20
+        return min(machine_memory() // 4, 8 * 2**30)
 
     def resolved_models_dir(self) -> Path:
         return self.models_dir or self.data_dir / "models"

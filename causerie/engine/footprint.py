@@ -9,8 +9,11 @@ loads; once loaded, the engine process's resident memory replaces it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from causerie.config import machine_memory
+
+__all__ = ["estimate", "kv_cache_bytes", "machine_memory", "mib", "process_rss"]
 
 COMPUTE_MARGIN = 64 * 2**20  # llama.cpp's compute buffers and the engine process's own Python
 KV_BYTES = 2  # f16 keys and values
@@ -49,18 +52,6 @@ def process_rss(pid: int) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
-
-
-def machine_memory() -> int:
-    """The machine's RAM in bytes (``MemTotal``; the page count where /proc is missing)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def mib(size: int) -> str:

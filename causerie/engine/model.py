@@ -55,6 +55,12 @@ def resolve_model_path(model: str | None, models_dir: Path) -> Path:
     )
 
 
+def model_fingerprint(model: LoadedModel) -> str:
+    """What tells one model file from another without reading it whole: name, size, mtime."""
+    stat = model.path.stat()
+    return f"{model.path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def silence_llama_logs() -> None:
     """Route llama.cpp's own log lines to nowhere (they bypass ``verbose=False``)."""
     import llama_cpp

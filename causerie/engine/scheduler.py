@@ -17,19 +17,22 @@ import math
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import llama_cpp as L
 from prometheus_client import CollectorRegistry
 
+from causerie.engine.host_states import HostStates
 from causerie.engine.kvcache import Choices, Running, Slot, choose_slot, spare_slots
 from causerie.engine.logprobs import LogprobTrail, logprobs_of
 from causerie.engine.metrics import EngineMetrics
-from causerie.engine.model import LoadedModel
+from causerie.engine.model import LoadedModel, model_fingerprint
 from causerie.engine.queue import FairQueue
 from causerie.engine.requests import EngineState, Generation, GenerationRequest
 from causerie.engine.sampling import GrammarError, SamplerChain
+from causerie.engine.state_cache import StateCache
 from causerie.engine.text import ReplyText
 from causerie.errors import ConfigurationError, EngineError, OverloadedError
 from causerie.types import Delta, FinishReason, TokenLogprob, Usage
@@ -45,6 +48,7 @@ class EngineConfig:
     prefill_chunk: int  # prompt tokens per step while other sequences generate
     threads: int
     max_waiting: int  # admission queue bound; beyond it: 429
+    state_cache_bytes: int = 0  # host memory for evicted sequences' states (0: none)
 
 
 class Scheduler:
@@ -74,6 +78,11 @@ class Scheduler:
         self._n_swa = int(L.llama_model_n_swa(model.pointer))
         self._n_vocab = int(L.llama_vocab_n_tokens(model.vocab))
         self._slots = [Slot(seq_id) for seq_id in range(config.parallel)]
+        self._states: HostStates | None = None
+        if config.state_cache_bytes > 0:
+            cache = StateCache(config.state_cache_bytes)
+            fingerprint = model_fingerprint(model)
+            self._states = HostStates(self._ctx, cache, fingerprint, self._n_swa, metrics.registry)
         self._waiting: FairQueue[Generation] = FairQueue()
         self._in_flight = 0  # admitted or waiting; guarded by _wake
         self._wake = threading.Condition()
@@ -190,6 +199,8 @@ class Scheduler:
                     # same seed drew other choices 1..n-1 after a first run). Idle caches go.
                     for other in idle:
                         self._reuse_prefix(other, 0)
+            elif self._states is not None:
+                slot, shared = self._restore(idle, slot, prompt, shared)
             samplers: list[SamplerChain] = []
             try:
                 for choice in range(n):
@@ -236,6 +247,27 @@ class Scheduler:
             )
         self._forget(generation)
 
+    def _restore(
+        self, idle: list[Slot], slot: Slot, prompt: Sequence[int], shared: int
+    ) -> tuple[Slot, int]:
+        """A saved state that shares more of ``prompt`` than ``slot`` does, loaded into the
+        least recently used idle sequence: that sequence and the tokens it shares; else
+        ``slot`` and ``shared`` as they were."""
+        assert self._states is not None
+        found = self._states.better(prompt, shared)
+        if found is None:
+            return slot, shared
+        state = self._states.take(found[0])
+        if state is None:
+            return slot, shared
+        target = min(idle, key=lambda candidate: candidate.last_used)
+        self._reuse_prefix(target, 0)  # what it held is saved first, if worth keeping
+        if not self._states.load(target.seq_id, state):
+            return slot, shared if target is not slot else 0
+        target.tokens = state.tokens.tolist()
+        self._states.metrics.restored_tokens.inc(found[1])
+        return target, found[1]
+
     def _reuse_prefix(self, slot: Slot, keep: int) -> int:
         """Cut the slot's cache back to ``keep`` tokens; return how many really stay usable."""
         if keep > 0:
@@ -245,6 +277,8 @@ class Scheduler:
             pos_min = int(L.llama_memory_seq_pos_min(self._memory, slot.seq_id))
             if pos_min > max(0, keep - self._n_swa):
                 keep = 0
+        if self._states is not None and slot.tokens:
+            self._states.save(slot.seq_id, slot.tokens, keep)  # before its cells go
         if keep > 0:
             L.llama_memory_seq_rm(self._memory, slot.seq_id, keep, -1)
         else:
@@ -337,8 +371,7 @@ class Scheduler:
         if status == 1:  # no room in the KV cache: drop idle caches and try once more
             for slot in self._slots:
                 if slot.idle and slot.tokens:
-                    L.llama_memory_seq_rm(self._memory, slot.seq_id, -1, -1)
-                    slot.tokens.clear()
+                    self._reuse_prefix(slot, 0)  # saved to host memory first, if enabled
             status = L.llama_decode(self._ctx, self._batch)
         if status != 0:
             self._fail_all(EngineError(f"llama_decode failed with status {status}"))

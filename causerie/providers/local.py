@@ -169,6 +169,7 @@ class LocalProvider:
             prefill_chunk=settings.prefill_chunk,
             threads=settings.threads,
             max_waiting=settings.max_waiting,
+            state_cache_bytes=settings.state_cache_bytes(),
         )
         if not settings.engine_process:
             model = LoadedModel(path, context_size=settings.context_size)
