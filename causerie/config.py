@@ -92,8 +92,13 @@ class Settings(BaseSettings):
         default_factory=usable_cpus, ge=1, description="CPU threads for llama.cpp."
     )
     batch_size: int = Field(512, ge=16, description="Tokens per llama.cpp decode step.")
-    parallel: int = Field(
-        4, ge=1, le=64, description="Sequences the engine decodes together (continuous batching)."
+    parallel: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Sequences the engine decodes together (continuous batching). Default: as "
+        "many full-context KV caches as an eighth of the RAM holds, at most 8; conversations "
+        "beyond them keep their state in the state cache.",
     )
     engine_process: bool = Field(
         True,

@@ -27,8 +27,9 @@ from typing import Protocol
 from anyio import to_thread
 from prometheus_client import CollectorRegistry
 
-from causerie.config import Settings
+from causerie.config import Settings, machine_memory
 from causerie.engine.client import EngineProcess
+from causerie.engine.footprint import kv_cache_bytes
 from causerie.engine.grammar import ToolCallReader, tool_call_grammar, tools_preamble
 from causerie.engine.json_reply import reply_grammar, reply_preamble
 from causerie.engine.metrics import EngineMetrics
@@ -56,6 +57,33 @@ def text_tokens(model: LoadedModel, text: str, limit: int | None = None) -> list
     bos = model.bos_text
     add_bos = model.adds_bos and not (bos and text.startswith(bos))
     return model.tokenize(text, add_bos=add_bos, limit=limit)
+
+
+PARALLEL_CAP = 8  # sequences by default: beyond it, more conversations than this live in the
+# host-memory state cache (restored in milliseconds) rather than in bigger decode batches
+
+
+def auto_parallel(metadata: dict[str, str], context_size: int, memory: int) -> int:
+    """Sequences for the engine when the setting leaves it open: as many full-context KV caches
+    as an eighth of the machine's ``memory`` holds, between 1 and ``PARALLEL_CAP``."""
+    per_sequence = kv_cache_bytes(metadata, context_size)
+    if per_sequence <= 0:
+        return 4
+    return max(1, min(PARALLEL_CAP, memory // 8 // per_sequence))
+
+
+def engine_config(settings: Settings, metadata: dict[str, str]) -> EngineConfig:
+    """The engine's configuration from the settings (and the model, for what they leave open)."""
+    parallel = settings.parallel or auto_parallel(metadata, settings.context_size, machine_memory())
+    return EngineConfig(
+        context_size=settings.context_size,
+        parallel=parallel,
+        batch_size=settings.batch_size,
+        prefill_chunk=settings.prefill_chunk,
+        threads=settings.threads,
+        max_waiting=settings.max_waiting,
+        state_cache_bytes=settings.state_cache_bytes(),
+    )
 
 
 class LocalCompletion:
@@ -162,30 +190,23 @@ class LocalProvider:
     @classmethod
     def load(cls, path: Path, settings: Settings) -> LocalProvider:
         """The GGUF at ``path``, served by an engine as ``settings`` configure it."""
-        config = EngineConfig(
-            context_size=settings.context_size,
-            parallel=settings.parallel,
-            batch_size=settings.batch_size,
-            prefill_chunk=settings.prefill_chunk,
-            threads=settings.threads,
-            max_waiting=settings.max_waiting,
-            state_cache_bytes=settings.state_cache_bytes(),
-        )
         if not settings.engine_process:
             model = LoadedModel(path, context_size=settings.context_size)
             template = resolve_template(model.metadata, bos=model.bos_text, eos=model.eos_text)
+            config = engine_config(settings, model.metadata)
             provider = cls.in_process(model, template, config)
             provider.drop_parts = settings.drop_unsupported_parts
             return provider
-        # The weights live in the engine process; this one needs the vocabulary and metadata,
-        # loaded while the child starts and loads the model (a second each, side by side).
-        engine = EngineProcess(path, settings.context_size, config)
+        # The weights live in the engine process; this one needs the vocabulary and metadata
+        # (which also size the engine), loaded first, then the child loads the model.
+        model = LoadedModel(path, context_size=settings.context_size, vocab_only=True)
+        template = resolve_template(model.metadata, bos=model.bos_text, eos=model.eos_text)
+        engine = EngineProcess(path, settings.context_size, engine_config(settings, model.metadata))
         try:
-            model = LoadedModel(path, context_size=settings.context_size, vocab_only=True)
-            template = resolve_template(model.metadata, bos=model.bos_text, eos=model.eos_text)
             engine.wait_started()
         except BaseException:
             engine.close()
+            model.close()
             raise
         return cls(model, template, engine, drop_parts=settings.drop_unsupported_parts)
 

@@ -168,7 +168,7 @@ class LocalModels:
         self.default = default
         self._dir = settings.resolved_models_dir()
         self._context = settings.context_size
-        self._cells = settings.context_size * settings.parallel
+        self._cells = settings.context_size * default.engine.config.parallel
         self._keep_alive = settings.model_keep_alive
         self._timeout = settings.model_load_timeout
         budget_mb = settings.models_memory_mb
