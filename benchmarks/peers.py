@@ -238,30 +238,57 @@ def example_server(model: Path, threads: int, parallel: int, context: int) -> It
 
 
 @contextmanager
-def causerie_server(model: Path, threads: int, parallel: int, context: int) -> Iterator[Running]:
+def causerie_server(
+    model: Path, threads: int, parallel: int | None, context: int
+) -> Iterator[Running]:
+    """Causerie on ``model``; ``parallel`` None leaves the engine to size itself (its default)."""
+    settings = {"CAUSERIE_PARALLEL": str(parallel)} if parallel is not None else {}
     with (
         tempfile.TemporaryDirectory(prefix="causerie-peer-") as tmp,
         causerie(
             Path(tmp),
             threads,
             CAUSERIE_MODEL=str(model),
-            CAUSERIE_PARALLEL=str(parallel),
             CAUSERIE_CONTEXT_SIZE=str(context),
             CAUSERIE_MAX_WAITING="1000",
+            **settings,
         ) as running,
     ):
         yield running
 
 
 def peak_rss_mib(pid: int) -> float | None:
-    """The process's peak resident memory (VmHWM), in MiB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+    """The peak resident memory (VmHWM) of the process and its descendants, added up, in MiB:
+    Causerie's engine runs in a child process, and its memory is the server's too."""
+    total, found = 0.0, False
+    for process in [pid, *descendants(pid)]:
+        try:
+            for line in Path(f"/proc/{process}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+                    found = True
+        except OSError:
+            continue
+    return total if found else None
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc's parent links)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
 
 
 def ensure_ready() -> None:

@@ -280,6 +280,7 @@ def compare(args: argparse.Namespace, levels: list[int]) -> dict[str, object]:
         "llama-cpp-python example server": lambda: peers.example_server(model, t, p, ctx),
         "llama-cpp-python packaged server": lambda: peers.packaged_server(model, t, ctx),
         "Causerie": lambda: peers.causerie_server(model, t, p, ctx),
+        "Causerie (defaults)": lambda: peers.causerie_server(model, t, None, ctx),
     }
     chosen = [
         name for name in contenders if not args.only or any(o in name for o in args.only.split(","))
@@ -294,7 +295,44 @@ def compare(args: argparse.Namespace, levels: list[int]) -> dict[str, object]:
         report(f"{name} (peak RSS {rss:.0f} MiB)" if rss else name, rows)
         results[name] = {"levels": [{"concurrency": c, **s} for c, s in rows], "peak_rss_mib": rss}
     summary_table(results, args.target_concurrency)
+    ratios_table(results, levels, "llama-server")
     return results
+
+
+def ratios_table(results: dict[str, object], levels: list[int], peer: str) -> None:
+    """Each Causerie run against ``peer`` at every level: output tokens/s and later-turn TTFT
+    as ratios (issue #17's targets: >= 1.15x / 1.1x, <= 0.5x), and peak RSS."""
+    if peer not in results:
+        return
+    table = Table(title=f"Each Causerie run / {peer}, by concurrency")
+    for column in ("Causerie run", "C", "out tok/s", "ratio", "TTFT t2+ ms", "ratio"):
+        table.add_column(column, justify="right")
+    for name, entry in results.items():
+        if not name.startswith("Causerie") or not isinstance(entry, dict):
+            continue
+        for concurrency in levels:
+            ours, theirs = level(results, name, concurrency), level(results, peer, concurrency)
+            if not ours or not theirs:
+                continue
+            tokens = [float(str(x.get("output_tokens_per_s") or 0)) for x in (ours, theirs)]
+            ttft = [float(str(x.get("ttft_later_turns_p50_ms") or 0)) for x in (ours, theirs)]
+            table.add_row(
+                name,
+                str(concurrency),
+                f"{tokens[0]:.1f}",
+                f"{tokens[0] / tokens[1]:.2f}" if tokens[1] else "—",
+                f"{ttft[0]:.0f}",
+                f"{ttft[0] / ttft[1]:.2f}" if ttft[1] else "—",
+            )
+    console.print(table)
+    for name, entry in results.items():
+        base = results[peer]
+        if name.startswith("Causerie") and isinstance(entry, dict) and isinstance(base, dict):
+            ours_rss, their_rss = entry.get("peak_rss_mib"), base.get("peak_rss_mib")
+            if isinstance(ours_rss, float) and isinstance(their_rss, float) and their_rss:
+                console.print(
+                    f"{name}: peak RSS {ours_rss:.0f} MiB, {ours_rss / their_rss:.2f}x {peer}'s"
+                )
 
 
 def level(results: dict[str, object], name: str, concurrency: int) -> dict[str, object] | None:
@@ -328,7 +366,7 @@ def summary_table(results: dict[str, object], concurrency: int) -> None:
     ours_entry = results.get("Causerie")
     our_rss = ours_entry.get("peak_rss_mib") if isinstance(ours_entry, dict) else None
     for name, entry in results.items():
-        if name == "Causerie" or not isinstance(entry, dict):
+        if name.startswith("Causerie") or not isinstance(entry, dict):
             continue
         theirs = level(results, name, concurrency) or {}
         single = level(results, name, 1) or {}
@@ -359,7 +397,10 @@ def sweep_levels(
     rows = []
     asyncio.run(run_level(url, model, 1, 1, 1, 8))  # warm-up
     for concurrency in levels:
-        sessions = args.sessions or concurrency + args.parallel  # more sessions than slots
+        if args.sessions_per_client:
+            sessions = args.sessions_per_client * concurrency
+        else:
+            sessions = args.sessions or concurrency + args.parallel  # more sessions than slots
         results, duration = asyncio.run(
             run_level(url, model, concurrency, sessions, args.turns, args.max_tokens)
         )
@@ -398,6 +439,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--parallel", type=int, default=8, help="sequences of a spawned Causerie")
     parser.add_argument("--concurrency", default="1,2,4,8,16")
     parser.add_argument("--sessions", type=int, default=0, help="default: concurrency + parallel")
+    parser.add_argument(
+        "--sessions-per-client",
+        type=int,
+        default=0,
+        help="conversations per concurrent client (instead of --sessions)",
+    )
     parser.add_argument("--context", type=int, default=2048, help="context per sequence")
     parser.add_argument(
         "--compare",

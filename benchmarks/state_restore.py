@@ -23,9 +23,9 @@ from pathlib import Path
 import llama_cpp as L
 from rich.console import Console
 from rich.table import Table
+from servers import default_models_dir
 
 from causerie.engine.model import BUNDLED_MODEL_FILE, LoadedModel
-from servers import default_models_dir
 
 console = Console(width=120)
 

@@ -59,8 +59,8 @@ def text_tokens(model: LoadedModel, text: str, limit: int | None = None) -> list
     return model.tokenize(text, add_bos=add_bos, limit=limit)
 
 
-PARALLEL_CAP = 8  # sequences by default: beyond it, more conversations than this live in the
-# host-memory state cache (restored in milliseconds) rather than in bigger decode batches
+PARALLEL_CAP = 16  # sequences by default (measured: docs/benchmarks.md, adaptive parallelism);
+# conversations beyond them keep their state in the host-memory state cache
 
 
 def auto_parallel(metadata: dict[str, str], context_size: int, memory: int) -> int:
