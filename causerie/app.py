@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from causerie import __version__
 from causerie.api import chat as chat_api
 from causerie.api import completions as completions_api
+from causerie.api import conversations as conversations_api
 from causerie.api import embeddings as embeddings_api
 from causerie.api import files as files_api
 from causerie.api import models as models_api
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(files_api.router)
     app.include_router(embeddings_api.router)
     app.include_router(projects_api.router)
+    app.include_router(conversations_api.router)
     app.include_router(ollama_api.router)  # Ollama's API: /api/chat, /api/tags...
 
     @app.get("/health", summary="Liveness: the process answers")

@@ -170,6 +170,24 @@ async def get_projects(request: Request, principal: RestPrincipal) -> ProjectSto
 ProjectsDep = Annotated[ProjectStore, Depends(get_projects)]
 
 
+async def get_own_listing(request: Request, principal: RestPrincipal) -> ConversationListing:
+    return ConversationListing(services_of(request).database, principal.owner)
+
+
+async def get_own_tree(request: Request, principal: RestPrincipal) -> MessageTree:
+    return MessageTree(services_of(request).database, principal.owner)
+
+
+async def get_own_conversations(request: Request, principal: RestPrincipal) -> ConversationStore:
+    return ConversationStore(services_of(request).database, principal.owner)
+
+
+# The REST routes' stores (``/api/conversations``): a key's owner or the signed-in page's.
+OwnListingDep = Annotated[ConversationListing, Depends(get_own_listing)]
+OwnTreeDep = Annotated[MessageTree, Depends(get_own_tree)]
+OwnConversationsDep = Annotated[ConversationStore, Depends(get_own_conversations)]
+
+
 async def get_responses(request: Request, principal: ApiPrincipal) -> ResponseHistory:
     return ResponseHistory(services_of(request).database, principal.owner)
 

@@ -1,5 +1,6 @@
 """The conversation list: pinned first, the projects with their latest chats, then pages of the
-chats in no project (keyset pagination), the archive, and the API's conversations apart.
+chats in no project (keyset pagination), the archive, and the API's conversations apart; and
+for ``/api/conversations``, every conversation in one list, with the changes it allows.
 
 A page is read with a cursor (the last item's ``updated_at`` and id), never an OFFSET, so the
 ten-thousandth conversation costs the same index range scan as the first.
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 
 from causerie.errors import InvalidRequestError
 from causerie.storage.conversations import ConversationSummary, owned
@@ -21,6 +22,7 @@ __all__ = ["ConversationListing", "ListPage", "ProjectGroup"]
 
 PINNED_LIMIT = 100
 PROJECTS_LIMIT = 50  # in the sidebar; the others are one search away
+TITLE_MAX = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,48 @@ class ConversationListing:
                 ConversationRow.project_id.is_(None),
                 ConversationRow.source != API_SOURCE,
             )
+        return self._page(query, cursor, limit)
+
+    def every(
+        self, *, archived: bool | None = None, cursor: str | None = None, limit: int = 50
+    ) -> ListPage:
+        """Every conversation of the owner, newest first, whatever its place in the sidebar
+        (pinned, in a project, the API's); only the archived ones, or none of them, when
+        ``archived`` says so."""
+        query = select(ConversationRow).where(ConversationRow.owner_id == self.owner)
+        if archived is not None:
+            query = query.where(ConversationRow.archived.is_(archived))
+        return self._page(query, cursor, limit)
+
+    def change(
+        self,
+        conversation_id: str,
+        *,
+        title: str | None = None,
+        pinned: bool | None = None,
+        archived: bool | None = None,
+    ) -> ConversationSummary:
+        """Rename, pin or unpin, archive or restore, in one transaction. Archiving unpins (as
+        the sidebar's button does); an archived conversation cannot be pinned."""
+        with self._db.session() as session:
+            row = owned(session, conversation_id, self.owner)
+            if title is not None:
+                row.title = title[:TITLE_MAX]
+            if archived is not None:
+                row.archived = archived
+                if archived:
+                    row.pinned = False
+            if pinned is not None:
+                if pinned and row.archived:
+                    raise InvalidRequestError(
+                        "An archived conversation cannot be pinned: restore it first.",
+                        param="pinned",
+                    )
+                row.pinned = pinned
+            return ConversationSummary.of(row)
+
+    def _page(self, query: Select[ConversationRow], cursor: str | None, limit: int) -> ListPage:
+        """One page of ``query`` after ``cursor``, newest first."""
         if cursor is not None:
             stamp, last_id = decode_cursor(cursor)
             query = query.where(

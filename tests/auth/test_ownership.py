@@ -297,3 +297,38 @@ def test_b_reaches_none_of_a_s_stored_responses(world: World) -> None:
         assert continued.status_code == 404
         assert http.get(f"/v1/responses/{rid}").status_code == 401
         assert http.get(f"/v1/responses/{rid}", headers=a_key).json()["id"] == rid
+
+
+def test_b_reaches_none_of_a_s_conversations_through_the_rest_api(world: World) -> None:
+    """``/api/conversations`` joins the matrix: through B's key or B's session, A's
+    conversation is 404 (read, change, delete) and absent from B's list, archived or not;
+    anonymous is 401; a signed-in page's change without its CSRF token is 403. A still reads
+    it whole."""
+    a_key = {"Authorization": f"Bearer {world.a.key}"}
+    b_key = {"Authorization": f"Bearer {world.b.key}"}
+    path = f"/api/conversations/{world.a.conversation}"
+    with httpx.Client(base_url=world.server.url, timeout=60) as http:
+        for client, headers in ((http, b_key), (world.b.page, {})):
+            read = client.get(path, headers=headers)
+            assert read.status_code == 404 and SECRET_WORD not in read.text
+            assert read.json()["error"]["type"] == "not_found_error"
+            for change in ({"title": "taken over"}, {"pinned": True}, {"archived": True}):
+                assert client.patch(path, json=change, headers=headers).status_code == 404
+            assert client.delete(path, headers=headers).status_code == 404
+            for archived in ("true", "false"):
+                listed = client.get(
+                    "/api/conversations", params={"archived": archived}, headers=headers
+                )
+                assert listed.status_code == 200
+                assert world.a.conversation not in listed.text and SECRET_WORD not in listed.text
+            own = client.get(f"/api/conversations/{world.b.conversation}", headers=headers)
+            assert own.status_code == 200  # B reads B's: the refusals are about ownership
+        assert http.get(path).status_code == 401
+        assert http.get("/api/conversations").status_code == 401
+        no_token = httpx.patch(
+            f"{world.server.url}{path}", json={"title": "x"}, cookies=world.a.page.cookies
+        )
+        assert no_token.status_code == 403 and no_token.json()["error"]["code"] == "csrf_failed"
+        whole = http.get(path, headers=a_key).json()
+        assert [m["id"] for m in whole["messages"]] == [world.a.question, world.a.reply]
+    assert_a_unchanged(world)
