@@ -18,6 +18,7 @@ from causerie.api import completions as completions_api
 from causerie.api import conversations as conversations_api
 from causerie.api import embeddings as embeddings_api
 from causerie.api import files as files_api
+from causerie.api import imports as imports_api
 from causerie.api import models as models_api
 from causerie.api import projects as projects_api
 from causerie.api import responses_routes as responses_api
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         BodyLimitMiddleware,
         max_bytes=settings.max_request_bytes,
         upload_bytes=settings.max_upload_bytes,
+        import_bytes=settings.max_import_bytes,
     )
     hosts = settings.served_hosts()
     if hosts is not None:
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(embeddings_api.router)
     app.include_router(projects_api.router)
     app.include_router(conversations_api.router)
+    app.include_router(imports_api.router)
     app.include_router(ollama_api.router)  # Ollama's API: /api/chat, /api/tags...
 
     @app.get("/health", summary="Liveness: the process answers")

@@ -159,6 +159,12 @@ class Settings(BaseSettings):
         description="Largest file an upload to /api/files may hold; bigger gets 413. Also the "
         "largest attachment `causerie import` stores (a bigger one is kept as a placeholder).",
     )
+    max_import_bytes: int = Field(
+        4 * 1024 * 1024 * 1024,
+        ge=1024,
+        description="Largest export an upload to /api/imports may be; bigger gets 413. The "
+        "upload is spooled to a private temporary file (in TMPDIR) while it is imported.",
+    )
     max_files_per_user: int = Field(
         1000,
         ge=1,

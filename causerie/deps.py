@@ -28,6 +28,7 @@ from causerie.providers.registry import ProviderRegistry
 from causerie.services import Services
 from causerie.storage import ConversationStore
 from causerie.storage.documents import DocumentStore
+from causerie.storage.import_jobs import ImportJobStore
 from causerie.storage.listing import ConversationListing
 from causerie.storage.preferences import Preferences
 from causerie.storage.projects import ProjectStore
@@ -186,6 +187,13 @@ async def get_own_conversations(request: Request, principal: RestPrincipal) -> C
 OwnListingDep = Annotated[ConversationListing, Depends(get_own_listing)]
 OwnTreeDep = Annotated[MessageTree, Depends(get_own_tree)]
 OwnConversationsDep = Annotated[ConversationStore, Depends(get_own_conversations)]
+
+
+async def get_import_jobs(request: Request, principal: RestPrincipal) -> ImportJobStore:
+    return ImportJobStore(services_of(request).database, principal.owner)
+
+
+ImportJobsDep = Annotated[ImportJobStore, Depends(get_import_jobs)]
 
 
 async def get_responses(request: Request, principal: ApiPrincipal) -> ResponseHistory:

@@ -50,17 +50,25 @@ def received_at(state: object) -> float | None:
 
 
 UPLOAD_PATH = "/api/files"
+IMPORT_PATH = "/api/imports"
 UPLOAD_ENVELOPE_BYTES = 64 * 1024  # a multipart body's headers and boundaries around the file
 
 
 class BodyLimitMiddleware:
-    """Refuses bodies over ``max_bytes`` (an upload to ``/api/files``: ``upload_bytes``, and
-    the multipart envelope): at once from Content-Length, else while reading."""
+    """Refuses bodies over ``max_bytes`` (an upload to ``/api/files``: ``upload_bytes``, to
+    ``/api/imports``: ``import_bytes``, and the multipart envelope): at once from Content-Length, else while reading."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        upload_bytes: int | None = None,
+        import_bytes: int | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.upload_bytes = upload_bytes if upload_bytes is not None else max_bytes
+        self.import_bytes = import_bytes if import_bytes is not None else max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,6 +77,8 @@ class BodyLimitMiddleware:
         limit = self.max_bytes
         if scope["method"] == "POST" and scope["path"] == UPLOAD_PATH:
             limit = max(limit, self.upload_bytes + UPLOAD_ENVELOPE_BYTES)
+        elif scope["method"] == "POST" and scope["path"] == IMPORT_PATH:
+            limit = max(limit, self.import_bytes + UPLOAD_ENVELOPE_BYTES)
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await _too_large(send, limit, scope["path"])

@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from anyio import to_thread
 from prometheus_client import CollectorRegistry
 
 from causerie.auth.accounts import Accounts
 from causerie.auth.gate import Gate
 from causerie.auth.quotas import Quotas
 from causerie.chat.files import ChatFiles
+from causerie.chat.import_queue import ImportQueue
 from causerie.chat.service import ChatService
 from causerie.config import Settings
 from causerie.hub.jobs import PullJobs
@@ -45,6 +47,7 @@ class Services:
     ingestor: Ingestor
     embedder: Embedder
     pulls: PullJobs  # models pulled from the admin page
+    imports: ImportQueue  # exports uploaded to /api/imports
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -76,12 +79,14 @@ class Services:
             Ingestor(DocumentContents(database), limits, embedder),
             embedder,
             PullJobs(settings.resolved_models_dir()),
+            ImportQueue(database, max_attachment_bytes=settings.max_upload_bytes),
         )
 
     def conversations(self, owner: str) -> ConversationStore:
         return ConversationStore(self.database, owner)
 
     async def close(self) -> None:
+        await to_thread.run_sync(self.imports.close)
         await self.ingestor.close()
         await self.registry.close()
         self.database.dispose()

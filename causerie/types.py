@@ -411,3 +411,25 @@ class StoredFile:
     passages: int = 0
     embedded: int = 0  # passages embedded so far (the semantic search covers these)
     project_id: str | None = None
+
+
+ImportState = Literal["queued", "running", "done", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportJob:
+    """An export uploaded to be imported, as its owner sees it: ``state`` queued, running,
+    done or failed; ``done`` of ``total`` conversations so far (``total`` None until the
+    export is open); ``summary`` (the importer's, as JSON-ready data) once done; ``error``
+    once failed."""
+
+    id: str
+    filename: str
+    state: ImportState
+    done: int
+    total: int | None
+    summary: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None

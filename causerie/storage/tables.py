@@ -410,3 +410,23 @@ class PassageVectorRow(Base):
     embedding: Mapped[Any] = mapped_column(
         LargeBinary().with_variant(postgresql.ARRAY(REAL()), "postgresql")
     )
+
+
+class ImportJobRow(Base):
+    """An export uploaded through ``POST /api/imports``: its state, progress and summary, so
+    that any replica answers ``GET /api/imports/{id}``. ``updated_at`` moves with the work: a
+    job left queued or running that no longer moves was lost with its server."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(36), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))  # queued | running | done | failed
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    summary: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -7,7 +7,6 @@ matrix (tests/auth/test_ownership.py)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -18,31 +17,16 @@ from causerie.storage.tables import API_SOURCE
 from causerie.types import LOCAL_OWNER
 from tests.archive.chatgpt_factory import export_zip, rich_conversation
 from tests.chat.imports import ASSETS, conversation_of, import_bytes, messages_of
-from tests.inprocess import InProcess
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def db(app: InProcess) -> Iterator[Database]:
-    database = Database(app.database_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-async def http(app: InProcess) -> AsyncIterator[httpx.AsyncClient]:
-    """An API client (no accounts on this server: any key is the local user's)."""
-    async with app.http(timeout=60, headers={"Authorization": "Bearer sk-any"}) as client:
-        yield client
-
-
-async def every_page(http: httpx.AsyncClient, **params: object) -> list[dict[str, object]]:
+async def every_page(rest: httpx.AsyncClient, **params: object) -> list[dict[str, object]]:
     items: list[dict[str, object]] = []
     cursor: object = None
     for _ in range(1000):
         query = {**params, **({"cursor": cursor} if cursor else {})}
-        response = await http.get("/api/conversations", params=query)
+        response = await rest.get("/api/conversations", params=query)
         assert response.status_code == 200, response.text
         page = response.json()
         assert page["object"] == "list" and len(page["data"]) <= int(str(params["limit"]))
@@ -54,7 +38,7 @@ async def every_page(http: httpx.AsyncClient, **params: object) -> list[dict[str
 
 
 async def test_every_conversation_in_pages_newest_first(
-    http: httpx.AsyncClient, db: Database
+    rest: httpx.AsyncClient, db: Database
 ) -> None:
     store = ConversationStore(db, LOCAL_OWNER)
     project = ProjectStore(db, LOCAL_OWNER).create(f"P {uuid.uuid4().hex[:6]}", "")
@@ -65,10 +49,10 @@ async def test_every_conversation_in_pages_newest_first(
         store.create(title="pinned"),
         store.create(title="archived"),
     ]
-    assert (await http.patch(f"/api/conversations/{made[3]}", json={"pinned": True})).is_success
-    assert (await http.patch(f"/api/conversations/{made[4]}", json={"archived": True})).is_success
+    assert (await rest.patch(f"/api/conversations/{made[3]}", json={"pinned": True})).is_success
+    assert (await rest.patch(f"/api/conversations/{made[4]}", json={"archived": True})).is_success
 
-    listed = await every_page(http, limit=2)
+    listed = await every_page(rest, limit=2)
     ids = [str(item["id"]) for item in listed]
     assert len(ids) == len(set(ids))  # no page repeats another's item
     ours = [i for i in ids if i in made]
@@ -84,26 +68,26 @@ async def test_every_conversation_in_pages_newest_first(
         *("pinned", "archived", "source", "project_id"),
     }
 
-    archived = [str(i["id"]) for i in await every_page(http, limit=3, archived="true")]
+    archived = [str(i["id"]) for i in await every_page(rest, limit=3, archived="true")]
     assert made[4] in archived and not set(made[:4]) & set(archived)
-    others = [str(i["id"]) for i in await every_page(http, limit=50, archived="false")]
+    others = [str(i["id"]) for i in await every_page(rest, limit=50, archived="false")]
     assert set(made[:4]) <= set(others) and made[4] not in others
 
     for bad in ({"cursor": "not-a-cursor"}, {"limit": 0}, {"limit": 101}, {"archived": "maybe"}):
-        refused = await http.get("/api/conversations", params=bad)
+        refused = await rest.get("/api/conversations", params=bad)
         assert refused.status_code == 400, bad
         assert refused.json()["error"]["type"] == "invalid_request_error"
 
 
 async def test_an_imported_conversation_is_read_back_whole(
-    http: httpx.AsyncClient, db: Database
+    rest: httpx.AsyncClient, db: Database
 ) -> None:
     external = f"conv-{uuid.uuid4().hex}"
     import_bytes(db, export_zip([rich_conversation(external)], assets=ASSETS))
     conversation = conversation_of(db, external)
     rows = messages_of(db, conversation.id)
 
-    response = await http.get(f"/api/conversations/{conversation.id}")
+    response = await rest.get(f"/api/conversations/{conversation.id}")
     assert response.status_code == 200, response.text
     tree = response.json()
     assert (tree["object"], tree["title"], tree["source"]) == (
@@ -134,15 +118,15 @@ async def test_an_imported_conversation_is_read_back_whole(
 
 
 async def test_changes_are_validated_and_deletion_is_204(
-    http: httpx.AsyncClient, db: Database
+    rest: httpx.AsyncClient, db: Database
 ) -> None:
     conversation = ConversationStore(db, LOCAL_OWNER).create(title="Before")
     path = f"/api/conversations/{conversation}"
 
-    changed = await http.patch(path, json={"title": "  After  ", "pinned": True})
+    changed = await rest.patch(path, json={"title": "  After  ", "pinned": True})
     assert changed.status_code == 200, changed.text
     assert (changed.json()["title"], changed.json()["pinned"]) == ("After", True)
-    archived = (await http.patch(path, json={"archived": True})).json()
+    archived = (await rest.patch(path, json={"archived": True})).json()
     assert (archived["archived"], archived["pinned"]) == (True, False)  # archiving unpins
     for bad in (
         {"title": ""},
@@ -153,21 +137,21 @@ async def test_changes_are_validated_and_deletion_is_204(
         {"archived": None, "owner": "someone"},
         {"pinned": True},  # an archived conversation is not pinned: restore it first
     ):
-        refused = await http.patch(path, json=bad)
+        refused = await rest.patch(path, json=bad)
         assert refused.status_code == 400, (bad, refused.text)
         assert refused.json()["error"]["type"] == "invalid_request_error"
     summary = ConversationStore(db, LOCAL_OWNER).get(conversation)
     assert (summary.title, summary.pinned, summary.archived) == ("After", False, True)
-    restored = (await http.patch(path, json={"archived": False, "pinned": True})).json()
+    restored = (await rest.patch(path, json={"archived": False, "pinned": True})).json()
     assert (restored["archived"], restored["pinned"]) == (False, True)
 
-    deleted = await http.delete(path)
+    deleted = await rest.delete(path)
     assert deleted.status_code == 204 and deleted.content == b""
     for response in (
-        await http.get(path),
-        await http.delete(path),
-        await http.patch(path, json={}),
+        await rest.get(path),
+        await rest.delete(path),
+        await rest.patch(path, json={}),
     ):
         assert response.status_code == 404
         assert response.json()["error"]["type"] == "not_found_error"
-    assert (await http.get("/api/conversations/no-such-id")).status_code == 404
+    assert (await rest.get("/api/conversations/no-such-id")).status_code == 404

@@ -8,6 +8,8 @@ Runs against a real server, on SQLite then on Postgres.
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from causerie.auth.accounts import Accounts
 from causerie.storage import ConversationStore, Database
 from causerie.storage.shares import ShareStore
 from causerie.storage.users import Account
+from tests.archive.chatgpt_factory import Conversation
 from tests.conftest import Server
 from tests.helpers import accounts_for, csrf_token_of
 
@@ -320,7 +323,8 @@ def test_b_reaches_none_of_a_s_conversations_through_the_rest_api(world: World) 
                     "/api/conversations", params={"archived": archived}, headers=headers
                 )
                 assert listed.status_code == 200
-                assert world.a.conversation not in listed.text and SECRET_WORD not in listed.text
+                # (B's own conversations may hold the word: B resent A's history above)
+                assert world.a.conversation not in [c["id"] for c in listed.json()["data"]]
             own = client.get(f"/api/conversations/{world.b.conversation}", headers=headers)
             assert own.status_code == 200  # B reads B's: the refusals are about ownership
         assert http.get(path).status_code == 401
@@ -332,3 +336,39 @@ def test_b_reaches_none_of_a_s_conversations_through_the_rest_api(world: World) 
         whole = http.get(path, headers=a_key).json()
         assert [m["id"] for m in whole["messages"]] == [world.a.question, world.a.reply]
     assert_a_unchanged(world)
+
+
+def test_b_reaches_none_of_a_s_imports(world: World) -> None:
+    """Imports join the matrix: A's import job, through B's key or B's session, is 404 and
+    says nothing of A's export; anonymous is 401 (upload and status); a signed-in page's
+    upload without its CSRF token is 403. A reads the job to its end."""
+    a_key = {"Authorization": f"Bearer {world.a.key}"}
+    b_key = {"Authorization": f"Bearer {world.b.key}"}
+    chat = Conversation(f"c-{uuid.uuid4().hex}", title=f"{SECRET_WORD} plans")
+    chat.add("u", chat.root(), "user", "Hello", at=1)
+    export = json.dumps([chat.build("u")]).encode()
+    with httpx.Client(base_url=world.server.url, timeout=60) as http:
+        made = http.post("/api/imports", files={"file": ("a.json", export)}, headers=a_key)
+        assert made.status_code == 202, made.text
+        path = f"/api/imports/{made.json()['id']}"
+        for client, headers in ((http, b_key), (world.b.page, {})):
+            seen = client.get(path, headers=headers)
+            assert seen.status_code == 404 and SECRET_WORD not in seen.text
+            assert seen.json()["error"]["type"] == "not_found_error"
+        assert http.get(path).status_code == 401
+        anonymous = http.post("/api/imports", files={"file": ("x.json", export)})
+        assert anonymous.status_code == 401
+        no_token = httpx.post(
+            f"{world.server.url}/api/imports",
+            files={"file": ("b.json", export)},
+            cookies=world.b.page.cookies,
+        )
+        assert no_token.status_code == 403 and no_token.json()["error"]["code"] == "csrf_failed"
+        for _ in range(600):
+            job = http.get(path, headers=a_key).json()
+            if job["state"] in ("done", "failed"):
+                break
+            time.sleep(0.05)
+        assert job["state"] == "done" and job["summary"]["created"] == 1, job
+        for client, headers in ((http, b_key), (world.b.page, {})):
+            assert SECRET_WORD not in client.get(path, headers=headers).text

@@ -1,0 +1,136 @@
+"""``/api/imports`` in-process (SQLite and Postgres): a ChatGPT export uploaded is imported in
+the background (202, then queued/running/done with progress and the summary), its
+conversations listed by ``/api/conversations``; the same export again creates nothing new; a
+bad upload fails with a clear error and leaves every table but the job's as it was; the
+spooled upload is removed either way. Strangers: the ownership matrix."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from causerie.api.imports import spool
+from causerie.errors import PayloadTooLargeError
+from causerie.storage import Database
+from tests.archive.chatgpt_factory import bulk_conversations, export_zip, rich_conversation
+from tests.chat.imports import ASSETS, row_counts
+
+pytestmark = pytest.mark.anyio
+
+
+def spooled() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("causerie-import-*"))
+
+
+async def upload(rest: httpx.AsyncClient, name: str, data: bytes) -> dict[str, Any]:
+    response = await rest.post("/api/imports", files={"file": (name, data)})
+    assert response.status_code == 202, response.text
+    job: dict[str, Any] = response.json()
+    assert job["object"] == "import" and job["state"] in ("queued", "running", "done", "failed")
+    return job
+
+
+async def finished(rest: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
+    states = []
+    for _ in range(1200):
+        response = await rest.get(f"/api/imports/{job_id}")
+        assert response.status_code == 200, response.text
+        job: dict[str, Any] = response.json()
+        states.append(job["state"])
+        if job["state"] in ("done", "failed"):
+            assert job["finished_at"] is not None
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the import never ended: {states[-5:]}")
+
+
+def without_jobs(counts: dict[str, int]) -> dict[str, int]:
+    return {table: count for table, count in counts.items() if table != "import_jobs"}
+
+
+async def test_an_export_is_imported_in_the_background_and_again_adds_nothing(
+    rest: httpx.AsyncClient, db: Database
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    broken = {"conversation_id": f"broken-{tag}", "title": "Folder entry"}
+    items = [rich_conversation(f"rich-{tag}"), broken, *bulk_conversations(2, 6, seed=hash(tag))]
+    data = export_zip(items, layout="sharded", assets=ASSETS, shard_size=2)
+    before = without_jobs(row_counts(db))
+
+    job = await finished(rest, (await upload(rest, "../my export.zip", data))["id"])
+    assert job["state"] == "done" and job["error"] is None, job
+    assert job["filename"] == "my export.zip"  # never a path
+    assert job["progress"] == {"done": 4, "total": 4}
+    summary = job["summary"]
+    assert (summary["source"], summary["total"], summary["created"], summary["imported"]) == (
+        "chatgpt",
+        4,
+        3,
+        3,
+    )
+    (skipped,) = summary["skipped"]
+    assert skipped["external_id"] == f"broken-{tag}" and "mapping" in skipped["reason"]
+    assert summary["custom_instructions"]  # found, offered, never made a message
+    assert summary["attachments_stored"] == 1 and summary["attachments_missing"] >= 1
+    assert summary["hidden"] > 0 and summary["messages"] > 0
+    after = without_jobs(row_counts(db))
+    assert after["conversations"] == before["conversations"] + 3
+    listed = (await rest.get("/api/conversations", params={"limit": 100})).json()["data"]
+    assert "Rich conversation" in [c["title"] for c in listed if c["source"] == "import"]
+    assert not spooled()  # the upload is removed once imported
+
+    again = await finished(rest, (await upload(rest, "export.zip", data))["id"])
+    assert again["state"] == "done", again
+    assert (again["summary"]["created"], again["summary"]["updated"]) == (0, 0)
+    assert again["summary"]["unchanged"] == 3 and again["summary"]["messages"] == 0
+    assert without_jobs(row_counts(db)) == after  # nothing new
+    assert again["id"] != job["id"]
+    assert (await rest.get(f"/api/imports/{job['id']}")).json()["state"] == "done"
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (b"this is not a zip, nor JSON", "neither a zip nor a JSON list"),
+        (b"PK\x03\x04 truncated", "zip"),
+        (export_zip([], layout="none"), "no conversations.json"),
+        (b'[{"unknown": 1}]', "not in a format Causerie reads"),
+    ],
+)
+async def test_a_bad_upload_fails_clearly_and_changes_nothing(
+    rest: httpx.AsyncClient, db: Database, data: bytes, says: str
+) -> None:
+    before = without_jobs(row_counts(db))
+    job = await finished(rest, (await upload(rest, "export.zip", data))["id"])
+    assert job["state"] == "failed" and job["summary"] is None, job
+    assert says in job["error"] and "Nothing was imported." in job["error"]
+    assert without_jobs(row_counts(db)) == before
+    assert not spooled()
+
+
+async def test_requests_that_are_refused(rest: httpx.AsyncClient) -> None:
+    missing = await rest.post("/api/imports", data={"nothing": "here"})
+    assert missing.status_code == 400 and missing.json()["error"]["type"] == "invalid_request_error"
+    unknown = await rest.get("/api/imports/no-such-import")
+    assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "not_found_error"
+
+
+def test_the_spooled_upload_is_private_and_capped(tmp_path: Path) -> None:
+    source = tmp_path / "export.zip"
+    source.write_bytes(b"x" * 5000)
+    with source.open("rb") as file:
+        path = spool(file, 5000)
+    try:
+        assert path.read_bytes() == source.read_bytes()
+        assert path.stat().st_mode & 0o077 == 0  # the owner's alone
+    finally:
+        path.unlink()
+    with source.open("rb") as file, pytest.raises(PayloadTooLargeError, match="4999 bytes"):
+        spool(file, 4999)
+    assert not spooled()  # the part written is removed
