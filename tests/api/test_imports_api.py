@@ -20,6 +20,7 @@ from causerie.errors import PayloadTooLargeError
 from causerie.storage import Database
 from tests.archive.chatgpt_factory import bulk_conversations, export_zip, rich_conversation
 from tests.chat.imports import ASSETS, row_counts
+from tests.inprocess import InProcess
 
 pytestmark = pytest.mark.anyio
 
@@ -134,3 +135,25 @@ def test_the_spooled_upload_is_private_and_capped(tmp_path: Path) -> None:
     with source.open("rb") as file, pytest.raises(PayloadTooLargeError, match="4999 bytes"):
         spool(file, 4999)
     assert not spooled()  # the part written is removed
+
+
+async def test_an_export_may_be_larger_than_other_requests_up_to_its_own_limit(
+    app: InProcess, rest: httpx.AsyncClient, db: Database
+) -> None:
+    """The 4 MiB request limit does not apply to an export (its own is
+    ``CAUSERIE_MAX_IMPORT_BYTES``); past that one, 413 with no job and no file left."""
+    big = b"PK\x03\x04" + b"0" * (5 * 1024 * 1024)
+    job = await finished(rest, (await upload(rest, "big.zip", big))["id"])
+    assert job["state"] == "failed" and "zip" in job["error"]
+    settings = app.services.settings
+    saved = settings.max_import_bytes
+    settings.max_import_bytes = 4096
+    try:
+        jobs = row_counts(db)["import_jobs"]
+        refused = await rest.post("/api/imports", files={"file": ("e.zip", b"x" * 5000)})
+        assert refused.status_code == 413, refused.text
+        assert refused.json()["error"]["code"] == "request_too_large"
+        assert "4096 bytes" in refused.json()["error"]["message"]
+        assert row_counts(db)["import_jobs"] == jobs and not spooled()
+    finally:
+        settings.max_import_bytes = saved
