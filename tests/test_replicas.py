@@ -4,6 +4,7 @@ stay exact across both (the database does the counting)."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from causerie.auth.accounts import Accounts
 from causerie.storage import ConversationStore, Database
 from causerie.storage.usage import UsageLedger
 from causerie.storage.users import Limits
+from tests.archive.chatgpt_factory import Conversation
 from tests.conftest import Server, create_pg_database
 from tests.helpers import accounts_for, csrf_token_of, long_stream_body
 
@@ -147,3 +149,28 @@ def test_one_request_at_a_time_across_replicas(
             with pytest.raises(openai.RateLimitError) as refused:
                 api.chat.completions.create(model="default", messages=QUESTION, max_tokens=2)  # type: ignore[arg-type]
         assert refused.value.response.json()["error"]["code"] == "concurrent_requests_exceeded"
+
+
+def test_an_import_s_status_is_answered_by_every_replica(
+    replicas: tuple[Server, Server], user_key: tuple[str, str, Database]
+) -> None:
+    """The upload goes to one replica, which imports it; the other answers the job's status
+    (stored, not in the first one's memory) and lists the imported conversation."""
+    one, two = replicas
+    _, key, _ = user_key
+    headers = {"Authorization": f"Bearer {key}"}
+    imported = Conversation(f"replicas-{uuid.uuid4().hex}", title="Moved between replicas")
+    imported.add("u", imported.root(), "user", "Hello", at=1)
+    export = f"[{json.dumps(imported.build('u'))}]".encode()
+    made = httpx.post(
+        f"{one.url}/api/imports", files={"file": ("c.json", export)}, headers=headers, timeout=60
+    )
+    assert made.status_code == 202, made.text
+    for _ in range(600):
+        job = httpx.get(f"{two.url}/api/imports/{made.json()['id']}", headers=headers).json()
+        if job["state"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert job["state"] == "done" and job["summary"]["created"] == 1, job
+    listed = httpx.get(f"{two.url}/api/conversations", headers=headers, timeout=60).json()
+    assert "Moved between replicas" in [c["title"] for c in listed["data"]]
