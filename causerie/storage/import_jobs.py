@@ -69,7 +69,8 @@ class ImportJobStore:
         self._set(job_id, state="running")
 
     def progress(self, job_id: str, done: int, total: int, waiting: Sequence[str] = ()) -> None:
-        """How far the job got; the jobs ``waiting`` behind it are seen alive too."""
+        """How far the job got; the jobs ``waiting`` behind it in this server's queue (any
+        owner's) are seen alive too."""
         now = utcnow()
         with self._db.session() as session:
             session.execute(
