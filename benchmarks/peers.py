@@ -156,8 +156,13 @@ def templated_model(model: Path) -> Path:
 
 
 @contextmanager
-def llama_server(model: Path, threads: int, parallel: int, context: int) -> Iterator[Running]:
+def llama_server(
+    model: Path, threads: int, parallel: int | None, context: int
+) -> Iterator[Running]:
+    """llama-server with ``parallel`` sequences of ``context`` tokens in a unified KV cache;
+    ``parallel`` None: on its own defaults (only the model, the threads and the template)."""
     port = free_port()
+    sizing = ["-np", str(parallel), "-kvu", "-c", str(context * parallel)] if parallel else []
     command = [
         str(llama_server_binary()),
         "-m",
@@ -170,11 +175,7 @@ def llama_server(model: Path, threads: int, parallel: int, context: int) -> Iter
         str(threads),
         "-tb",
         str(threads),
-        "-np",
-        str(parallel),
-        "-kvu",
-        "-c",
-        str(context * parallel),
+        *sizing,
         "--jinja",
         "--metrics",
         "--no-webui",

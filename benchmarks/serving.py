@@ -277,6 +277,7 @@ def compare(args: argparse.Namespace, levels: list[int]) -> dict[str, object]:
     t, p, ctx = args.threads, args.parallel, args.context
     contenders = {
         "llama-server": lambda: peers.llama_server(model, t, p, ctx),
+        "llama-server (defaults)": lambda: peers.llama_server(model, t, None, ctx),
         "llama-cpp-python example server": lambda: peers.example_server(model, t, p, ctx),
         "llama-cpp-python packaged server": lambda: peers.packaged_server(model, t, ctx),
         "Causerie": lambda: peers.causerie_server(model, t, p, ctx),
