@@ -91,12 +91,13 @@ def sdist() -> Path:
     return target
 
 
-def llama_server_binary() -> Path:
-    """``llama-server`` built once from the vendored llama.cpp with Causerie's CPU flags."""
+def llama_server_binary(target: str = "llama-server") -> Path:
+    """``llama-server`` (or another of llama.cpp's programs, ``target``) built once from the
+    vendored llama.cpp with Causerie's CPU flags."""
     flags = install_flags()
     key = hashlib.sha256(" ".join(flags).encode()).hexdigest()[:12]
     build = CACHE / f"llama-server-{LLAMA_CPP_VERSION}-{key}"
-    binary = build / "bin" / "llama-server"
+    binary = build / "bin" / target
     if binary.exists():
         return binary
     source = sdist() / "vendor" / "llama.cpp"
@@ -124,7 +125,7 @@ def llama_server_binary() -> Path:
             "--build",
             str(build),
             "--target",
-            "llama-server",
+            target,
             "-j",
             str(os.cpu_count() or 2),
         ],
@@ -155,8 +156,13 @@ def templated_model(model: Path) -> Path:
 
 
 @contextmanager
-def llama_server(model: Path, threads: int, parallel: int, context: int) -> Iterator[Running]:
+def llama_server(
+    model: Path, threads: int, parallel: int | None, context: int
+) -> Iterator[Running]:
+    """llama-server with ``parallel`` sequences of ``context`` tokens in a unified KV cache;
+    ``parallel`` None: on its own defaults (only the model, the threads and the template)."""
     port = free_port()
+    sizing = ["-np", str(parallel), "-kvu", "-c", str(context * parallel)] if parallel else []
     command = [
         str(llama_server_binary()),
         "-m",
@@ -169,17 +175,48 @@ def llama_server(model: Path, threads: int, parallel: int, context: int) -> Iter
         str(threads),
         "-tb",
         str(threads),
-        "-np",
-        str(parallel),
-        "-kvu",
-        "-c",
-        str(context * parallel),
+        *sizing,
         "--jinja",
         "--metrics",
         "--no-webui",
     ]
     with started("llama-server", command, port, CACHE / "llama-server.log") as running:
         yield running
+
+
+def kernel_ceiling(
+    model: Path, threads: int, levels: list[int], context: int, prompt: int, tokens: int
+) -> dict[int, float]:
+    """Decode tokens/s of llama.cpp itself at each batch size (``llama-batched-bench`` from the
+    same build: ``levels`` sequences of ``prompt`` tokens each generating ``tokens``): what the
+    machine's kernels can do, with no server around them."""
+    command = [
+        str(llama_server_binary("llama-batched-bench")),
+        "-m",
+        str(model),
+        "-c",
+        str(context * max(levels)),
+        "-b",
+        "2048",
+        "-ub",
+        "512",
+        "-npp",
+        str(prompt),
+        "-ntg",
+        str(tokens),
+        "-npl",
+        ",".join(str(level) for level in levels),
+        "-t",
+        str(threads),
+        "-tb",
+        str(threads),
+        "-kvu",
+        "--output-format",
+        "jsonl",
+    ]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return {int(row["pl"]): float(row["speed_tg"]) for row in rows}
 
 
 @contextmanager

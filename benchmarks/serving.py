@@ -277,6 +277,7 @@ def compare(args: argparse.Namespace, levels: list[int]) -> dict[str, object]:
     t, p, ctx = args.threads, args.parallel, args.context
     contenders = {
         "llama-server": lambda: peers.llama_server(model, t, p, ctx),
+        "llama-server (defaults)": lambda: peers.llama_server(model, t, None, ctx),
         "llama-cpp-python example server": lambda: peers.example_server(model, t, p, ctx),
         "llama-cpp-python packaged server": lambda: peers.packaged_server(model, t, ctx),
         "Causerie": lambda: peers.causerie_server(model, t, p, ctx),
@@ -296,7 +297,28 @@ def compare(args: argparse.Namespace, levels: list[int]) -> dict[str, object]:
         results[name] = {"levels": [{"concurrency": c, **s} for c, s in rows], "peak_rss_mib": rss}
     summary_table(results, args.target_concurrency)
     ratios_table(results, levels, "llama-server")
+    if args.kernel_ceiling:
+        ceiling = peers.kernel_ceiling(model, t, levels, ctx, 128, args.max_tokens)
+        ceiling_table(results, ceiling)
+        results["kernel ceiling"] = {str(level): speed for level, speed in ceiling.items()}
     return results
+
+
+def ceiling_table(results: dict[str, object], ceiling: dict[int, float]) -> None:
+    """Every server's output tokens/s as a fraction of llama.cpp's own decode speed at the same
+    number of sequences (``llama-batched-bench``)."""
+    table = Table(title="Output tok/s as a fraction of the kernel ceiling (llama-batched-bench)")
+    table.add_column("server")
+    for level_ in ceiling:
+        table.add_column(f"C={level_} ({ceiling[level_]:.0f} tok/s)", justify="right")
+    for name in results:
+        row = [name]
+        for level_, speed in ceiling.items():
+            found = level(results, name, level_)
+            value = float(str(found.get("output_tokens_per_s") or 0)) if found else 0.0
+            row.append(f"{value / speed:.2f}" if found and speed else "—")
+        table.add_row(*row)
+    console.print(table)
 
 
 def ratios_table(results: dict[str, object], levels: list[int], peer: str) -> None:
@@ -452,6 +474,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run llama-server, llama-cpp-python's two servers and Causerie",
     )
     parser.add_argument("--only", default="", help="with --compare: comma-separated name parts")
+    parser.add_argument(
+        "--kernel-ceiling",
+        action="store_true",
+        help="with --compare: also llama-batched-bench's decode speed at each level",
+    )
     parser.add_argument("--target-concurrency", type=int, default=8)
     parser.add_argument("--turns", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=48)

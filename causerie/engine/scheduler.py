@@ -17,7 +17,6 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +31,7 @@ from causerie.engine.model import LoadedModel, model_fingerprint
 from causerie.engine.queue import FairQueue
 from causerie.engine.requests import EngineState, Generation, GenerationRequest
 from causerie.engine.sampling import GrammarError, SamplerChain
+from causerie.engine.sequences import SequenceMemory
 from causerie.engine.state_cache import StateCache
 from causerie.engine.text import ReplyText
 from causerie.errors import ConfigurationError, EngineError, OverloadedError
@@ -83,6 +83,7 @@ class Scheduler:
             cache = StateCache(config.state_cache_bytes)
             fingerprint = model_fingerprint(model)
             self._states = HostStates(self._ctx, cache, fingerprint, self._n_swa, metrics.registry)
+        self._sequences = SequenceMemory(self._memory, self._n_swa, self._states)
         self._waiting: FairQueue[Generation] = FairQueue()
         self._in_flight = 0  # admitted or waiting; guarded by _wake
         self._wake = threading.Condition()
@@ -198,9 +199,9 @@ class Scheduler:
                     # where they land changes the last bits of the logits too (measured: the
                     # same seed drew other choices 1..n-1 after a first run). Idle caches go.
                     for other in idle:
-                        self._reuse_prefix(other, 0)
+                        self._sequences.cut(other, 0)
             elif self._states is not None:
-                slot, shared = self._restore(idle, slot, prompt, shared)
+                slot, shared = self._sequences.restore(idle, slot, prompt, shared)
             samplers: list[SamplerChain] = []
             try:
                 for choice in range(n):
@@ -219,12 +220,12 @@ class Scheduler:
                 generation.push(EngineError(f"the reply's grammar was refused: {exc}"))
                 self._forget(generation)
                 continue
-            keep = self._reuse_prefix(slot, min(shared, len(prompt) - 1))
+            keep = self._sequences.cut(slot, min(shared, len(prompt) - 1))
             choices = Choices(left=n)
             targets = [slot, *spare_slots(idle, slot, n - 1)]
             for choice, (target, sampler) in enumerate(zip(targets, samplers, strict=True)):
                 if target is not slot:
-                    self._reuse_prefix(target, 0)  # overwritten by the prompt's copy
+                    self._sequences.cut(target, 0)  # overwritten by the prompt's copy
                 target.running = Running(
                     generation=generation,
                     sampler=sampler,
@@ -246,45 +247,6 @@ class Scheduler:
                 EngineError(f"{generation.request.params.n} choices need as many sequences")
             )
         self._forget(generation)
-
-    def _restore(
-        self, idle: list[Slot], slot: Slot, prompt: Sequence[int], shared: int
-    ) -> tuple[Slot, int]:
-        """A saved state that shares more of ``prompt`` than ``slot`` does, loaded into the
-        least recently used idle sequence: that sequence and the tokens it shares; else
-        ``slot`` and ``shared`` as they were."""
-        assert self._states is not None
-        found = self._states.better(prompt, shared)
-        if found is None:
-            return slot, shared
-        state = self._states.take(found[0])
-        if state is None:
-            return slot, shared
-        target = min(idle, key=lambda candidate: candidate.last_used)
-        self._reuse_prefix(target, 0)  # what it held is saved first, if worth keeping
-        if not self._states.load(target.seq_id, state):
-            return slot, shared if target is not slot else 0
-        target.tokens = state.tokens.tolist()
-        self._states.metrics.restored_tokens.inc(found[1])
-        return target, found[1]
-
-    def _reuse_prefix(self, slot: Slot, keep: int) -> int:
-        """Cut the slot's cache back to ``keep`` tokens; return how many really stay usable."""
-        if keep > 0:
-            # Sliding-window layers only remember the sequence's last n_swa or so positions: a
-            # prefix is usable only if the window before its end is still held (ask before
-            # trimming: once the later cells are gone, the cache cannot tell what it lost).
-            pos_min = int(L.llama_memory_seq_pos_min(self._memory, slot.seq_id))
-            if pos_min > max(0, keep - self._n_swa):
-                keep = 0
-        if self._states is not None and slot.tokens:
-            self._states.save(slot.seq_id, slot.tokens, keep)  # before its cells go
-        if keep > 0:
-            L.llama_memory_seq_rm(self._memory, slot.seq_id, keep, -1)
-        else:
-            L.llama_memory_seq_rm(self._memory, slot.seq_id, -1, -1)
-        del slot.tokens[keep:]
-        return keep
 
     def _step(self) -> None:
         batch, n = self._batch, 0
@@ -371,7 +333,7 @@ class Scheduler:
         if status == 1:  # no room in the KV cache: drop idle caches and try once more
             for slot in self._slots:
                 if slot.idle and slot.tokens:
-                    self._reuse_prefix(slot, 0)  # saved to host memory first, if enabled
+                    self._sequences.cut(slot, 0)  # saved to host memory first, if enabled
             status = L.llama_decode(self._ctx, self._batch)
         if status != 0:
             self._fail_all(EngineError(f"llama_decode failed with status {status}"))

@@ -197,10 +197,10 @@ async def create_key(
     error = await csrf_refusal(request, principal)
     if error is not None:
         return await keys_page(request, services, principal, listing, error=error, status_code=403)
-    name = field(await request.form(), "name")
-
+    form = await request.form()
+    name, store = field(form, "name"), field(form, "no_store") != "1"
     new_key = await to_thread.run_sync(
-        lambda: services.accounts.create_key(account.username, account, name)
+        lambda: services.accounts.create_key(account.username, account, name, store=store)
     )
     return await keys_page(request, services, principal, listing, new_key=new_key)
 

@@ -321,3 +321,30 @@ def test_api_keys_as_on_v1(accounts_sqlite_server: Server, api_key: str) -> None
         answer = api.chat(MODEL, QUESTION, options={**GREEDY, "num_predict": 4})
         assert answer.done and answer.eval_count
         assert len(api.embed(EMBEDDING_MODEL, "x").embeddings[0]) == DIMENSIONS
+
+
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+@pytest.mark.anyio
+async def test_an_image_is_a_part_the_text_only_model_names(sqlite_app: InProcess) -> None:
+    async with client(sqlite_app) as api:
+        for call in (
+            lambda: api.chat(
+                MODEL, [{"role": "user", "content": "What is it?", "images": [PIXEL]}]
+            ),
+            lambda: api.generate(MODEL, "What is it?", images=[PIXEL]),
+        ):
+            with pytest.raises(ollama.ResponseError) as refused:
+                await call()
+            assert refused.value.status_code == 400
+            assert f"The model {MODEL} reads text only" in refused.value.error
+            assert "image_url part" in refused.value.error
+
+
+def test_ollama_images_become_data_urls() -> None:
+    from causerie.api.ollama.schemas import data_url
+
+    assert data_url(PIXEL) == f"data:image/png;base64,{PIXEL}"
+    assert data_url("/9j/4AAQ") == "data:image/jpeg;base64,/9j/4AAQ"
+    assert data_url("data:image/gif;base64,R0lG") == "data:image/gif;base64,R0lG"

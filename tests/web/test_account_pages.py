@@ -521,6 +521,22 @@ def test_an_api_key_is_shown_once_works_and_is_refused_once_revoked(
     ]
 
 
+def test_a_key_made_on_the_page_can_store_nothing_by_default(
+    accounts_server: Server, accounts: Accounts
+) -> None:
+    user = new_user(accounts)
+    with signed_in(accounts_server, user.username) as client:
+        token = page_token(client, "/account/keys")
+        client.post("/account/keys", data={"name": "quiet", "no_store": "1", "csrf_token": token})
+        token = page_token(client, "/account/keys")
+        client.post("/account/keys", data={"name": "usual", "csrf_token": token})
+        listing = client.get("/account/keys").text
+    stores = re.findall(r'data-testid="key-stores">([^<]+)<', listing)
+    assert sorted(stores) == ["Only when asked", "Unless told not to"]
+    by_name = {key.name: key.store for key in accounts.credentials.keys(user.id)}
+    assert by_name == {"quiet": False, "usual": True}
+
+
 def test_an_admin_sees_the_admin_link(accounts_server: Server, accounts: Accounts) -> None:
     name = f"a{uuid.uuid4().hex[:8]}"
     accounts.create_user("cli", name, PASSWORD, role="admin")

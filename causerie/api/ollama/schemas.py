@@ -1,6 +1,7 @@
 """Ollama's requests as Causerie takes them: ``options`` as sampling choices, ``format`` as a
 ``ReplyFormat``, messages (with Ollama's id-less tool calls) as ``Message``s, and what is refused
-with a 400 that says why (images, thinking, raw prompts, Go templates...)."""
+with a 400 that says why (thinking, raw prompts, Go templates...). Images become OpenAI's
+``image_url`` parts: a provider's model receives them, a text-only model answers a 400."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from causerie.api.schemas import MAX_STOPS
 from causerie.api.tools import ToolDefinition, tool_use
 from causerie.errors import UnsupportedParameterError
-from causerie.types import Message, ReplyFormat, SamplingOverrides, ToolCall, ToolUse
+from causerie.types import ContentPart, Message, ReplyFormat, SamplingOverrides, ToolCall, ToolUse
 
 Flag = Annotated[bool, Field(strict=True)]
 OptionalFlag = Annotated[bool | None, Field(strict=True)]
@@ -173,7 +174,6 @@ class GenerateRequest(TurnRequest):
             "template": "`template`: Go templates are not supported; the model's own chat "
             "template applies.",
             "suffix": "`suffix` (fill in the middle) is not supported.",
-            "images": "`images`: this server's models read text only.",
             "context": "`context`: this server returns no context to send back; send the "
             "conversation to /api/chat instead.",
         }
@@ -187,7 +187,11 @@ class GenerateRequest(TurnRequest):
 
     def to_messages(self) -> list[Message]:
         system = [Message("system", self.system)] if self.system else []
-        return [*system, Message("user", self.prompt)]
+        parts = tuple(
+            ContentPart("image_url", {"url": data_url(image)}, number + 1, len(self.prompt))
+            for number, image in enumerate(self.images or ())
+        )
+        return [*system, Message("user", self.prompt, parts=parts)]
 
 
 class EmbedRequest(BaseModel):
@@ -234,10 +238,6 @@ def to_messages(messages: Sequence[ChatMessage]) -> list[Message]:
     turned: list[Message] = []
     waiting: list[ToolCall] = []
     for index, message in enumerate(messages):
-        if message.images:
-            raise UnsupportedParameterError(
-                "`images`: this server's models read text only.", param=f"messages[{index}].images"
-            )
         calls = tuple(
             ToolCall(
                 call.id or f"call_{index}_{number}",
@@ -251,8 +251,24 @@ def to_messages(messages: Sequence[ChatMessage]) -> list[Message]:
         if message.role == "tool":
             answered = answered_call(waiting, message.tool_call_id, message.tool_name)
             answers = message.tool_call_id or (answered.id if answered else None)
-        turned.append(Message(message.role, message.content or "", calls, answers))
+        text = message.content or ""
+        parts = tuple(
+            ContentPart("image_url", {"url": data_url(image)}, number + 1, len(text))
+            for number, image in enumerate(message.images or ())
+        )
+        turned.append(Message(message.role, text, calls, answers, parts=parts))
     return turned
+
+
+IMAGE_SIGNATURES = {"iVBOR": "png", "/9j/": "jpeg", "R0lG": "gif", "UklGR": "webp"}
+
+
+def data_url(image: str) -> str:
+    """An Ollama image (base64, no header; or already a data: URL) as OpenAI's ``image_url``."""
+    if image.startswith("data:"):
+        return image
+    kind = next((k for sign, k in IMAGE_SIGNATURES.items() if image.startswith(sign)), "png")
+    return f"data:image/{kind};base64,{image}"
 
 
 def answered_call(
