@@ -364,6 +364,10 @@ def test_b_reaches_none_of_a_s_imports(world: World) -> None:
             cookies=world.b.page.cookies,
         )
         assert no_token.status_code == 403 and no_token.json()["error"]["code"] == "csrf_failed"
+        own = world.b.page.post("/api/imports", files={"file": ("b.json", b"[]")})
+        assert own.status_code == 202  # with its token, B's page imports into B's account
+        assert world.b.page.get(f"/api/imports/{own.json()['id']}").status_code == 200
+        assert http.get(f"/api/imports/{own.json()['id']}", headers=a_key).status_code == 404
         for _ in range(600):
             job = http.get(path, headers=a_key).json()
             if job["state"] in ("done", "failed"):
