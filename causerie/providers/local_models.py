@@ -358,9 +358,9 @@ class LocalModels:
         if resident is None or resident.pinned or resident.active:
             return
         del self.resident[model]
-        await resident.provider.unload()
-        key = (model, reason)
+        key = (model, reason)  # counted once decided: whoever sees it gone sees it counted
         self.metrics.unloads[key] = self.metrics.unloads.get(key, 0) + 1
+        await resident.provider.unload()
         log.info("unloaded %s (%s)", model, reason)
         self._signal()
 
