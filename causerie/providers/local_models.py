@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from causerie.config import Settings
 from causerie.engine.client import EngineProcess
 from causerie.engine.footprint import estimate, machine_memory, mib, process_rss
 from causerie.engine.model import LoadedModel
-from causerie.engine.templates import resolve_template
+from causerie.engine.templates import ChatTemplate, resolve_template
 from causerie.errors import EngineUnavailableError, ModelMemoryError, ModelNotFoundError
 from causerie.providers.local import LocalCompletion, LocalProvider, text_tokens
 from causerie.types import Delta, Message, ModelInfo, Redactions, SamplingParams, TurnContext
@@ -182,6 +183,8 @@ class LocalModels:
         self._changed: asyncio.Event | None = None  # a model was released or unloaded
         self._reaper: asyncio.Task[None] | None = None
         self._listing: tuple[float, list[ModelInfo]] | None = None
+        self._tokenizer: tuple[LoadedModel, ChatTemplate] | None = None  # of an unloaded model
+        self._tokenizer_lock = threading.Lock()
         self.metrics = ModelPoolMetrics(self)
         if registry is not None:
             registry.register(self.metrics)
@@ -227,13 +230,23 @@ class LocalModels:
         provider = self.loaded(model)
         if provider is not None:
             return provider.count_tokens(model, messages)
-        # Not loaded: its tokenizer alone (a second, no weights), for the chat's history fit.
-        vocab = LoadedModel(self.path_of(model), context_size=self._context, vocab_only=True)
-        try:
-            template = resolve_template(vocab.metadata, bos=vocab.bos_text, eos=vocab.eos_text)
+        # Not loaded: its tokenizer alone (no weights), kept for the calls that follow (fitting
+        # a chat's history counts many times, and the turn loads the model just after).
+        with self._tokenizer_lock:
+            if self._tokenizer is None or self._tokenizer[0].id != model:
+                self._drop_tokenizer()
+                vocab = LoadedModel(
+                    self.path_of(model), context_size=self._context, vocab_only=True
+                )
+                template = resolve_template(vocab.metadata, bos=vocab.bos_text, eos=vocab.eos_text)
+                self._tokenizer = (vocab, template)
+            vocab, template = self._tokenizer
             return len(text_tokens(vocab, template.prompt(messages)))
-        finally:
-            vocab.close()
+
+    def _drop_tokenizer(self) -> None:
+        if self._tokenizer is not None:
+            self._tokenizer[0].close()
+            self._tokenizer = None
 
     # -- a turn ---------------------------------------------------------------------------------
 
@@ -399,6 +412,8 @@ class LocalModels:
                     await self._unload(name, "idle")
 
     async def close(self) -> None:
+        with self._tokenizer_lock:
+            self._drop_tokenizer()
         if self._reaper is not None:
             self._reaper.cancel()
         for task in list(self._loading.values()):

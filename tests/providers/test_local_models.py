@@ -26,6 +26,7 @@ import pytest
 
 from causerie.engine.footprint import estimate
 from causerie.engine.model import BUNDLED_MODEL_FILE, LoadedModel
+from causerie.types import Message
 from tests.conftest import sqlite_server_with
 from tests.helpers import client_for, long_stream_body
 from tests.inprocess import InProcess, serve_in_process
@@ -255,3 +256,12 @@ async def test_the_page_offers_every_local_model(two_fit: InProcess) -> None:
         page = (await http.get("/")).text
     for name in ("gemma-3-270m-q4_k_m", "alpha", "beta"):
         assert f'<option value="{name}"' in page
+
+
+async def test_an_unloaded_model_counts_with_its_own_tokenizer(two_fit: InProcess) -> None:
+    """A page chat fits its history before the turn loads the model: counted without loading."""
+    pool = two_fit.services.local_models
+    messages = [Message("user", "What is the capital of France?")]
+    counted = [pool.count_tokens("beta", messages) for _ in range(3)]
+    assert "beta" not in loaded(two_fit)  # counting loads no weights
+    assert counted == [pool.count_tokens("gemma-3-270m-q4_k_m", messages)] * 3  # same tokenizer
