@@ -283,9 +283,7 @@ def compare(args: argparse.Namespace, levels: list[int]) -> dict[str, object]:
         "Causerie": lambda: peers.causerie_server(model, t, p, ctx),
         "Causerie (defaults)": lambda: peers.causerie_server(model, t, None, ctx),
     }
-    chosen = [
-        name for name in contenders if not args.only or any(o in name for o in args.only.split(","))
-    ]
+    chosen = [name for name in contenders if chosen_contender(name, args)]
     results: dict[str, object] = {}
     for name in chosen:
         mine = [c for c in levels if "packaged" not in name or c in PACKAGED_LEVELS]
@@ -302,6 +300,15 @@ def compare(args: argparse.Namespace, levels: list[int]) -> dict[str, object]:
         ceiling_table(results, ceiling)
         results["kernel ceiling"] = {str(level): speed for level, speed in ceiling.items()}
     return results
+
+
+def chosen_contender(name: str, args: argparse.Namespace) -> bool:
+    """Whether ``--compare`` runs ``name``: the ones ``--only`` names (all when it names none);
+    a server on its own defaults only with ``--defaults`` or when ``--only`` asks for it."""
+    wanted = [part for part in args.only.split(",") if part]
+    if wanted:
+        return any(part in name for part in wanted)
+    return args.defaults or "(defaults)" not in name
 
 
 def ceiling_table(results: dict[str, object], ceiling: dict[int, float]) -> None:
@@ -474,6 +481,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run llama-server, llama-cpp-python's two servers and Causerie",
     )
     parser.add_argument("--only", default="", help="with --compare: comma-separated name parts")
+    parser.add_argument(
+        "--defaults",
+        action="store_true",
+        help="with --compare: also run every server on its own defaults (no sequences or "
+        "parallelism given), besides the tuned runs",
+    )
     parser.add_argument(
         "--kernel-ceiling",
         action="store_true",
