@@ -100,8 +100,10 @@ def test_an_export_uploaded_from_the_page_is_imported_and_shown(
     assert "upload" in phases and phases.index("upload") < phases.index("done")
     uploaded = [value for phase, value, top in samples if phase == "upload" and value == top]
     assert uploaded, "the upload's bar reached its end"
+    # the bar moved through the import: conversations done of the total, short of the end
     running = [(value, top) for phase, value, top in samples if phase == "running" and value]
-    assert running and all(0 < value <= top == total for value, top in running), samples[-5:]
+    assert any(value < top for value, top in running), samples[-5:]
+    assert all(0 < value <= top == total for value, top in running), samples[-5:]
     assert samples[-1][1:] == [total, total]
 
     expect(summary.get_by_test_id("import-counts")).to_have_text(
