@@ -114,6 +114,11 @@ class MessageTree:
         """The files the conversation's (imported) messages carried, by message id."""
         return MessageAttachments(self._db, self.owner).for_conversation(conversation_id)
 
+    def attachment(self, attachment_id: str) -> tuple[StoredAttachment, bytes]:
+        """One of the owner's attachments with its bytes; NotFoundError when it is another's,
+        or a placeholder (its bytes were not in the export)."""
+        return MessageAttachments(self._db, self.owner).content(attachment_id)
+
     def select(self, conversation_id: str, message_id: str) -> str:
         """Show the branch through ``message_id`` from now on; returns the new current leaf."""
         with self._db.session() as session:

@@ -74,6 +74,7 @@ def mount_web(app: FastAPI) -> None:
         account,
         admin,
         admin_models,
+        attachments,
         projects,
     )
 
@@ -84,6 +85,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(account.router)
     app.include_router(admin.router)
     app.include_router(admin_models.router)
+    app.include_router(attachments.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 
@@ -214,9 +216,16 @@ async def shared_page(request: Request, token: str, services: ServicesDep) -> HT
 
 
 @router.get("/sidebar", response_class=HTMLResponse)
-async def sidebar_page(request: Request, listing: ListingDep, cursor: str) -> HTMLResponse:
-    """The next page of the conversation list ("Load more")."""
+async def sidebar_page(
+    request: Request, listing: ListingDep, cursor: str | None = None
+) -> HTMLResponse:
+    """The next page of the conversation list ("Load more"); without a cursor, the sidebar's
+    lists again (projects, pinned and recent chats), for the page to swap in after an import."""
     sidebar = await to_thread.run_sync(load_sidebar, listing, cursor)
+    if cursor is None:
+        return fragment(
+            request, "_conversation_nav.html", sidebar=sidebar, conversation=None, project=None
+        )
     return fragment(
         request,
         "_sidebar_items.html",

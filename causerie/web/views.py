@@ -3,7 +3,7 @@ in a worker thread, never in the event loop)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -11,17 +11,33 @@ import nh3
 from markupsafe import Markup
 
 from causerie.privacy.redact import KINDS
+from causerie.storage.attachments import StoredAttachment
 from causerie.storage.conversations import ConversationSummary, StoredMessage
 from causerie.storage.listing import ConversationListing, as_utc
 from causerie.storage.search import MARK_END, MARK_START, SearchHit
 from causerie.storage.shares import Share
 from causerie.storage.tree import MessageTree, ThreadMessage
-from causerie.types import Redactions, Source
+from causerie.types import Reasoning, Redactions, Source
 from causerie.web.render import render_markdown
 
 SIDEBAR_PAGE = 50
 THREAD_WINDOW = 60  # messages rendered when a conversation opens
 ARCHIVE_PAGE = 50
+SHOWN_ROLES = ("user", "assistant", "tool")  # hidden messages never; system ones neither
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningView:
+    """What the model thought before its reply, shown collapsed under its ``summary``."""
+
+    summary: str  # "Thought for 12s"; "" when the source gave none (the page says "Thoughts")
+    html: Markup
+
+    @classmethod
+    def of(cls, reasoning: Reasoning | None) -> ReasoningView | None:
+        if reasoning is None or not (reasoning.text.strip() or reasoning.summary):
+            return None
+        return cls(reasoning.summary or "", render_stored(reasoning.text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +57,22 @@ class MessageView:
     siblings: tuple[str, ...]
     redactions: Redactions | None = None
     sources: tuple[Source, ...] = ()  # the passages of the user's files it was given
+    reasoning: ReasoningView | None = None
+    attachments: tuple[StoredAttachment, ...] = ()  # an imported message's files
+    tool_name: str = ""  # a tool output: the tool that answered ("" when unknown)
 
     @classmethod
-    def of(cls, item: ThreadMessage) -> MessageView:
+    def of(
+        cls,
+        item: ThreadMessage,
+        attachments: Sequence[StoredAttachment] = (),
+        tool_name: str = "",
+    ) -> MessageView:
         message = item.message
         if message.role == "assistant":
             html = render_stored(shown_text(message), tuple(s.number for s in message.sources))
+        elif message.role == "tool":  # a tool's output (imported): markdown, as its quotes are
+            html = render_stored(message.content)
         else:
             html = Markup.escape(message.content)  # shown with white-space: pre-wrap
         return cls(
@@ -63,6 +89,9 @@ class MessageView:
             siblings=item.siblings,
             redactions=message.redactions,
             sources=message.sources,
+            reasoning=ReasoningView.of(message.reasoning),
+            attachments=tuple(attachments),
+            tool_name=tool_name,
         )
 
     @property
@@ -188,18 +217,26 @@ def load_thread(
 ) -> ThreadPage:
     """The shown branch's last ``window`` messages (before ``before``, when given), so a long
     conversation opens fast; the page asks for earlier ones as the reader scrolls up. A
-    ``through`` message (a search hit) is always inside the window."""
+    ``through`` message (a search hit) is always inside the window. Imported messages come
+    with their attachments, and a tool's output with the name of the tool its call named."""
     items = [
-        item
-        for item in tree.thread(conversation_id, through)
-        if item.message.role in ("user", "assistant")
+        item for item in tree.thread(conversation_id, through) if item.message.role in SHOWN_ROLES
     ]
     ids = [item.message.id for item in items]
     end = ids.index(before) if before in ids else len(items)
     start = max(0, end - window)
     if through in ids and before is None:
         start = min(start, max(0, ids.index(through) - 2))
-    messages = tuple(MessageView.of(item) for item in items[start:end])
+    calls = {call.id: call.name for item in items[:end] for call in item.message.tool_calls}
+    files = tree.attachments(conversation_id) if items else {}
+    messages = tuple(
+        MessageView.of(
+            item,
+            files.get(item.message.id, ()),
+            calls.get(item.message.tool_call_id or "", ""),
+        )
+        for item in items[start:end]
+    )
     return ThreadPage(messages, ids[start] if start > 0 else None)
 
 

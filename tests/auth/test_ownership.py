@@ -1,7 +1,8 @@
 """The ownership matrix: user B reaches none of user A's objects — conversations, messages,
-share links, API keys — through the page (B's session), the API (B's key, every header that
-carries one), or a credential of the wrong kind. Each refusal is a 404 (or a 401 for the wrong
-kind of credential), never a hint that the object exists; afterwards A's data is unchanged.
+share links, API keys, imports and their attachments — through the page (B's session), the API
+(B's key, every header that carries one), or a credential of the wrong kind. Each refusal is a
+404 (or a 401 for the wrong kind of credential), never a hint that the object exists;
+afterwards A's data is unchanged.
 
 Runs against a real server, on SQLite then on Postgres.
 """
@@ -13,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import openai
@@ -20,9 +22,11 @@ import pytest
 
 from causerie.auth.accounts import Accounts
 from causerie.storage import ConversationStore, Database
+from causerie.storage.attachments import MessageAttachments
 from causerie.storage.shares import ShareStore
 from causerie.storage.users import Account
-from tests.archive.chatgpt_factory import Conversation
+from tests.archive.chatgpt_factory import PNG, Conversation, export_zip, rich_conversation
+from tests.chat.imports import ASSETS, conversation_of
 from tests.conftest import Server
 from tests.helpers import accounts_for, csrf_token_of
 
@@ -338,6 +342,16 @@ def test_b_reaches_none_of_a_s_conversations_through_the_rest_api(world: World) 
     assert_a_unchanged(world)
 
 
+def import_ended(http: httpx.Client, path: str, headers: dict[str, str]) -> dict[str, Any]:
+    """The import job at ``path`` once it ended."""
+    for _ in range(600):
+        job: dict[str, Any] = http.get(path, headers=headers).json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"the import never ended: {job}")
+
+
 def test_b_reaches_none_of_a_s_imports(world: World) -> None:
     """Imports join the matrix: A's import job, through B's key or B's session, is 404 and
     says nothing of A's export; anonymous is 401 (upload and status); a signed-in page's
@@ -368,11 +382,31 @@ def test_b_reaches_none_of_a_s_imports(world: World) -> None:
         assert own.status_code == 202  # with its token, B's page imports into B's account
         assert world.b.page.get(f"/api/imports/{own.json()['id']}").status_code == 200
         assert http.get(f"/api/imports/{own.json()['id']}", headers=a_key).status_code == 404
-        for _ in range(600):
-            job = http.get(path, headers=a_key).json()
-            if job["state"] in ("done", "failed"):
-                break
-            time.sleep(0.05)
+        job = import_ended(http, path, a_key)
         assert job["state"] == "done" and job["summary"]["created"] == 1, job
         for client, headers in ((http, b_key), (world.b.page, {})):
             assert SECRET_WORD not in client.get(path, headers=headers).text
+
+
+def test_b_sees_none_of_a_s_imported_attachments(world: World) -> None:
+    """An image A imported is served to A's page alone: B's page gets a 404 saying nothing,
+    an API key (not a page) and no credential at all get a 401."""
+    external = f"rich-{uuid.uuid4().hex[:8]}"
+    export = export_zip([rich_conversation(external)], assets=ASSETS)
+    a_key = {"Authorization": f"Bearer {world.a.key}"}
+    with httpx.Client(base_url=world.server.url, timeout=60) as http:
+        made = http.post("/api/imports", files={"file": ("a.zip", export)}, headers=a_key)
+        assert made.status_code == 202, made.text
+        job = import_ended(http, f"/api/imports/{made.json()['id']}", a_key)
+        assert job["state"] == "done", job
+        owner = world.a.account.id
+        conversation = conversation_of(world.database, external, owner).id
+        files = MessageAttachments(world.database, owner).for_conversation(conversation)
+        image = next(f for found in files.values() for f in found if f.missing is None)
+        path = f"/attachments/{image.id}"
+        assert world.a.page.get(path).content == PNG
+        refused = world.b.page.get(path)
+        assert refused.status_code == 404 and "cat.png" not in refused.text
+        assert http.get(path, headers=a_key).status_code == 401
+        assert http.get(path).status_code == 401
+        assert f'src="{path}"' in world.a.page.get(f"/c/{conversation}").text

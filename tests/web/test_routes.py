@@ -51,6 +51,7 @@ def test_unknown_conversation_is_a_404_page(http: httpx.Client) -> None:
         ("sidebar.js", "javascript"),
         ("api.js", "javascript"),
         ("thread.js", "javascript"),
+        ("data.js", "javascript"),
         ("search.js", "javascript"),
         ("theme.js", "javascript"),
         ("chat.css", "text/css"),

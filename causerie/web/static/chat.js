@@ -11,6 +11,7 @@ import { setTitle, setupDrawer, setupSidebar, showCurrent } from "./sidebar.js";
 import { setupThreadActions } from "./thread.js";
 import { setupAttachments } from "./attachments.js";
 import { setupNewProject, setupProjectPage } from "./projects.js";
+import { setupDataControls } from "./data.js";
 
 const STICK_DISTANCE = 80; // px from the bottom within which the thread follows the reply
 
@@ -27,6 +28,7 @@ setupShortcuts();
 if (!thread) setupChatSettings(() => null); // custom instructions are on every page
 setupArchive();
 setupNewProject();
+setupDataControls();
 const projectPanel = document.querySelector("[data-testid=project-panel]");
 if (projectPanel) setupProjectPage(projectPanel);
 if (thread && form) setupChat();

@@ -53,9 +53,9 @@ export function groupList(list) {
 }
 
 export function setupSidebar(nav) {
-  const recent = nav.querySelector("[data-testid=recent]");
+  const recentList = () => nav.querySelector("[data-testid=recent]"); // refreshSidebar swaps it
   const menu = document.querySelector("[data-testid=item-menu-popup]");
-  groupList(recent);
+  groupList(recentList());
 
   nav.addEventListener("click", async (event) => {
     const more = event.target.closest("[data-testid=load-more]");
@@ -63,6 +63,7 @@ export function setupSidebar(nav) {
       more.disabled = true;
       const html = await getHTML(`/sidebar?cursor=${encodeURIComponent(more.dataset.cursor)}`);
       more.parentElement.remove();
+      const recent = recentList();
       recent.insertAdjacentHTML("beforeend", html); // rendered and escaped on the server
       groupList(recent);
       return;
@@ -191,4 +192,23 @@ export function showCurrent(nav, id, title, projectId = null) {
   }
   for (const other of nav.querySelectorAll("a[aria-current]")) other.removeAttribute("aria-current");
   link.setAttribute("aria-current", "page");
+}
+
+// The lists again from the server (after an import brought conversations), the open one marked.
+export async function refreshSidebar() {
+  const lists = document.querySelector("[data-testid=conversation-lists]");
+  if (!lists) return;
+  const html = await getHTML("/sidebar");
+  const menu = document.querySelector("[data-testid=item-menu-popup]");
+  if (menu) {
+    menu.hidden = true;
+    document.body.append(menu); // out of the lists about to be replaced
+  }
+  lists.innerHTML = html; // rendered and escaped on the server
+  groupList(lists.querySelector("[data-testid=recent]"));
+  const current = document.querySelector("[data-testid=thread]")?.dataset.conversationId;
+  if (current) {
+    const link = [...lists.querySelectorAll("a[data-id]")].find((a) => a.dataset.id === current);
+    link?.setAttribute("aria-current", "page");
+  }
 }
