@@ -164,7 +164,9 @@ class Accounts:
         cannot go. The audit event keeps the username and the counts, no content."""
         account = self.users.get(user_id)
         if account.is_admin and account.status == "active" and self.users.count_admins() <= 1:
-            raise InvalidRequestError("The last active admin cannot be deleted.")
+            raise InvalidRequestError(
+                "The last active admin cannot be deleted.", code="last_admin_delete"
+            )
         erased = self.users.delete(user_id)
         detail = f"{erased.conversations} conversations, {erased.messages} messages"
         self.audit.record(actor, "user.delete", account.username, ip=ip, detail=detail)

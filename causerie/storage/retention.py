@@ -67,18 +67,15 @@ class RetentionStore:
 
     def policy(self) -> RetentionPolicy:
         with self._db.session() as session:
-            settings = dict(
-                session.execute(
-                    select(SiteSettingRow.name, SiteSettingRow.value).where(
-                        SiteSettingRow.name.in_([DAYS, KEEP_PINNED])
-                    )
-                ).tuples()
+            chosen = select(SiteSettingRow.name, SiteSettingRow.value).where(
+                SiteSettingRow.name.in_([DAYS, KEEP_PINNED])
             )
+            settings = {name: value for name, value in session.execute(chosen)}
             groups = session.execute(
                 select(GroupRow.name, GroupRow.retention_days).where(
                     GroupRow.retention_days.is_not(None)
                 )
-            ).tuples()
+            )
             days = settings.get(DAYS, "")
             return RetentionPolicy(
                 int(days) if days.isdigit() and int(days) > 0 else None,
@@ -169,7 +166,7 @@ class RetentionStore:
                 )
                 if policy.keep_pinned:
                     query = query.where(ConversationRow.pinned.is_(False))
-                found += session.execute(query.limit(limit - len(found))).tuples()
+                found += [(o, c) for o, c in session.execute(query.limit(limit - len(found)))]
         return found
 
     def erase(self, expired: Sequence[tuple[str, str]]) -> dict[str, Erased]:
@@ -183,7 +180,7 @@ class RetentionStore:
     def usernames(self, owners: Sequence[str]) -> dict[str, str]:
         with self._db.session() as session:
             query = select(UserRow.id, UserRow.username).where(UserRow.id.in_(owners))
-            return dict(session.execute(query).tuples())
+            return {owner: name for owner, name in session.execute(query)}
 
     def claim_run(self, now: datetime, interval: timedelta) -> bool:
         """Whether this replica runs the purge now: nobody did within ``interval`` (less a
