@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,6 +24,7 @@ from sqlalchemy.pool import StaticPool
 from causerie.errors import ConfigurationError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -137,7 +139,9 @@ class Database:
         if not self.is_sqlite:
             return
         with self.engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+        if busy is not None and busy[0]:  # a reader held the log: the next checkpoint will do
+            log.warning("the write-ahead log could not be truncated after an erasure")
 
     def ping(self) -> bool:
         try:
