@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if owned:  # given services may serve other loops too
             app.state.services.local.engine.attach(asyncio.get_running_loop())
             app.state.services.ingestor.start()  # reads what a stop left unread
+            app.state.services.retention.start()  # purges past the admin's retention period
         try:
             yield
         finally:

@@ -231,6 +231,13 @@ class Settings(BaseSettings):
     local_only: bool = Field(
         False, description="Refuse every provider whose privacy class is external."
     )
+    retention_interval: float = Field(
+        3600,
+        ge=1,
+        description="Seconds between two purges of the conversations past the retention "
+        "period an admin set (`/admin/settings`; off by default). With several replicas, one "
+        "of them purges each time.",
+    )
     default_tokens_per_day: int | None = Field(
         None, ge=1, description="Tokens a user may use a day unless their account sets it."
     )

@@ -14,6 +14,7 @@ from causerie.auth.gate import Gate
 from causerie.auth.quotas import Quotas
 from causerie.chat.files import ChatFiles
 from causerie.chat.import_queue import ImportQueue
+from causerie.chat.retention import Retention
 from causerie.chat.service import ChatService
 from causerie.config import Settings
 from causerie.hub.jobs import PullJobs
@@ -48,6 +49,7 @@ class Services:
     embedder: Embedder
     pulls: PullJobs  # models pulled from the admin page
     imports: ImportQueue  # exports uploaded to /api/imports
+    retention: Retention  # the admin's retention policy and its background purge
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -80,12 +82,14 @@ class Services:
             embedder,
             PullJobs(settings.resolved_models_dir()),
             ImportQueue(database, max_attachment_bytes=settings.max_upload_bytes),
+            Retention(database, interval=settings.retention_interval),
         )
 
     def conversations(self, owner: str) -> ConversationStore:
         return ConversationStore(self.database, owner)
 
     async def close(self) -> None:
+        await self.retention.close()
         await to_thread.run_sync(self.imports.close)
         await self.ingestor.close()
         await self.registry.close()

@@ -150,7 +150,27 @@ class Accounts:
         self.audit.record(account.username, "password.change", account.username)
         return self.credentials.start_session(account.id)
 
+    def delete_own_account(self, account: Account, password: str, *, ip: str = "") -> None:
+        """*Delete my account*: the password again, then ``delete_user`` by the user."""
+        found = self.users.credentials(account.username)
+        if found is None or not passwords.verify(found[1], password):
+            raise InvalidRequestError("The current password is wrong.", param="current_password")
+        self.delete_user(account.username, account.id, ip=ip)
+
     # -- admin actions (actor: an admin's username, or "cli") ------------------------------------
+
+    def delete_user(self, actor: str, user_id: str, *, ip: str = "") -> Account:
+        """Erase the account and all it stored (``storage/erasure.py``); the last active admin
+        cannot go. The audit event keeps the username and the counts, no content."""
+        account = self.users.get(user_id)
+        if account.is_admin and account.status == "active" and self.users.count_admins() <= 1:
+            raise InvalidRequestError(
+                "The last active admin cannot be deleted.", code="last_admin_delete"
+            )
+        erased = self.users.delete(user_id)
+        detail = f"{erased.conversations} conversations, {erased.messages} messages"
+        self.audit.record(actor, "user.delete", account.username, ip=ip, detail=detail)
+        return account
 
     # -- API keys (the page and the CLI both come here: one audit record shape per action) ------
 

@@ -183,6 +183,22 @@ def users_approve(name: str) -> None:
     _set_status(name, "active", only_from="pending")
 
 
+@users.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def users_delete(name: str, yes: bool) -> None:
+    """Delete an account and everything it stored, for good (usage and audit stay)."""
+    with open_accounts() as accounts:
+        account = accounts.users.by_username(name)
+        if not yes:
+            click.confirm(
+                f"Delete {account.username} and all their conversations, files and keys?",
+                abort=True,
+            )
+        accounts.delete_user(ACTOR, account.id)
+    click.echo(f"{account.username} and everything they stored are deleted.")
+
+
 @users.command("reset-password")
 @click.argument("name")
 @password_stdin_option

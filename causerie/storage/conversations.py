@@ -10,17 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from causerie.errors import NotFoundError
 from causerie.storage.db import Database
-from causerie.storage.erasure import erase_orphaned_contents
+from causerie.storage.erasure import erase_conversations
 from causerie.storage.tables import (
     API_SOURCE,
     LOCAL_OWNER,
     ConversationRow,
-    FileRow,
     MessageRow,
     ProjectRow,
     utcnow,
@@ -266,14 +265,10 @@ class ConversationStore:
             row.title = title[:200]
 
     def delete(self, conversation_id: str) -> None:
-        """The conversation, its messages, its attached files and (when no other file holds
-        them) their contents: bytes, passages, vectors, index entries."""
+        """The conversation and all it holds (``erasure.erase_conversations``), for real."""
         with self._db.session() as session:
-            row = owned(session, conversation_id, self.owner)
-            session.execute(delete(MessageRow).where(MessageRow.conversation_id == row.id))
-            session.execute(delete(FileRow).where(FileRow.conversation_id == row.id))
-            session.delete(row)
-            erase_orphaned_contents(session)
+            erase_conversations(session, [owned(session, conversation_id, self.owner).id])
+        self._db.flush_erased()
 
     def append(
         self, conversation_id: str, parent_id: str | None, drafts: Sequence[MessageDraft]

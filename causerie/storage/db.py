@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,6 +24,7 @@ from sqlalchemy.pool import StaticPool
 from causerie.errors import ConfigurationError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -31,7 +33,8 @@ _ON_THE_LOOP: ContextVar[bool] = ContextVar("on_the_loop", default=False)
 
 
 def _sqlite_setup(dbapi_connection: Any, _record: Any) -> None:
-    """Every new SQLite connection: WAL, foreign keys, and sqlite-vec's vector functions."""
+    """Every new SQLite connection: WAL, foreign keys, sqlite-vec's vector functions, and
+    ``secure_delete``: deleted rows are overwritten with zeros in the file, not just unlinked."""
     dbapi_connection.enable_load_extension(True)
     sqlite_vec.load(dbapi_connection)
     dbapi_connection.enable_load_extension(False)
@@ -40,6 +43,7 @@ def _sqlite_setup(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -126,6 +130,18 @@ class Database:
             return fn(*args, **kwargs)
         finally:
             _ON_THE_LOOP.reset(token)
+
+    def flush_erased(self) -> None:
+        """After an erasure, on SQLite: copy the write-ahead log into the file and truncate it,
+        so the pages that held the erased rows (kept in the log until a checkpoint) are gone
+        from the log; ``secure_delete`` zeroed them in the file. Nothing to do on Postgres
+        (see docs/accounts.md on ``VACUUM``)."""
+        if not self.is_sqlite:
+            return
+        with self.engine.connect() as connection:
+            busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+        if busy is not None and busy[0]:  # a reader held the log: the next checkpoint will do
+            log.warning("the write-ahead log could not be truncated after an erasure")
 
     def ping(self) -> bool:
         try:

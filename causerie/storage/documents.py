@@ -281,6 +281,7 @@ class DocumentStore:
         with self._db.session() as session:
             session.delete(self._owned(session, file_id))
             erase_orphaned_contents(session)
+        self._db.flush_erased()
 
     def passage(self, file_id: str, position: int) -> PassageView:
         """A passage of the file and the text of its page around it (the page's passages put

@@ -16,12 +16,11 @@ from sqlalchemy.orm import Session
 from causerie.errors import NotFoundError
 from causerie.storage.conversations import owned
 from causerie.storage.db import Database
-from causerie.storage.erasure import erase_orphaned_contents
+from causerie.storage.erasure import erase_conversations, erase_orphaned_contents
 from causerie.storage.tables import (
     LOCAL_OWNER,
     ConversationRow,
     FileRow,
-    MessageRow,
     ProjectRow,
     utcnow,
 )
@@ -103,15 +102,11 @@ class ProjectStore:
         with self._db.session() as session:
             row = self._owned(session, project_id)
             chats = select(ConversationRow.id).where(ConversationRow.project_id == row.id)
-            session.execute(delete(MessageRow).where(MessageRow.conversation_id.in_(chats)))
-            session.execute(
-                delete(FileRow).where(
-                    (FileRow.project_id == row.id) | FileRow.conversation_id.in_(chats)
-                )
-            )
-            session.execute(delete(ConversationRow).where(ConversationRow.project_id == row.id))
+            erase_conversations(session, chats)
+            session.execute(delete(FileRow).where(FileRow.project_id == row.id))
             session.delete(row)
             erase_orphaned_contents(session)
+        self._db.flush_erased()
 
     def _owned(self, session: Session, project_id: str) -> ProjectRow:
         row = session.get(ProjectRow, project_id)

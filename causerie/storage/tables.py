@@ -211,12 +211,14 @@ class UserRow(Base):
 
 
 class GroupRow(Base):
-    """A named set of users sharing a model restriction (JSON list; None: every model)."""
+    """A named set of users sharing a model restriction (JSON list; None: every model) and,
+    when set, a retention period of its own (days; 0: kept forever; None: the site's)."""
 
     __tablename__ = "user_groups"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     models: Mapped[str | None] = mapped_column(Text, nullable=True)
+    retention_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class SessionRow(Base):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from causerie.errors import ConflictError, InvalidRequestError, NotFoundError
 from causerie.storage.db import Database
+from causerie.storage.erasure import Erased, erase_owner
 from causerie.storage.tables import (
     LOCAL_OWNER,
     ApiKeyRow,
@@ -181,6 +182,15 @@ class UserStore:
             self._row(session, user_id).password_hash = password_hash
             if end_sessions:
                 session.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+
+    def delete(self, user_id: str) -> Erased:
+        """Erase the account and every row that holds its content (``erasure.erase_owner``);
+        what it erased, counted."""
+        with self._db.session() as session:
+            self._row(session, user_id)
+            erased = erase_owner(session, user_id)
+        self._db.flush_erased()
+        return erased
 
     def set_status(self, user_id: str, status: Status) -> Account:
         """Disabling ends every session and revokes every key of the user at once."""

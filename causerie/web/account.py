@@ -148,6 +148,35 @@ async def sign_out_everywhere(
     return response
 
 
+@router.post("/account/delete", response_class=HTMLResponse)
+async def delete_account(
+    request: Request, principal: PagePrincipal, listing: ListingDep, services: ServicesDep
+) -> Response:
+    """*Delete my account*: with the password again, everything of the account is erased
+    (``storage/erasure.py``) and this browser is signed out."""
+    account = principal.account
+    if account is None:
+        return await not_enabled(request, listing, status_code=404)
+
+    status, error = 403, await csrf_refusal(request, principal)
+    if error is None:
+        form = await request.form()
+        password, ip = field(form, "password"), client_ip(request)
+        try:
+            await to_thread.run_sync(
+                lambda: services.accounts.delete_own_account(account, password, ip=ip)
+            )
+        except InvalidRequestError as exc:
+            status, error = 400, explain(exc, strings_for(request))
+    if error is not None:
+        return await account_page(
+            request, services, principal, listing, error=error, status_code=status
+        )
+    response = redirect(f"{root_of(request)}/login")
+    clear_session_cookie(response, request)
+    return response
+
+
 # -- API keys -----------------------------------------------------------------------------------
 
 

@@ -53,6 +53,7 @@ MESSAGES = {
     "password": "password_too_short",
     "invite": "invite_invalid",
     "current_password": "current_password_wrong",
+    "last_admin_delete": "last_admin_delete",
 }
 
 

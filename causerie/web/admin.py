@@ -142,6 +142,7 @@ def groups_context(services: Services) -> dict[str, Any]:
     return {
         "groups": [(name, groups[name], members.get(name, 0)) for name in sorted(groups)],
         "model_choices": model_choices(services),
+        "retention": services.retention.policy(),
     }
 
 
@@ -150,6 +151,7 @@ def settings_context(services: Services) -> dict[str, Any]:
         "policy": services.accounts.signup_policy(),
         "policies": SIGNUP_POLICIES,
         "invite_link": None,
+        "retention": services.retention.policy(),
     }
 
 
@@ -244,6 +246,14 @@ def group_name(text: str) -> str:
     return text
 
 
+def named_group(form: FormData) -> str:
+    """The form's ``group``, which must be given."""
+    name = group_name(field(form, "group"))
+    if not name:
+        raise InvalidRequestError("Give the group a name.", param="group")
+    return name
+
+
 # -- accounts -----------------------------------------------------------------------------------
 
 
@@ -323,9 +333,7 @@ async def set_group_models(
     request: Request, listing: ListingDep, services: ServicesDep, admin: AdminForm
 ) -> Response:
     def change(form: FormData) -> str:
-        name = group_name(field(form, "group"))
-        if not name:
-            raise InvalidRequestError("Give the group a name.", param="group")
+        name = named_group(form)
         services.accounts.set_group_models(admin.username, name, chosen_models(form))
         return name
 

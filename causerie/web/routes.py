@@ -73,6 +73,7 @@ def mount_web(app: FastAPI) -> None:
     from causerie.web import (  # they render with this module's page()
         account,
         admin,
+        admin_erasure,
         admin_models,
         attachments,
         projects,
@@ -83,6 +84,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(send.router)
     app.include_router(actions.router)
     app.include_router(account.router)
+    app.include_router(admin_erasure.router)  # before admin's /users/{id}/{setting}
     app.include_router(admin.router)
     app.include_router(admin_models.router)
     app.include_router(attachments.router)
@@ -150,6 +152,7 @@ async def conversation_page(
             "sidebar": load_sidebar(listing),
             "models": model_ids(registry, services.quotas.allowed_models(principal)),
             "chat_settings": chat_settings,
+            "expires_at": services.retention.expires_at(principal.owner, conversation_id),
         }
 
     try:

@@ -117,10 +117,10 @@ def test_help_lists_the_account_commands() -> None:
     runner = CliRunner()
     assert {"users", "keys"} <= set(runner.invoke(main, ["--help"]).output.split())
     users_help = runner.invoke(main, ["users", "--help"]).output
-    expected = "create list disable enable approve reset-password set-role set-limits set-models"
-    assert set(f"{expected} set-group group-models signup-policy invite audit".split()) <= set(
-        users_help.split()
-    )
+    expected = "create list disable enable approve delete reset-password set-role set-limits"
+    assert set(
+        f"{expected} set-models set-group group-models signup-policy invite audit".split()
+    ) <= set(users_help.split())
     assert {"create", "list", "revoke"} <= set(
         runner.invoke(main, ["keys", "--help"]).output.split()
     )
@@ -198,6 +198,21 @@ def test_disabling_refuses_keys_and_the_last_admin_stays(tmp_path: Path) -> None
     assert "last active admin" in refused(tmp_path, "users", "set-role", "alice", "user")
     ok(tmp_path, "users", "set-role", "bob", "admin")
     assert table(ok(tmp_path, "users", "list"))["bob"][1] == "admin"
+
+
+def test_delete_asks_first_erases_and_keeps_the_last_admin(tmp_path: Path) -> None:
+    create_user(tmp_path, "alice", admin=True)
+    create_user(tmp_path, "bob")
+    create_key(tmp_path, "bob")
+    assert causerie(tmp_path, "users", "delete", "bob", stdin="n\n").returncode == 1  # aborted
+    assert "bob" in table(ok(tmp_path, "users", "list"))
+    assert "deleted" in ok(tmp_path, "users", "delete", "bob", stdin="y\n")
+    assert "bob" not in table(ok(tmp_path, "users", "list"))
+    assert "last active admin" in refused(tmp_path, "users", "delete", "alice", "--yes")
+    assert "no user" in refused(tmp_path, "users", "delete", "bob", "--yes").lower()
+    with accounts_on(tmp_path) as accounts:
+        (event,) = accounts.audit.recent(5, action="user.delete")
+        assert (event.actor, event.action, event.target) == ("cli", "user.delete", "bob")
 
 
 def test_limits_models_groups_policy_invites_and_approval(tmp_path: Path) -> None:

@@ -371,7 +371,7 @@ def test_groups_get_their_models(site: Site, admin: httpx.Client) -> None:
     assert post(admin, "/admin/groups", group=group, models=["gamma"]).status_code == 303
     assert site.accounts.users.groups()[group] == ("gamma",)
     row = row_of(admin.get("/admin/groups").text, "groups", group)
-    assert row[1:] == ["0", "gamma"]
+    assert row[1:] == ["0", "gamma", "site policy"]  # members, models, retention
     assert post(admin, "/admin/groups", group=group, all="1").status_code == 303
     assert site.accounts.users.groups()[group] is None
     assert post(admin, "/admin/groups", group="", all="1").status_code == 400
