@@ -24,10 +24,13 @@ from causerie.archive.causerie_zip import (
     conversation_member,
 )
 from causerie.chat.export import iso, message_document, summary_fields
+from causerie.errors import InvalidRequestError
 from causerie.storage.account_data import AccountData, ConversationRecord, ProjectRecord
 from causerie.storage.db import Database
+from causerie.storage.users import UserStore
+from causerie.types import LOCAL_OWNER
 
-__all__ = ["Owner", "archive_chunks", "archive_filename"]
+__all__ = ["Owner", "archive_chunks", "archive_filename", "owners_to_export"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,26 @@ def archive_chunks(
         "accounts": accounts,
     }
     yield writer.finish(manifest)
+
+
+def owners_to_export(db: Database, username: str | None, every: bool) -> list[Owner]:
+    """``username``'s account; with ``every``, every account (and the local user's data, kept
+    from before there were accounts, when there is some); with neither on a server without
+    accounts, the local user. Raises NotFoundError for an unknown name, and InvalidRequestError
+    when a server with accounts is not told whose."""
+    users = UserStore(db)
+    if every:
+        owners = [Owner(account.id, account.username) for account in users.all()]
+        local = AccountData(db, LOCAL_OWNER)
+        if local.conversation_ids() or local.preferences() or not owners:
+            owners.insert(0, Owner(LOCAL_OWNER, None))
+        return owners
+    if username is not None:
+        account = users.by_username(username)
+        return [Owner(account.id, account.username)]
+    if users.any():
+        raise InvalidRequestError("This server has accounts: say whose data to export.")
+    return [Owner(LOCAL_OWNER, None)]
 
 
 def archive_filename(username: str | None, now: datetime | None = None) -> str:
