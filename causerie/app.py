@@ -17,6 +17,7 @@ from causerie.api import chat as chat_api
 from causerie.api import completions as completions_api
 from causerie.api import conversations as conversations_api
 from causerie.api import embeddings as embeddings_api
+from causerie.api import exports as exports_api
 from causerie.api import files as files_api
 from causerie.api import imports as imports_api
 from causerie.api import models as models_api
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(projects_api.router)
     app.include_router(conversations_api.router)
     app.include_router(imports_api.router)
+    app.include_router(exports_api.router)
     app.include_router(ollama_api.router)  # Ollama's API: /api/chat, /api/tags...
 
     @app.get("/health", summary="Liveness: the process answers")

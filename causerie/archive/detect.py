@@ -1,6 +1,6 @@
 """Which export an upload is, told from its content (never its name), and its reader.
 
-* a zip holding ``causerie-archive.json``: Causerie's own archive (not read yet);
+* a zip holding ``causerie-archive.json``: Causerie's own archive;
 * a zip holding ``conversations.json`` or ``conversations-NNN.json``: a ChatGPT export;
 * a JSON list whose items have a ``mapping`` (or ``current_node``): a bare ChatGPT
   ``conversations.json``;
@@ -17,6 +17,8 @@ from typing import IO, Literal
 
 import ijson  # type: ignore[import-untyped]
 
+from causerie.archive.causerie_reader import CauserieArchiveReader
+from causerie.archive.causerie_zip import MANIFEST as CAUSERIE_MANIFEST
 from causerie.archive.chatgpt_export import (
     is_conversations_file,
     open_chatgpt_json,
@@ -28,26 +30,28 @@ from causerie.archive.tree import ExportReader
 from causerie.archive.zipsafe import SafeZip, Upload, ZipLimits, is_zip, read_head
 from causerie.errors import ImportFormatError
 
-CAUSERIE_MANIFEST = "causerie-archive.json"
 CHATGPT_KEYS = frozenset({"mapping", "current_node", "default_model_slug"})
 OPENWEBUI_KEYS = frozenset({"chat"})
 
 Detected = Literal["chatgpt-zip", "chatgpt-json", "openwebui", "causerie"]
 
 
-def open_export(upload: Upload, limits: ZipLimits | None = None) -> ExportReader:
+def open_export(
+    upload: Upload, limits: ZipLimits | None = None, *, account: str | None = None
+) -> ExportReader:
     """The reader for whatever export ``upload`` holds (a path, or a seekable binary stream
     that stays open while the reader is used). Raises ``ImportFormatError`` with a message for
-    the person who uploaded it when it is none Causerie reads."""
+    the person who uploaded it when it is none Causerie reads. ``account``: which account of
+    a Causerie archive of several to read."""
     if is_zip(upload):
         archive = SafeZip(upload, limits)
         try:
-            kind = detect_zip(archive)
-            if kind == "causerie":
-                raise ImportFormatError(
-                    "This is a Causerie archive; importing those is not supported yet.",
-                    code="unsupported_import",
+            if detect_zip(archive) == "causerie":
+                manifest = min(
+                    (n for n in archive.names if posixpath.basename(n) == CAUSERIE_MANIFEST),
+                    key=lambda name: (name.count("/"), name),
                 )
+                return CauserieArchiveReader(archive, manifest, account)
             return open_chatgpt_zip(archive)
         except BaseException:
             archive.close()

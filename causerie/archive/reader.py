@@ -8,7 +8,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from causerie.archive.jsonstream import JsonList, Key, scan, stream
-from causerie.archive.tree import ImportedConversation, ReadItem, Skipped, SourceFormat
+from causerie.archive.tree import (
+    ArchivedAccount,
+    ImportedConversation,
+    ReadItem,
+    Skipped,
+    SourceFormat,
+)
 from causerie.archive.values import safe_id, title_of
 
 
@@ -34,6 +40,7 @@ class ListReader:
         on_close: Callable[[], None] | None = None,
     ) -> None:
         self.source = source
+        self.account: ArchivedAccount | None = None  # only Causerie's archives hold one
         self._files = files
         self._read = read
         self._on_close = on_close

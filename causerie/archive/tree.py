@@ -14,6 +14,11 @@ What a node holds, by the kind of source node:
 * a tool call: an assistant node with ``tool_calls`` (code as ``{"code": ...}``); its output
   is a ``tool`` node whose ``tool_call_id`` names the call;
 * reasoning: ``reasoning`` on the reply it led to, never in its ``text``.
+
+Causerie's own archive carries more, all of it optional for the other readers: a node's
+feedback, redactions, sources and usage, the id it had in the export it first came from
+(``origin_id``); a conversation's settings, project, share links and where it was imported
+from (``provenance``); the account's preferences and projects (``ArchivedAccount``).
 """
 
 from __future__ import annotations
@@ -21,17 +26,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Literal, Protocol
+from typing import IO, Any, Literal, Protocol
 
-from causerie.types import Reasoning, Role, ToolCall
+from causerie.types import Reasoning, Redactions, Role, Source, ToolCall
 
 __all__ = [
+    "ArchivedAccount",
+    "ArchivedProject",
+    "ArchivedShare",
     "CustomInstructions",
+    "Feedback",
     "ExportReader",
     "HiddenReason",
     "ImportedAttachment",
     "ImportedConversation",
     "ImportedNode",
+    "Provenance",
     "ReadItem",
     "Reasoning",  # causerie.types.Reasoning: the same type storage keeps
     "Skipped",
@@ -65,6 +75,7 @@ class ImportedAttachment:
     width: int | None = None
     height: int | None = None
     location: str | None = None  # the zip member holding the bytes, when there is one
+    missing: str | None = None  # why the source had no bytes (Causerie archives)
     opener: Callable[[], IO[bytes]] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -96,6 +107,62 @@ class CustomInstructions:
 
 
 @dataclass(frozen=True, slots=True)
+class Feedback:
+    """Thumbs up (``rating`` 1) or down (-1) on a reply, or neither (None), and a comment."""
+
+    rating: int | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedShare:
+    """A read-only link to a conversation: its token, the title and messages it froze
+    (``{"role", "content"}`` each), when it was made and revoked (None: live)."""
+
+    token: str
+    title: str
+    messages: tuple[dict[str, Any], ...]
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a conversation in a Causerie archive had been imported from: the format and its
+    id there, what that export said last (``seen``), when, and its custom instructions."""
+
+    source: str
+    external_id: str
+    seen: dict[str, Any]
+    imported_at: datetime
+    custom_instructions: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedProject:
+    """A project of the archived account (its chats name it by ``id``)."""
+
+    id: str
+    name: str
+    instructions: str
+    archived: bool
+    local_only: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedAccount:
+    """What a Causerie archive holds of the account itself: ``username`` (None: the local
+    user of a server without accounts), its named preferences (custom instructions, private
+    names...) and its projects."""
+
+    username: str | None
+    preferences: dict[str, str] = field(default_factory=dict)
+    projects: tuple[ArchivedProject, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ImportedNode:
     """One node of the tree. ``content_type`` is the source's name for what it held
     (``text``, ``code``, ``execution_output``, ``thoughts``...), kept for the record;
@@ -116,6 +183,13 @@ class ImportedNode:
     reasoning: Reasoning | None = None
     attachments: tuple[ImportedAttachment, ...] = ()
     absorbed_ids: tuple[str, ...] = ()
+    origin_id: str | None = None  # its id in the export it first came from (archives)
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    feedback: Feedback | None = None
+    redactions: Redactions | None = None
+    sources: tuple[Source, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +209,11 @@ class ImportedConversation:
     pinned: bool = False
     custom_instructions: CustomInstructions | None = None
     tags: tuple[str, ...] = ()
+    via: str | None = None  # Causerie archives: where it was made (web, api, cli, import)
+    settings: dict[str, Any] | None = None  # its own chat settings (Causerie archives)
+    project_id: str | None = None  # one of ``ArchivedAccount.projects``
+    shares: tuple[ArchivedShare, ...] = ()
+    provenance: Provenance | None = None
 
     def node(self, node_id: str) -> ImportedNode:
         for node in self.nodes:
@@ -179,6 +258,7 @@ class ExportReader(Protocol):
     source: SourceFormat
     total: int
     warnings: tuple[str, ...]
+    account: ArchivedAccount | None  # Causerie archives: preferences and projects
 
     def __iter__(self) -> Iterator[ReadItem]: ...
 

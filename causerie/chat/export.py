@@ -14,14 +14,15 @@ from causerie.storage.attachments import StoredAttachment
 from causerie.storage.conversations import ConversationSummary, StoredMessage, tool_calls_json
 from causerie.storage.preferences import ChatSettings
 
-__all__ = ["export_filename", "to_json", "to_markdown"]
+__all__ = ["export_filename", "iso", "message_document", "summary_fields", "to_json", "to_markdown"]
 
 FORMAT_VERSION = 1
 ROLE_HEADINGS = {"user": "User", "assistant": "Assistant", "system": "System"}
 
 
-def _iso(moment: datetime) -> str:
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+def iso(moment: datetime) -> str:
+    """A time in UTC, ISO 8601 (SQLite hands back naive times, all of them UTC)."""
+    return (moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def to_json(
@@ -36,38 +37,47 @@ def to_json(
     document = {
         "format": "causerie.conversation",
         "version": FORMAT_VERSION,
+        **summary_fields(summary),
+        "settings": asdict(settings or ChatSettings()),
+        "messages": [message_document(m, files.get(m.id, ())) for m in messages],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def summary_fields(summary: ConversationSummary) -> dict[str, Any]:
+    """What a conversation's JSON export (and Causerie's archive) says of it as a whole."""
+    return {
         "id": summary.id,
         "title": summary.title,
         "model": summary.model,
         "source": summary.source,
-        "created_at": _iso(summary.created_at),
-        "updated_at": _iso(summary.updated_at),
+        "created_at": iso(summary.created_at),
+        "updated_at": iso(summary.updated_at),
         "current_leaf_id": summary.current_leaf_id,
-        "settings": asdict(settings or ChatSettings()),
-        "messages": [
-            {
-                "id": m.id,
-                "parent_id": m.parent_id,
-                "role": m.role,
-                "content": m.content,
-                "status": m.status,
-                "model": m.model,
-                "finish_reason": m.finish_reason,
-                "prompt_tokens": m.prompt_tokens,
-                "completion_tokens": m.completion_tokens,
-                "created_at": _iso(m.created_at),
-                "feedback": (
-                    {"rating": m.rating, "comment": m.feedback_comment}
-                    if m.rating is not None or m.feedback_comment
-                    else None
-                ),
-                **tool_fields(m),
-                **imported_fields(m, files.get(m.id, ())),
-            }
-            for m in messages
-        ],
     }
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def message_document(m: StoredMessage, attachments: Sequence[StoredAttachment]) -> dict[str, Any]:
+    """One message of the tree as its JSON export (and Causerie's archive) holds it."""
+    return {
+        "id": m.id,
+        "parent_id": m.parent_id,
+        "role": m.role,
+        "content": m.content,
+        "status": m.status,
+        "model": m.model,
+        "finish_reason": m.finish_reason,
+        "prompt_tokens": m.prompt_tokens,
+        "completion_tokens": m.completion_tokens,
+        "created_at": iso(m.created_at),
+        "feedback": (
+            {"rating": m.rating, "comment": m.feedback_comment}
+            if m.rating is not None or m.feedback_comment
+            else None
+        ),
+        **tool_fields(m),
+        **imported_fields(m, attachments),
+    }
 
 
 def tool_fields(message: StoredMessage) -> dict[str, Any]:

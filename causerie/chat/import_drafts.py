@@ -5,19 +5,23 @@ it over."""
 
 from __future__ import annotations
 
+import json
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from causerie.archive import CustomInstructions, ImportedAttachment, ImportedConversation
-from causerie.archive.tree import ImportedNode
+from causerie.archive.tree import ArchivedShare, ImportedNode, Provenance
 from causerie.errors import ImportFormatError
 from causerie.storage.conversations import title_from
 from causerie.storage.imports import (
+    IMPORT_SOURCE,
     AttachmentDraft,
     ConversationDraft,
     MissingAttachment,
     NodeDraft,
+    OriginDraft,
+    ShareDraft,
 )
 
 __all__ = ["UNTITLED", "conversation_draft", "title_for"]
@@ -28,14 +32,21 @@ _UNREADABLE = (ImportFormatError, OSError, EOFError, zipfile.BadZipFile, zlib.er
 
 
 def conversation_draft(
-    conversation: ImportedConversation, max_attachment_bytes: int
+    conversation: ImportedConversation,
+    max_attachment_bytes: int,
+    projects: Mapping[str, str] | None = None,
 ) -> ConversationDraft:
     """What storage writes for ``conversation``; attachments past ``max_attachment_bytes``
-    are kept as placeholders (``too_large``)."""
+    are kept as placeholders (``too_large``). A Causerie archive's conversation asks to keep
+    its ids, and ``projects`` maps its project to the owner's."""
+    archived = conversation.source == "causerie"
+    project = conversation.project_id
     return ConversationDraft(
         source=conversation.source,
         external_id=conversation.external_id,
-        title=title_for(conversation),
+        title=_clean(conversation.title)
+        if archived and conversation.title
+        else title_for(conversation),
         created_at=conversation.created_at,
         updated_at=conversation.updated_at,
         nodes=tuple(_node(node, max_attachment_bytes) for node in conversation.nodes),
@@ -44,6 +55,14 @@ def conversation_draft(
         archived=conversation.archived,
         pinned=conversation.pinned,
         custom_instructions=_instructions(conversation.custom_instructions),
+        id=conversation.external_id if archived else None,
+        via=conversation.via or IMPORT_SOURCE,
+        settings=json.dumps(conversation.settings, ensure_ascii=False)
+        if conversation.settings is not None
+        else None,
+        project_id=(projects or {}).get(project) if project is not None else None,
+        shares=tuple(_share(share) for share in conversation.shares),
+        origin=_origin(conversation.provenance),
     )
 
 
@@ -79,6 +98,15 @@ def _node(node: ImportedNode, max_attachment_bytes: int) -> NodeDraft:
         tool_call_id=node.tool_call_id,
         reasoning=node.reasoning,
         attachments=tuple(_attachment(a, max_attachment_bytes) for a in node.attachments),
+        id=node.id,
+        origin_id=node.origin_id,
+        finish_reason=node.finish_reason,
+        prompt_tokens=node.prompt_tokens,
+        completion_tokens=node.completion_tokens,
+        rating=node.feedback.rating if node.feedback else None,
+        feedback_comment=node.feedback.comment if node.feedback else None,
+        redactions=node.redactions,
+        sources=node.sources,
     )
 
 
@@ -90,7 +118,21 @@ def _attachment(attachment: ImportedAttachment, limit: int) -> AttachmentDraft:
         width=attachment.width,
         height=attachment.height,
         read=_bytes_of(attachment, limit) if attachment.in_archive else None,
+        id=attachment.asset_id,
+        missing=attachment.missing,
     )
+
+
+def _share(share: ArchivedShare) -> ShareDraft:
+    snapshot = json.dumps(list(share.messages), ensure_ascii=False)
+    return ShareDraft(share.token, share.title, snapshot, share.created_at, share.revoked_at)
+
+
+def _origin(provenance: Provenance | None) -> OriginDraft | None:
+    if provenance is None:
+        return None
+    seen = json.dumps(provenance.seen, ensure_ascii=False)
+    return OriginDraft(provenance.source, provenance.external_id, seen, provenance.imported_at)
 
 
 def _bytes_of(attachment: ImportedAttachment, limit: int) -> Callable[[], bytes]:

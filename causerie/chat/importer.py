@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from causerie.archive import ExportReader, ImportedConversation, Skipped, ZipLimits, open_export
+from causerie.archive.tree import ArchivedAccount
 from causerie.archive.zipsafe import Upload
 from causerie.chat.import_drafts import conversation_draft
+from causerie.storage.account_data import ProjectRecord
 from causerie.storage.imports import ConversationDraft, ImportJournal, ImportStore, Written
+from causerie.storage.preferences import CUSTOM_INSTRUCTIONS
 
 __all__ = ["ImportSummary", "Importer", "Progress", "SkippedConversation", "run_import"]
 
@@ -97,11 +100,12 @@ def run_import(
     *,
     limits: ZipLimits | None = None,
     max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
+    account: str | None = None,
 ) -> ImportSummary:
     """Open ``upload`` (a path or a seekable binary stream), import it into ``store``'s
     owner's conversations, and close it. A bad upload raises ``ImportFormatError`` with
-    nothing written."""
-    with open_export(upload, limits) as export:
+    nothing written. ``account``: which account of a Causerie archive of several."""
+    with open_export(upload, limits, account=account) as export:
         return Importer(store, max_attachment_bytes=max_attachment_bytes).run(export, progress)
 
 
@@ -118,6 +122,7 @@ class Importer:
         self._store = store
         self._batch_size = batch_size
         self._max_attachment_bytes = max_attachment_bytes
+        self._projects: dict[str, str] = {}
 
     def run(self, export: ExportReader, progress: Progress | None = None) -> ImportSummary:
         """Import every conversation of ``export``; on any error, undo what was written and
@@ -128,6 +133,8 @@ class Importer:
         batch: list[ConversationDraft] = []
         done = 0
         report(0, export.total)
+        if export.account is not None:
+            self._restore_account(export.account, summary)
         try:
             for item in export:
                 done += 1
@@ -156,7 +163,16 @@ class Importer:
         text = instructions.as_text() if instructions else ""
         if text and text not in summary.custom_instructions:
             summary.custom_instructions.append(text)
-        return conversation_draft(conversation, self._max_attachment_bytes)
+        return conversation_draft(conversation, self._max_attachment_bytes, self._projects)
+
+    def _restore_account(self, account: ArchivedAccount, summary: ImportSummary) -> None:
+        """A Causerie archive's preferences (those the owner has not set) and projects,
+        before its conversations; the archive's custom instructions, when the owner's differ,
+        are listed with those found."""
+        projects = [ProjectRecord(**asdict(project)) for project in account.projects]
+        kept, self._projects = self._store.restore_account(account.preferences, projects)
+        if CUSTOM_INSTRUCTIONS in kept:
+            summary.custom_instructions.append(account.preferences[CUSTOM_INSTRUCTIONS])
 
     def _write(
         self, batch: Sequence[ConversationDraft], journal: ImportJournal, summary: ImportSummary

@@ -1,5 +1,5 @@
 """The ``causerie`` command: one module a concept (serve/chat/models, doctor, providers,
-users/keys, import). Commands parse and print; the work is in the packages they call."""
+users/keys, import, export). Commands parse and print; the work is in the packages they call."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 from causerie import __version__
 from causerie.cli.accounts import keys, users
 from causerie.cli.doctor import doctor
+from causerie.cli.exports import export_archive
 from causerie.cli.imports import import_export
 from causerie.cli.models import models
 from causerie.cli.providers import providers
@@ -24,7 +25,7 @@ def main() -> None:
     """
 
 
-for command in (serve, chat, models, doctor, providers, users, keys, import_export):
+for command in (serve, chat, models, doctor, providers, users, keys, import_export, export_archive):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -19,17 +19,29 @@ if TYPE_CHECKING:  # imported where used, so `causerie --help` stays quick
     from causerie.chat.importer import ImportSummary, Progress
     from causerie.storage.db import Database
 
-SOURCES = {"chatgpt": "a ChatGPT export", "openwebui": "an Open WebUI export"}
+SOURCES = {
+    "chatgpt": "a ChatGPT export",
+    "openwebui": "an Open WebUI export",
+    "causerie": "a Causerie archive",
+}
 INSTRUCTIONS_SHOWN = 300  # characters of each custom instructions text printed
 
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--user", "username", help="Whose conversations (needed once there are accounts).")
+@click.option(
+    "--from-account",
+    "account",
+    help="Which account of a Causerie archive of several (causerie export --all) to import.",
+)
 @database_option
-def import_export(file: Path, username: str | None, database_url: str | None) -> None:
-    """Import conversations from FILE: a ChatGPT export (the zip, or its conversations.json)
-    or an Open WebUI chat export. Importing the same export again adds only what changed."""
+def import_export(
+    file: Path, username: str | None, account: str | None, database_url: str | None
+) -> None:
+    """Import conversations from FILE: a ChatGPT export (the zip, or its conversations.json),
+    an Open WebUI chat export, or a Causerie archive (causerie export). Importing the same
+    export again adds only what changed."""
     from causerie.chat.importer import run_import
     from causerie.storage.db import Database
     from causerie.storage.imports import ImportStore
@@ -45,6 +57,7 @@ def import_export(file: Path, username: str | None, database_url: str | None) ->
                 ImportStore(database, owner),
                 progress,
                 max_attachment_bytes=settings.max_upload_bytes,
+                account=account,
             )
     except ImportFormatError as exc:
         raise click.BadParameter(f"{exc.message} Nothing was imported.", param_hint="FILE") from exc

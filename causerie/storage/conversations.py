@@ -100,6 +100,7 @@ class StoredMessage:
     sources: tuple[Source, ...] = ()  # the passages it was given, by citation number
     hidden: str | None = None  # why it is never shown nor sent (imported messages only)
     reasoning: Reasoning | None = None  # what the model thought first (shown collapsed)
+    external_id: str | None = None  # imported messages: the node's id in the export
 
     def as_message(self) -> Message:
         """The message as a model sees it again."""
@@ -127,6 +128,7 @@ class StoredMessage:
             sources=Source.list_of_json(row.sources),
             hidden=row.hidden,
             reasoning=Reasoning.of_json(row.reasoning),
+            external_id=row.external_id,
         )
 
 

@@ -19,25 +19,32 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from causerie.storage.conversations import chain_hash, tool_calls_json
+from causerie.storage.account_data import AccountData, ProjectRecord
 from causerie.storage.db import Database
+from causerie.storage.import_rows import (
+    AttachmentDraft,
+    MissingAttachment,
+    NodeDraft,
+    chunks,
+    insert_nodes,
+    key,
+)
 from causerie.storage.listing import as_utc
 from causerie.storage.tables import (
-    AttachmentRow,
     ConversationImportRow,
     ConversationRow,
     MessageRow,
+    ShareRow,
     utcnow,
 )
-from causerie.types import Reasoning, ToolCall
 
 __all__ = [
     "IMPORT_SOURCE",
@@ -48,62 +55,46 @@ __all__ = [
     "ImportStore",
     "MissingAttachment",
     "NodeDraft",
+    "OriginDraft",
+    "ShareDraft",
     "Written",
 ]
 
 IMPORT_SOURCE = "import"  # conversations.source of an imported conversation
-TITLE_MAX = MODEL_MAX = ID_MAX = 200
-NAME_MAX = 255
-_CHUNK = 500  # ids per IN (...) list
-_FILES_AT_ONCE = 20  # attachments read and inserted together: bytes of a few files in memory
-
-T = TypeVar("T")
-
-
-class MissingAttachment(Exception):
-    """Raised by an attachment's ``read``: its bytes cannot be had; ``reason`` says why
-    (``too_large``, ``unreadable``)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+TITLE_MAX = MODEL_MAX = 200
 
 
 @dataclass(frozen=True, slots=True)
-class AttachmentDraft:
-    """A file an imported message carried; ``read`` gives its bytes (None: not in the export).
-    It is called only when the message is new, so a re-import reads no file again."""
+class ShareDraft:
+    """A share link restored with its conversation (only when no row holds its token)."""
 
-    name: str
-    mime_type: str | None = None
-    size: int | None = None
-    width: int | None = None
-    height: int | None = None
-    read: Callable[[], bytes] | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class NodeDraft:
-    """One node of an imported tree; ``external_id`` unique within its conversation."""
-
-    external_id: str
-    parent_external_id: str | None
-    role: str
-    content: str
+    token: str
+    title: str
+    snapshot: str  # JSON, as ``shares.snapshot``
     created_at: datetime
-    model: str | None = None
-    status: str = "complete"
-    hidden: str | None = None
-    tool_calls: tuple[ToolCall, ...] = ()
-    tool_call_id: str | None = None
-    reasoning: Reasoning | None = None
-    attachments: tuple[AttachmentDraft, ...] = ()
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OriginDraft:
+    """Where a restored conversation had been imported from, recorded again as it was."""
+
+    source: str
+    external_id: str
+    seen: str  # JSON, as ``conversation_imports.seen``
+    imported_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class ConversationDraft:
     """A whole imported conversation, nodes parents first; ``leaf_external_id`` the selected
-    leaf; ``custom_instructions`` kept with the conversation (never a message)."""
+    leaf; ``custom_instructions`` kept with the conversation (never a message).
+
+    A Causerie archive's conversation also gives ``id``, the id to keep (with its messages'
+    and attachments') when no conversation holds it, and what it was in Causerie: ``via``
+    (web, api...), settings, project, share links, and ``origin``, where it had been imported
+    from. When its ids are kept, ``origin`` is recorded as it was (so that importing the first
+    export again finds it); when they cannot be, it is a copy known by its archive id."""
 
     source: str
     external_id: str
@@ -116,6 +107,12 @@ class ConversationDraft:
     archived: bool = False
     pinned: bool = False
     custom_instructions: Mapping[str, str] | None = None
+    id: str | None = None
+    via: str = IMPORT_SOURCE
+    settings: str | None = None  # JSON, as ``conversations.settings``
+    project_id: str | None = None
+    shares: tuple[ShareDraft, ...] = ()
+    origin: OriginDraft | None = None
 
     def seen(self) -> dict[str, Any]:
         """What the source says of the conversation as a whole, to tell later changes."""
@@ -175,17 +172,29 @@ class ImportStore:
         done = ImportJournal()
         with self._db.session() as session:
             known = self._imported(session, drafts)
-            written = [
-                self._update(session, known[(d.source, _key(d.external_id))], d, done)
-                if (d.source, _key(d.external_id)) in known
-                else self._create(session, d, done)
-                for d in drafts
-            ]
+            written: list[Written] = []
+            for draft in drafts:
+                found = known.get((draft.source, key(draft.external_id)))
+                if found is not None:
+                    written.append(self._update(session, found, draft, done))
+                elif (own := self._own(session, draft.id)) is not None:
+                    written.append(self._update_own(session, own, draft, done))
+                else:
+                    written.append(self._create(session, draft, done))
         journal.created += done.created
         journal.added += done.added
         for conversation_id, fields in done.before.items():
             journal.before.setdefault(conversation_id, fields)
         return written
+
+    def restore_account(
+        self, preferences: Mapping[str, str], projects: Sequence[ProjectRecord]
+    ) -> tuple[list[str], dict[str, str]]:
+        """A Causerie archive's account-wide parts (``AccountData.restore_preferences`` and
+        ``restore_projects``): the preferences left as the owner had them, and the project ids
+        archive -> owner's."""
+        data = AccountData(self._db, self.owner)
+        return data.restore_preferences(preferences), data.restore_projects(projects)
 
     def origin(self, conversation_id: str) -> ImportOrigin | None:
         """Where the owner's conversation was imported from; None when it was not."""
@@ -203,9 +212,9 @@ class ImportStore:
     def undo(self, journal: ImportJournal) -> None:
         """Take back everything ``journal`` records, in one transaction."""
         with self._db.session() as session:
-            for ids in _chunks(journal.added):
+            for ids in chunks(journal.added):
                 session.execute(delete(MessageRow).where(MessageRow.id.in_(ids)))
-            for ids in _chunks(journal.created):
+            for ids in chunks(journal.created):
                 session.execute(delete(MessageRow).where(MessageRow.conversation_id.in_(ids)))
                 session.execute(delete(ConversationRow).where(ConversationRow.id.in_(ids)))
             for conversation_id, fields in journal.before.items():
@@ -221,8 +230,8 @@ class ImportStore:
     ) -> dict[tuple[str, str], ConversationImportRow]:
         found: dict[tuple[str, str], ConversationImportRow] = {}
         for source in {d.source for d in drafts}:
-            ids = [_key(d.external_id) for d in drafts if d.source == source]
-            for chunk in _chunks(ids):
+            ids = [key(d.external_id) for d in drafts if d.source == source]
+            for chunk in chunks(ids):
                 query = select(ConversationImportRow).where(
                     ConversationImportRow.owner_id == self.owner,
                     ConversationImportRow.source == source,
@@ -231,39 +240,92 @@ class ImportStore:
                 found.update(((row.source, row.external_id), row) for row in session.scalars(query))
         return found
 
+    def _own(self, session: Session, conversation_id: str | None) -> ConversationRow | None:
+        """The owner's conversation of that id (a Causerie archive imported again)."""
+        if conversation_id is None:
+            return None
+        row = session.get(ConversationRow, conversation_id)
+        return row if row is not None and row.owner_id == self.owner else None
+
     def _create(
         self, session: Session, draft: ConversationDraft, journal: ImportJournal
     ) -> Written:
+        keep_ids = draft.id is not None and session.get(ConversationRow, draft.id) is None
         conversation = ConversationRow(
-            id=str(uuid.uuid4()),
+            id=draft.id if keep_ids and draft.id else str(uuid.uuid4()),
             owner_id=self.owner,
             title=draft.title[:TITLE_MAX],
-            source=IMPORT_SOURCE,
+            source=draft.via,
             model=draft.model[:MODEL_MAX],
             created_at=draft.created_at,
             updated_at=draft.updated_at,
             pinned=draft.pinned,
             archived=draft.archived,
+            settings=draft.settings,
+            project_id=draft.project_id,
         )
         session.add(conversation)
         session.flush()  # before the rows that refer to it: no relationship orders them
-        session.add(
-            ConversationImportRow(
-                conversation_id=conversation.id,
-                owner_id=self.owner,
-                source=draft.source,
-                external_id=_key(draft.external_id),
-                custom_instructions=_instructions_json(draft.custom_instructions),
-                seen=json.dumps(draft.seen(), ensure_ascii=False),
-                imported_at=utcnow(),
+        origin = self._origin(session, draft, keep_ids)
+        if origin is not None:
+            session.add(
+                ConversationImportRow(
+                    conversation_id=conversation.id,
+                    owner_id=self.owner,
+                    source=origin.source,
+                    external_id=key(origin.external_id),
+                    custom_instructions=_instructions_json(draft.custom_instructions),
+                    seen=origin.seen,
+                    imported_at=origin.imported_at,
+                )
             )
-        )
+        for share in draft.shares:
+            if session.get(ShareRow, share.token) is None:
+                session.add(ShareRow(conversation_id=conversation.id, **_share_fields(share)))
         session.flush()
         journal.created.append(conversation.id)
         ids: dict[str, tuple[str, str]] = {}
-        counts, _ = _insert_nodes(session, conversation.id, draft.nodes, ids)
+        counts, _ = insert_nodes(session, conversation.id, draft.nodes, ids, keep_ids=keep_ids)
         conversation.current_leaf_id = _leaf(ids, draft)
         return Written(conversation.id, True, True, *counts)
+
+    def _origin(
+        self, session: Session, draft: ConversationDraft, keep_ids: bool
+    ) -> OriginDraft | None:
+        """The provenance to record: the export's; for a Causerie archive whose ids are kept,
+        the one it had (none for a conversation made in Causerie, or when the owner has that
+        one already); for one whose ids are not, the archive's."""
+        if not keep_ids:
+            seen = json.dumps(draft.seen(), ensure_ascii=False)
+            return OriginDraft(draft.source, draft.external_id, seen, utcnow())
+        if draft.origin is None:
+            return None
+        clash = session.scalars(
+            select(ConversationImportRow.conversation_id).where(
+                ConversationImportRow.owner_id == self.owner,
+                ConversationImportRow.source == draft.origin.source,
+                ConversationImportRow.external_id == key(draft.origin.external_id),
+            )
+        ).first()
+        return draft.origin if clash is None else None
+
+    def _update_own(
+        self,
+        session: Session,
+        conversation: ConversationRow,
+        draft: ConversationDraft,
+        journal: ImportJournal,
+    ) -> Written:
+        """A Causerie archive's conversation the owner has under the same id: only the
+        messages it lacks are added; nothing there is rewritten."""
+        query = select(MessageRow.id, MessageRow.chain_hash).where(
+            MessageRow.conversation_id == conversation.id
+        )
+        ids = {row.id: (row.id, row.chain_hash) for row in session.execute(query)}
+        new = tuple(node for node in draft.nodes if key(node.external_id) not in ids)
+        counts, added = insert_nodes(session, conversation.id, new, ids, keep_ids=True)
+        journal.added.extend(added)
+        return Written(conversation.id, False, bool(new), *counts)
 
     def _update(
         self,
@@ -278,8 +340,8 @@ class ImportStore:
             MessageRow.conversation_id == conversation.id, MessageRow.external_id.is_not(None)
         )
         ids = {row.external_id: (row.id, row.chain_hash) for row in session.execute(query)}
-        new = tuple(node for node in draft.nodes if _key(node.external_id) not in ids)
-        counts, added = _insert_nodes(session, conversation.id, new, ids)
+        new = tuple(node for node in draft.nodes if key(node.external_id) not in ids)
+        counts, added = insert_nodes(session, conversation.id, new, ids)
         journal.added.extend(added)
         seen = json.loads(imported.seen)
         now_seen = draft.seen()
@@ -303,81 +365,19 @@ class ImportStore:
         return Written(conversation.id, False, changed, *counts)
 
 
-def _insert_nodes(
-    session: Session,
-    conversation_id: str,
-    nodes: Sequence[NodeDraft],
-    ids: dict[str, tuple[str, str]],
-) -> tuple[tuple[int, int, int, int], list[str]]:
-    """Insert ``nodes`` (parents first) under the messages ``ids`` maps already (source node
-    id to message id and chain hash); ``ids`` gains theirs. Returns the counts (shown, hidden,
-    attachments stored, attachments missing) and the new messages' ids."""
-    rows: list[dict[str, Any]] = []
-    files: list[tuple[str, int, AttachmentDraft]] = []
-    shown = hidden = 0
-    for node in nodes:
-        parent_id, parent_hash = ids.get(_key(node.parent_external_id or ""), (None, ""))
-        message_id = str(uuid.uuid4())
-        digest = chain_hash(
-            parent_hash, node.role, node.content, node.tool_calls, node.tool_call_id
-        )
-        ids[_key(node.external_id)] = (message_id, digest)
-        rows.append(
-            {
-                "id": message_id,
-                "conversation_id": conversation_id,
-                "parent_id": parent_id,
-                "role": node.role,
-                "content": node.content,
-                "chain_hash": digest,
-                "status": node.status,
-                "model": node.model[:MODEL_MAX] if node.model else None,
-                "created_at": node.created_at,
-                "tool_calls": tool_calls_json(node.tool_calls),
-                "tool_call_id": node.tool_call_id,
-                "external_id": _key(node.external_id),
-                "hidden": node.hidden,
-                "reasoning": node.reasoning.as_json() if node.reasoning else None,
-            }
-        )
-        hidden += node.hidden is not None
-        shown += node.hidden is None
-        files += ((message_id, position, file) for position, file in enumerate(node.attachments))
-    if rows:
-        session.execute(insert(MessageRow), rows)
-    stored = 0
-    for chunk in _chunks(files, _FILES_AT_ONCE):
-        attachments = [_attachment(*file) for file in chunk]
-        stored += sum(1 for row in attachments if row["data"] is not None)
-        session.execute(insert(AttachmentRow), attachments)
-    return (shown, hidden, stored, len(files) - stored), [row["id"] for row in rows]
-
-
-def _attachment(message_id: str, position: int, draft: AttachmentDraft) -> dict[str, Any]:
-    data: bytes | None = None
-    missing: str | None = "not_in_export"
-    if draft.read is not None:
-        try:
-            data, missing = draft.read(), None
-        except MissingAttachment as exc:
-            missing = exc.reason
-    return {
-        "id": str(uuid.uuid4()),
-        "message_id": message_id,
-        "position": position,
-        "name": draft.name[:NAME_MAX],
-        "mime_type": draft.mime_type[:NAME_MAX] if draft.mime_type else None,
-        "size": len(data) if data is not None else draft.size,
-        "width": draft.width,
-        "height": draft.height,
-        "data": data,
-        "missing": missing,
-    }
-
-
 def _leaf(ids: Mapping[str, tuple[str, str]], draft: ConversationDraft) -> str | None:
-    found = ids.get(_key(draft.leaf_external_id or ""))
+    found = ids.get(key(draft.leaf_external_id or ""))
     return found[0] if found else None
+
+
+def _share_fields(share: ShareDraft) -> dict[str, Any]:
+    return {
+        "token": share.token,
+        "title": share.title[:TITLE_MAX],
+        "snapshot": share.snapshot,
+        "created_at": share.created_at,
+        "revoked_at": share.revoked_at,
+    }
 
 
 _IMPORT_FIELDS = ("seen", "custom_instructions")
@@ -395,17 +395,7 @@ def _fields(conversation: ConversationRow, imported: ConversationImportRow) -> d
     }
 
 
-def _key(external_id: str) -> str:
-    """An external id as stored (the readers already hash longer ones)."""
-    return external_id[:ID_MAX]
-
-
 def _instructions_json(instructions: Mapping[str, str] | None) -> str | None:
     if not instructions:
         return None
     return json.dumps(dict(instructions), ensure_ascii=False, sort_keys=True)
-
-
-def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -42,10 +42,13 @@ def test_keys_after_a_long_title_still_tell_the_format() -> None:
     assert detect_json(io.BytesIO(json.dumps([item]).encode())) == "chatgpt-json"
 
 
-def test_a_causerie_archive_is_recognised_but_not_read_yet() -> None:
+def test_a_causerie_archive_is_recognised_by_its_manifest() -> None:
     data = export_zip([], extra={"causerie-archive.json": b"{}"})
     error = refusal(data)
-    assert error.code == "unsupported_import" and "not supported yet" in error.message
+    assert error.code == "invalid_import" and "not a Causerie archive's manifest" in error.message
+    newer = json.dumps({"format": "causerie.archive", "version": 99, "accounts": []})
+    error = refusal(export_zip([], extra={"causerie-archive.json": newer.encode()}))
+    assert "newer than this Causerie reads" in error.message
 
 
 @pytest.mark.parametrize(

@@ -1,17 +1,19 @@
 """The ownership matrix: user B reaches none of user A's objects — conversations, messages,
-share links, API keys, imports and their attachments — through the page (B's session), the API
-(B's key, every header that carries one), or a credential of the wrong kind. Each refusal is a
-404 (or a 401 for the wrong kind of credential), never a hint that the object exists;
-afterwards A's data is unchanged.
+share links, API keys, imports and their attachments, the data export — through the page
+(B's session), the API (B's key, every header that carries one), or a credential of the wrong
+kind. Each refusal is a 404 (or a 401 for the wrong kind of credential), never a hint that the
+object exists; afterwards A's data is unchanged.
 
 Runs against a real server, on SQLite then on Postgres.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -410,3 +412,32 @@ def test_b_sees_none_of_a_s_imported_attachments(world: World) -> None:
         assert http.get(path, headers=a_key).status_code == 401
         assert http.get(path).status_code == 401
         assert f'src="{path}"' in world.a.page.get(f"/c/{conversation}").text
+
+
+def test_b_s_export_holds_none_of_a(world: World) -> None:
+    """``GET /api/export`` joins the matrix: B's archive, through B's key or B's session,
+    holds B's conversation and nothing of A's (no conversation, share link or word of it);
+    anonymous is 401; A's archive is A's."""
+    a_key = {"Authorization": f"Bearer {world.a.key}"}
+    b_key = {"Authorization": f"Bearer {world.b.key}"}
+    with httpx.Client(base_url=world.server.url, timeout=60) as http:
+        for client, headers in ((http, b_key), (world.b.page, {})):
+            response = client.get("/api/export", headers=headers)
+            assert response.status_code == 200, response.text
+            with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+                names = archive.namelist()
+                everything = b"".join(archive.read(name) for name in names)
+                manifest = json.loads(archive.read("causerie-archive.json"))
+            assert f"conversations/{world.b.conversation}.json" in names
+            assert f"conversations/{world.a.conversation}.json" not in names
+            assert world.a.conversation.encode() not in everything
+            assert world.a.share.encode() not in everything
+            assert [a["username"] for a in manifest["accounts"]] == [world.b.account.username]
+        assert http.get("/api/export").status_code == 401
+        own = http.get("/api/export", headers=a_key)
+        with zipfile.ZipFile(io.BytesIO(own.content)) as archive:
+            assert f"conversations/{world.a.conversation}.json" in archive.namelist()
+            assert world.a.share.encode() in archive.read(
+                f"conversations/{world.a.conversation}.json"
+            )
+    assert_a_unchanged(world)

@@ -176,6 +176,7 @@ class FailingHalfWay:
 
     def __init__(self, export: ExportReader, after: int) -> None:
         self.source, self.total, self.warnings = export.source, export.total, export.warnings
+        self.account = export.account
         self._export, self._after = export, after
 
     def __iter__(self) -> Iterator[ReadItem]:
