@@ -97,7 +97,7 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="Sequences the engine decodes together (continuous batching). Default: as "
-        "many full-context KV caches as an eighth of the RAM holds, at most 16; conversations "
+        "many full-context KV caches as an eighth of the RAM holds, at most 32; conversations "
         "beyond them keep their state in the state cache.",
     )
     engine_process: bool = Field(

@@ -59,7 +59,7 @@ def text_tokens(model: LoadedModel, text: str, limit: int | None = None) -> list
     return model.tokenize(text, add_bos=add_bos, limit=limit)
 
 
-PARALLEL_CAP = 16  # sequences by default (measured: docs/benchmarks.md, adaptive parallelism);
+PARALLEL_CAP = 32  # sequences by default (measured: docs/benchmarks.md, adaptive parallelism);
 # conversations beyond them keep their state in the host-memory state cache
 
 
