@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from causerie.cli import main
@@ -29,17 +30,21 @@ def database(tmp_path: Path) -> Database:
     return db
 
 
-def test_import_prints_the_summary_and_again_adds_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("layout", "member"), [("legacy", "conversations.json"), ("sharded", "conversations-000.json")]
+)
+def test_import_prints_the_summary_and_again_adds_nothing(
+    tmp_path: Path, layout: str, member: str
+) -> None:
     broken = {"conversation_id": "broken", "title": "A folder"}
     export = tmp_path / "export.zip"
-    export.write_bytes(
-        export_zip([rich_conversation(), broken, *bulk_conversations(2, 4)], assets=ASSETS)
-    )
+    items = [rich_conversation(), broken, *bulk_conversations(2, 4)]
+    export.write_bytes(export_zip(items, layout=layout, assets=ASSETS))
     done = run(tmp_path, str(export))
     assert done.exit_code == 0, done.output
     assert "Imported 3 of 4 conversations from a ChatGPT export: 3 new" in done.stdout
     assert "attachments: 1 stored, 1 missing" in done.stdout
-    assert "conversations.json #2 'A folder' broken: has no mapping" in done.stdout
+    assert f"{member} #2 'A folder' broken: has no mapping" in done.stdout
     assert "- I live in Lyon. Answer briefly." in done.stdout
     db = database(tmp_path)
     before = row_counts(db)
