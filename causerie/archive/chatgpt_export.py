@@ -20,6 +20,7 @@ from causerie.archive.chatgpt_assets import AssetIndex
 from causerie.archive.jsonstream import JsonList, upload_list
 from causerie.archive.reader import ListReader
 from causerie.archive.zipsafe import SafeZip
+from causerie.errors import ImportFormatError
 
 LEGACY = "conversations.json"
 MANIFEST = "export_manifest.json"
@@ -39,7 +40,7 @@ def open_chatgpt_zip(archive: SafeZip) -> ListReader:
     warnings = _missing_shards(archive, names)
     files = [JsonList(name, _member(archive, name)) for name in names]
     assets = AssetIndex(archive)
-    return ListReader(
+    reader = ListReader(
         "chatgpt",
         files,
         conversation_key,
@@ -47,6 +48,14 @@ def open_chatgpt_zip(archive: SafeZip) -> ListReader:
         warnings,
         archive.close,
     )
+    if reader.total == 0:
+        reader.close()
+        listed = ", ".join(names) if names else "conversations.json"
+        raise ImportFormatError(
+            f"The export holds no conversation ({listed}: an empty list): there is nothing "
+            "to import."
+        )
+    return reader
 
 
 def open_chatgpt_json(upload: str | Path | BinaryIO, name: str = LEGACY) -> ListReader:

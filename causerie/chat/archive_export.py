@@ -24,7 +24,7 @@ from causerie.archive.causerie_zip import (
     conversation_member,
 )
 from causerie.chat.export import iso, message_document, summary_fields
-from causerie.errors import InvalidRequestError
+from causerie.errors import InvalidRequestError, NotFoundError
 from causerie.storage.account_data import AccountData, ConversationRecord, ProjectRecord
 from causerie.storage.db import Database
 from causerie.storage.users import UserStore
@@ -42,6 +42,23 @@ class Owner:
     username: str | None
 
 
+def _read_whole(
+    data: AccountData, conversation_id: str
+) -> tuple[ConversationRecord, list[tuple[str, bytes]]] | None:
+    """A conversation with its attachments' bytes, or None when it was deleted meanwhile."""
+    try:
+        record = data.conversation(conversation_id)
+        contents = [
+            (file.id, data.attachment_bytes(file.id))
+            for files in record.attachments.values()
+            for file in files
+            if file.missing is None
+        ]
+    except NotFoundError:
+        return None
+    return record, contents
+
+
 def archive_chunks(
     db: Database, owners: Sequence[Owner], now: datetime | None = None
 ) -> Iterator[bytes]:
@@ -52,12 +69,12 @@ def archive_chunks(
         data = AccountData(db, owner.id)
         members: list[str] = []
         for conversation_id in data.conversation_ids():
-            record = data.conversation(conversation_id)
-            for files in record.attachments.values():
-                for file in files:
-                    if file.missing is None:
-                        data_bytes = data.attachment_bytes(file.id)
-                        yield writer.add_bytes(attachment_member(file.id), data_bytes)
+            read = _read_whole(data, conversation_id)
+            if read is None:
+                continue  # deleted while the archive was being written: not in it
+            record, contents = read
+            for attachment_id, content in contents:
+                yield writer.add_bytes(attachment_member(attachment_id), content)
             member = conversation_member(conversation_id)
             yield writer.add_json(member, conversation_document(record))
             members.append(member)

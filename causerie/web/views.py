@@ -3,6 +3,7 @@ in a worker thread, never in the event loop)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -123,8 +124,24 @@ def shown_text(message: StoredMessage) -> str:
     """A reply's text, with the function calls it made (through the API) as a code block."""
     if not message.tool_calls:
         return message.content
-    calls = "\n".join(f"{call.name}({call.arguments})" for call in message.tool_calls)
-    return f"{message.content}\n\n```\n{calls}\n```".strip()
+    blocks = [_call_block(call.name, call.arguments) for call in message.tool_calls]
+    return "\n\n".join([message.content, *blocks]).strip()
+
+
+def _call_block(name: str, arguments: str) -> str:
+    """One call as a fenced block: code sent to a tool (``{"code": ...}``, as imported
+    ChatGPT code runs are stored) as that code under its tool's name; anything else as
+    ``name(arguments)``."""
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(code := parsed.get("code"), str):
+        language = parsed.get("language")
+        tag = language if isinstance(language, str) and language.isidentifier() else ""
+        fence = "~~~~" if "```" in code else "```"
+        return f"{name}:\n\n{fence}{tag}\n{code}\n{fence}"
+    return f"```\n{name}({arguments})\n```"
 
 
 def render_stored(content: str, sources: tuple[int, ...] = ()) -> Markup:

@@ -152,6 +152,10 @@ BAD_INPUTS = {
     "truncated JSON in a zip": zip_with({"conversations.json": GOOD[:-40]}),
     "wrong shape": b'{"conversations": []}',
     "empty list": b"[]",
+    "a zip of an empty list": zip_with({"conversations.json": b"[]"}),
+    "a zip of empty lists": zip_with(
+        {"conversations-000.json": b"[]", "conversations-001.json": b" [ ] "}
+    ),
     "empty file": b"",
     "a '..' member": zip_with({"conversations.json": GOOD, "../evil.txt": b"x"}),
     "an absolute member": zip_with({"conversations.json": GOOD, "/etc/evil": b"x"}),

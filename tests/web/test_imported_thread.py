@@ -5,6 +5,7 @@ rendered again for the page to swap in after an import."""
 
 from __future__ import annotations
 
+import html as html_module
 import re
 import uuid
 from collections.abc import Iterator
@@ -60,7 +61,10 @@ def test_an_imported_conversation_shows_reasoning_tools_and_files(
     assert 'data-testid="reasoning"' in call and "<details" in call
     assert "Thought for 3s" in call and "Use matplotlib." in call
     assert "Use matplotlib." not in call.split('data-testid="reasoning"')[1].split("</details>")[1]
-    assert "print(2 ** 2)" in call  # the call, shown as API calls are
+    # the code a tool ran, as a code block under the tool's name (not its JSON arguments)
+    shown_call = html_module.unescape(re.sub(r"<[^>]+>", "", call))
+    assert "python:" in shown_call and "print(2 ** 2)" in shown_call
+    assert '"code"' not in shown_call and "\\n" not in shown_call
     assert 'data-testid="tool-output"' in output and "Output of python" in output
     assert "Squares grow fast" in reply and 'href="https://example.org/sq"' in reply
 
