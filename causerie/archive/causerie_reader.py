@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, cast
 
+from causerie.archive.assemble import assemble
 from causerie.archive.causerie_zip import FORMAT, VERSION
 from causerie.archive.reader import MALFORMED, Malformed
 from causerie.archive.tree import (
@@ -98,14 +99,17 @@ class CauserieArchiveReader:
         origin = doc.get("imported_from")
         provenance = None if origin is None else _provenance(origin)
         instructions = provenance.custom_instructions if provenance else None
+        nodes, leaf = _tree(
+            tuple(self._node(m) for m in doc["messages"]), doc.get("current_leaf_id")
+        )
         return ImportedConversation(
             source="causerie",
             external_id=str(doc["id"]),
             title=doc["title"],
             created_at=_time(doc["created_at"]),
             updated_at=_time(doc["updated_at"]),
-            nodes=tuple(self._node(m) for m in doc["messages"]),
-            current_leaf_id=doc.get("current_leaf_id"),
+            nodes=nodes,
+            current_leaf_id=leaf,
             model=doc.get("model") or None,
             archived=bool(doc.get("archived")),
             pinned=bool(doc.get("pinned")),
@@ -210,6 +214,17 @@ def _account(accounts: list[Any], username: str | None) -> Mapping[str, Any]:
     if not isinstance(accounts[0], Mapping):
         raise ImportFormatError("This Causerie archive's account is not an object.")
     return cast(Mapping[str, Any], accounts[0])
+
+
+def _tree(
+    drafts: tuple[ImportedNode, ...], current: str | None
+) -> tuple[tuple[ImportedNode, ...], str | None]:
+    """The tree rebuilt from the parent links by the rule every format shares (``assemble``:
+    a missing parent makes a root, a cycle is cut, parents come first). The selected leaf is
+    the archive's when it is a node, exactly (Causerie may select an inner one); else the
+    newest leaf."""
+    nodes, leaf = assemble(drafts, (), current)
+    return nodes, current if any(node.id == current for node in nodes) else leaf
 
 
 def _time(value: Any) -> datetime:
