@@ -133,9 +133,9 @@ class Importer:
         batch: list[ConversationDraft] = []
         done = 0
         report(0, export.total)
-        if export.account is not None:
-            self._restore_account(export.account, summary)
         try:
+            if export.account is not None:
+                self._restore_account(export.account, journal, summary)
             for item in export:
                 done += 1
                 if isinstance(item, Skipped):
@@ -165,12 +165,15 @@ class Importer:
             summary.custom_instructions.append(text)
         return conversation_draft(conversation, self._max_attachment_bytes, self._projects)
 
-    def _restore_account(self, account: ArchivedAccount, summary: ImportSummary) -> None:
+    def _restore_account(
+        self, account: ArchivedAccount, journal: ImportJournal, summary: ImportSummary
+    ) -> None:
         """A Causerie archive's preferences (those the owner has not set) and projects,
-        before its conversations; the archive's custom instructions, when the owner's differ,
-        are listed with those found."""
+        before its conversations, in the journal (a failure takes them back too); the
+        archive's custom instructions, when the owner's differ, are listed with those
+        found."""
         projects = [ProjectRecord(**asdict(project)) for project in account.projects]
-        kept, self._projects = self._store.restore_account(account.preferences, projects)
+        kept, self._projects = self._store.restore_account(account.preferences, projects, journal)
         if CUSTOM_INSTRUCTIONS in kept:
             summary.custom_instructions.append(account.preferences[CUSTOM_INSTRUCTIONS])
 

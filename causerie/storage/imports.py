@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from causerie.storage.account_data import AccountData, ProjectRecord
+from causerie.storage.account_data import AccountChanges, AccountData, ProjectRecord
 from causerie.storage.db import Database
 from causerie.storage.import_rows import (
     AttachmentDraft,
@@ -152,11 +152,13 @@ class ImportOrigin:
 @dataclass(slots=True)
 class ImportJournal:
     """What an import wrote, for ``undo``: conversations it created, messages it added to
-    conversations that were there before, and those conversations' fields as they were."""
+    conversations that were there before, and those conversations' fields as they were; a
+    Causerie archive's preferences and projects (``account``)."""
 
     created: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     before: dict[str, dict[str, Any]] = field(default_factory=dict)
+    account: AccountChanges = field(default_factory=AccountChanges)
 
 
 class ImportStore:
@@ -188,13 +190,17 @@ class ImportStore:
         return written
 
     def restore_account(
-        self, preferences: Mapping[str, str], projects: Sequence[ProjectRecord]
+        self,
+        preferences: Mapping[str, str],
+        projects: Sequence[ProjectRecord],
+        journal: ImportJournal,
     ) -> tuple[list[str], dict[str, str]]:
         """A Causerie archive's account-wide parts (``AccountData.restore_preferences`` and
-        ``restore_projects``): the preferences left as the owner had them, and the project ids
-        archive -> owner's."""
+        ``restore_projects``), recorded in ``journal``: the preferences left as the owner had
+        them, and the project ids archive -> owner's."""
         data = AccountData(self._db, self.owner)
-        return data.restore_preferences(preferences), data.restore_projects(projects)
+        data.restore_preferences(preferences, journal.account)
+        return journal.account.kept, data.restore_projects(projects, journal.account)
 
     def origin(self, conversation_id: str) -> ImportOrigin | None:
         """Where the owner's conversation was imported from; None when it was not."""
@@ -224,6 +230,7 @@ class ImportStore:
                     continue
                 for name, value in fields.items():
                     setattr(imported if name in _IMPORT_FIELDS else conversation, name, value)
+        AccountData(self._db, self.owner).undo(journal.account)
 
     def _imported(
         self, session: Session, drafts: Sequence[ConversationDraft]
