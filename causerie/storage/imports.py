@@ -128,7 +128,8 @@ class ConversationDraft:
 class Written:
     """What writing one conversation did: ``created`` it, or ``changed`` one imported before
     (new messages, or a title, flag or selected leaf the export changed); counts of new
-    messages shown, new hidden ones, attachments stored and missing."""
+    messages shown, new hidden ones, attachments stored and missing; the share links not
+    restored because another conversation holds their token."""
 
     conversation_id: str
     created: bool
@@ -137,6 +138,7 @@ class Written:
     hidden: int = 0
     attachments_stored: int = 0
     attachments_missing: int = 0
+    shares_taken: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,15 +288,18 @@ class ImportStore:
                     imported_at=origin.imported_at,
                 )
             )
+        taken = 0
         for share in draft.shares:
             if session.get(ShareRow, share.token) is None:
                 session.add(ShareRow(conversation_id=conversation.id, **_share_fields(share)))
+            else:
+                taken += 1
         session.flush()
         journal.created.append(conversation.id)
         ids: dict[str, tuple[str, str]] = {}
         counts, _ = insert_nodes(session, conversation.id, draft.nodes, ids, keep_ids=keep_ids)
         conversation.current_leaf_id = _leaf(ids, draft)
-        return Written(conversation.id, True, True, *counts)
+        return Written(conversation.id, True, True, *counts, shares_taken=taken)
 
     def _origin(
         self, session: Session, draft: ConversationDraft, keep_ids: bool

@@ -13,7 +13,10 @@ from causerie.archive import open_export
 from causerie.chat.importer import Importer
 from causerie.errors import ImportFormatError
 from causerie.storage import ConversationStore, Database
+from causerie.storage.conversations import MessageDraft
 from causerie.storage.imports import ImportStore
+from causerie.storage.preferences import Preferences
+from causerie.storage.shares import ShareStore
 from causerie.types import LOCAL_OWNER
 from tests.archive.causerie_factory import (
     account,
@@ -24,6 +27,7 @@ from tests.archive.causerie_factory import (
     project,
 )
 from tests.archive.chatgpt_factory import bulk_conversations, export_zip
+from tests.chat.archives import export_archive, import_archive
 from tests.chat.imports import FailingHalfWay, import_bytes, refused_untouched, row_counts
 
 GOOD = [conversation("c1"), conversation("c2")]
@@ -129,3 +133,18 @@ def test_a_bad_conversation_member_is_skipped_with_its_reason(database: Database
     ]
     (chat,) = ConversationStore(database).list_recent()
     assert chat.id == "good"
+
+
+def test_what_is_not_restored_is_said_in_the_summary(database: Database) -> None:
+    alice = ConversationStore(database, "alice")
+    chat = alice.create(title="Shared", model="local")
+    alice.append(chat, None, [MessageDraft("user", "Hello")])
+    ShareStore(database, "alice").create(chat)
+    Preferences(database, "alice").set("theme", "dark")
+    Preferences(database, "bob").set("theme", "light")
+    data = export_archive(database, "alice", "alice")
+    summary = import_archive(database, data, "bob")  # ids and the token are alice's: a copy
+    assert summary.created == 1
+    assert any("1 share links were not restored" in w for w in summary.warnings)
+    assert any("preferences theme were not restored" in w for w in summary.warnings)
+    assert Preferences(database, "bob").get("theme") == "light"
