@@ -5,6 +5,7 @@ conversation member costs only itself, skipped with its reason."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +16,10 @@ from causerie.errors import ImportFormatError
 from causerie.storage import ConversationStore, Database
 from causerie.storage.conversations import MessageDraft
 from causerie.storage.imports import ImportStore
+from causerie.storage.listing import ConversationListing
 from causerie.storage.preferences import Preferences
 from causerie.storage.shares import ShareStore
+from causerie.storage.tree import MessageTree
 from causerie.types import LOCAL_OWNER
 from tests.archive.causerie_factory import (
     account,
@@ -148,3 +151,30 @@ def test_what_is_not_restored_is_said_in_the_summary(database: Database) -> None
     assert any("1 share links were not restored" in w for w in summary.warnings)
     assert any("preferences theme were not restored" in w for w in summary.warnings)
     assert Preferences(database, "bob").get("theme") == "light"
+
+
+def test_a_newer_archive_brings_its_title_flags_and_branch(
+    database: Database, tmp_path: Path
+) -> None:
+    source = Database(f"sqlite:///{tmp_path / 'source.db'}")
+    source.migrate()
+    alice = ConversationStore(source, "alice")
+    chat = alice.create(title="First title", model="local")
+    (question,) = alice.append(chat, None, [MessageDraft("user", "Hello")])
+    first = export_archive(source, "alice", "alice")
+    import_archive(database, first, LOCAL_OWNER)
+    ConversationListing(source, "alice").change(chat, title="Renamed", pinned=True)
+    (reply,) = alice.append(chat, question.id, [MessageDraft("assistant", "Hi!")])
+    MessageTree(source, "alice").select(chat, reply.id)
+    newer = export_archive(source, "alice", "alice")
+    summary = import_archive(database, newer, LOCAL_OWNER)
+    assert (summary.created, summary.updated, summary.messages) == (0, 1, 1)
+    restored = ConversationStore(database).get(chat)
+    assert (restored.title, restored.pinned) == ("Renamed", True)
+    assert MessageTree(database).thread(chat)[-1].message.id == reply.id
+    # a rename made here since stays until an archive changes the title again
+    ConversationListing(database).change(chat, title="Mine", pinned=False)
+    assert import_archive(database, newer, LOCAL_OWNER).updated == 0
+    kept = ConversationStore(database).get(chat)
+    assert (kept.title, kept.pinned) == ("Mine", False)
+    source.dispose()
