@@ -1,8 +1,15 @@
-"""Causerie's own archive read back (``causerie_zip.py`` writes it): the manifest when it is
-opened, then one conversation member at a time, each as the neutral tree every reader yields,
-with everything Causerie keeps (ids, feedback, redactions, sources, usage, settings, shares,
-where it had been imported from). Ids are the archive's: the import keeps them when they are
-free (``storage/imports.py``).
+"""Causerie's own archive read back (``causerie_zip.py`` writes it), checked whole when it is
+opened, as the ChatGPT reader reads its JSON through once: the manifest against the shipped
+JSON Schema (a bad one refuses the archive with a sentence saying what is wrong), then every
+conversation member, one at a time (memory stays flat), read, checked against
+``$defs/conversation`` and converted. A member that fails is remembered with its reason and
+later yielded as ``Skipped``: it costs only itself. So every refusal happens before the
+importer writes anything, the account's preferences and projects included.
+
+Then one conversation member at a time is read again and yielded as the neutral tree every
+reader yields, with everything Causerie keeps (ids, feedback, redactions, sources, usage,
+settings, shares, where it had been imported from). Ids are the archive's: the import keeps
+them when they are free (``storage/imports.py``).
 
 An archive of several accounts (``causerie export --all``) is read one account at a time:
 ``account`` names it; without it, an archive of one account is read, and one of several is
@@ -17,6 +24,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, cast
 
+from causerie.archive.assemble import assemble
+from causerie.archive.causerie_check import ArchiveSchema
 from causerie.archive.causerie_zip import FORMAT, VERSION
 from causerie.archive.reader import MALFORMED, Malformed
 from causerie.archive.tree import (
@@ -35,7 +44,7 @@ from causerie.archive.tree import (
     SourceFormat,
     Status,
 )
-from causerie.archive.values import utc_from_epoch
+from causerie.archive.values import title_of, utc_from_epoch
 from causerie.archive.zipsafe import SafeZip
 from causerie.errors import ImportFormatError
 from causerie.types import Reasoning, Redactions, Role, Source, ToolCall
@@ -56,31 +65,57 @@ class CauserieArchiveReader:
     def __init__(self, archive: SafeZip, manifest: str, account: str | None = None) -> None:
         self._zip = archive
         self._folder = posixpath.dirname(manifest)
-        found = _manifest(archive, manifest)
+        self._schema = ArchiveSchema()
+        found = _manifest(archive, manifest, self._schema)
         chosen = _account(found["accounts"], account)
-        self.account: ArchivedAccount | None = ArchivedAccount(
-            chosen.get("username"),
-            dict(chosen.get("preferences") or {}),
-            tuple(_project(p) for p in chosen.get("projects") or ()),
-        )
-        self._members = [str(name) for name in chosen.get("conversations") or ()]
+        try:
+            self.account: ArchivedAccount | None = ArchivedAccount(
+                chosen["username"],
+                dict(chosen["preferences"]),
+                tuple(_project(p) for p in chosen["projects"]),
+            )
+        except MALFORMED as exc:
+            raise ImportFormatError(
+                f"{manifest} is not a valid Causerie archive manifest: one of its projects is "
+                f"malformed ({exc})."
+            ) from exc
+        self._members = [str(name) for name in chosen["conversations"]]
         self.total = len(self._members)
         self.warnings: tuple[str, ...] = ()
+        self._refused = {
+            index: refused
+            for index, member in enumerate(self._members)
+            if (refused := self._check(index, member)) is not None
+        }
 
     def __iter__(self) -> Iterator[ReadItem]:
         for index, member in enumerate(self._members):
-            name = self._path(member)
-            if name not in self._zip.names:
-                yield Skipped(index, "the archive lists it but does not hold it", file=member)
-                continue
-            document: Any = None
-            try:
-                document = json.loads(self._zip.read(name))
-                yield self._conversation(document)
-            except MALFORMED as exc:
-                reason = str(exc) if isinstance(exc, Malformed) else f"malformed ({exc})"
-                ident = document.get("id") if isinstance(document, Mapping) else None
-                yield Skipped(index, reason, ident if isinstance(ident, str) else None, file=member)
+            refused = self._refused.get(index)
+            yield refused if refused is not None else self._read(index, member)
+
+    def _check(self, index: int, member: str) -> Skipped | None:
+        """Why the member cannot be imported (a ``Skipped``), or None when it can."""
+        name = self._path(member)
+        if name not in self._zip.names:
+            return Skipped(index, "the archive lists it but does not hold it", file=member)
+        document: Any = None
+        try:
+            document = json.loads(self._zip.read(name))
+            problem = self._schema.conversation_problem(document)
+            if problem is not None:
+                raise Malformed(f"not a Causerie conversation ({problem})")
+            self._conversation(document)
+        except MALFORMED as exc:
+            return _skipped(index, member, document, exc)
+        return None
+
+    def _read(self, index: int, member: str) -> ReadItem:
+        document: Any = None
+        try:
+            document = json.loads(self._zip.read(self._path(member)))
+            return self._conversation(document)
+        except MALFORMED as exc:  # checked when opened: only a member changed since
+            return _skipped(index, member, document, exc)
 
     def close(self) -> None:
         self._zip.close()
@@ -98,14 +133,17 @@ class CauserieArchiveReader:
         origin = doc.get("imported_from")
         provenance = None if origin is None else _provenance(origin)
         instructions = provenance.custom_instructions if provenance else None
+        nodes, leaf = _tree(
+            tuple(self._node(m) for m in doc["messages"]), doc.get("current_leaf_id")
+        )
         return ImportedConversation(
             source="causerie",
             external_id=str(doc["id"]),
             title=doc["title"],
             created_at=_time(doc["created_at"]),
             updated_at=_time(doc["updated_at"]),
-            nodes=tuple(self._node(m) for m in doc["messages"]),
-            current_leaf_id=doc.get("current_leaf_id"),
+            nodes=nodes,
+            current_leaf_id=leaf,
             model=doc.get("model") or None,
             archived=bool(doc.get("archived")),
             pinned=bool(doc.get("pinned")),
@@ -175,7 +213,21 @@ class CauserieArchiveReader:
         )
 
 
-def _manifest(archive: SafeZip, name: str) -> dict[str, Any]:
+def _skipped(index: int, member: str, document: Any, exc: Exception) -> Skipped:
+    if isinstance(exc, Malformed):
+        reason = str(exc)
+    elif isinstance(exc, UnicodeDecodeError | json.JSONDecodeError):
+        reason = f"not valid JSON ({exc})"
+    else:
+        reason = f"malformed ({type(exc).__name__}: {exc})"
+    if not isinstance(document, Mapping):
+        return Skipped(index, reason, file=member)
+    ident = document.get("id")
+    title = title_of(document.get("title"))
+    return Skipped(index, reason, ident if isinstance(ident, str) else None, title, member)
+
+
+def _manifest(archive: SafeZip, name: str, checks: ArchiveSchema) -> dict[str, Any]:
     if archive.size(name) > _MANIFEST_MAX_BYTES:
         raise ImportFormatError(f"{name} is too large for a Causerie archive's manifest.")
     try:
@@ -192,6 +244,9 @@ def _manifest(archive: SafeZip, name: str) -> dict[str, Any]:
         )
     if not isinstance(found.get("accounts"), list) or not found["accounts"]:
         raise ImportFormatError("This Causerie archive holds no account: nothing to import.")
+    problem = checks.manifest_problem(found)
+    if problem is not None:
+        raise ImportFormatError(f"{name} is not a valid Causerie archive manifest: {problem}.")
     return found
 
 
@@ -210,6 +265,17 @@ def _account(accounts: list[Any], username: str | None) -> Mapping[str, Any]:
     if not isinstance(accounts[0], Mapping):
         raise ImportFormatError("This Causerie archive's account is not an object.")
     return cast(Mapping[str, Any], accounts[0])
+
+
+def _tree(
+    drafts: tuple[ImportedNode, ...], current: str | None
+) -> tuple[tuple[ImportedNode, ...], str | None]:
+    """The tree rebuilt from the parent links by the rule every format shares (``assemble``:
+    a missing parent makes a root, a cycle is cut, parents come first). The selected leaf is
+    the archive's when it is a node, exactly (Causerie may select an inner one); else the
+    newest leaf."""
+    nodes, leaf = assemble(drafts, (), current)
+    return nodes, current if any(node.id == current for node in nodes) else leaf
 
 
 def _time(value: Any) -> datetime:

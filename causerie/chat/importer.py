@@ -123,6 +123,7 @@ class Importer:
         self._batch_size = batch_size
         self._max_attachment_bytes = max_attachment_bytes
         self._projects: dict[str, str] = {}
+        self._shares_taken = 0  # share links not restored: another conversation holds them
 
     def run(self, export: ExportReader, progress: Progress | None = None) -> ImportSummary:
         """Import every conversation of ``export``; on any error, undo what was written and
@@ -130,12 +131,13 @@ class Importer:
         summary = ImportSummary(export.source, export.total, warnings=list(export.warnings))
         report = progress or (lambda done, total: None)
         journal = ImportJournal()
+        self._shares_taken = 0
         batch: list[ConversationDraft] = []
         done = 0
         report(0, export.total)
-        if export.account is not None:
-            self._restore_account(export.account, summary)
         try:
+            if export.account is not None:
+                self._restore_account(export.account, journal, summary)
             for item in export:
                 done += 1
                 if isinstance(item, Skipped):
@@ -153,6 +155,11 @@ class Importer:
         except BaseException:
             self._undo(journal)
             raise
+        if self._shares_taken:
+            summary.warnings.append(
+                f"{self._shares_taken} share links were not restored: another conversation "
+                "already holds their token (a link points at one conversation only)."
+            )
         report(export.total, export.total)
         return summary
 
@@ -165,14 +172,23 @@ class Importer:
             summary.custom_instructions.append(text)
         return conversation_draft(conversation, self._max_attachment_bytes, self._projects)
 
-    def _restore_account(self, account: ArchivedAccount, summary: ImportSummary) -> None:
+    def _restore_account(
+        self, account: ArchivedAccount, journal: ImportJournal, summary: ImportSummary
+    ) -> None:
         """A Causerie archive's preferences (those the owner has not set) and projects,
-        before its conversations; the archive's custom instructions, when the owner's differ,
-        are listed with those found."""
+        before its conversations, in the journal (a failure takes them back too); the
+        archive's custom instructions, when the owner's differ, are listed with those
+        found."""
         projects = [ProjectRecord(**asdict(project)) for project in account.projects]
-        kept, self._projects = self._store.restore_account(account.preferences, projects)
+        kept, self._projects = self._store.restore_account(account.preferences, projects, journal)
         if CUSTOM_INSTRUCTIONS in kept:
             summary.custom_instructions.append(account.preferences[CUSTOM_INSTRUCTIONS])
+        others = [name for name in kept if name != CUSTOM_INSTRUCTIONS]
+        if others:
+            summary.warnings.append(
+                f"The archive's preferences {', '.join(others)} were not restored: this account "
+                "had set them otherwise, and keeps its own."
+            )
 
     def _write(
         self, batch: Sequence[ConversationDraft], journal: ImportJournal, summary: ImportSummary
@@ -184,7 +200,7 @@ class Importer:
             return
         try:
             for written in self._store.write(batch, journal):
-                summary.count(written)
+                self._count(written, summary)
             return
         except Exception as exc:
             if len(batch) == 1:
@@ -193,7 +209,7 @@ class Importer:
         refused: list[tuple[ConversationDraft, Exception]] = []
         for draft in batch:
             try:
-                summary.count(self._store.write([draft], journal)[0])
+                self._count(self._store.write([draft], journal)[0], summary)
             except Exception as refusal:
                 refused.append((draft, refusal))
         if len(refused) == len(batch):
@@ -207,6 +223,10 @@ class Importer:
                     draft.title,
                 )
             )
+
+    def _count(self, written: Written, summary: ImportSummary) -> None:
+        summary.count(written)
+        self._shares_taken += written.shares_taken
 
     def _undo(self, journal: ImportJournal) -> None:
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,14 @@ from causerie.storage.tables import (
 )
 from causerie.storage.tree import MessageTree
 
-__all__ = ["AccountData", "ConversationRecord", "OriginRecord", "ProjectRecord", "ShareRecord"]
+__all__ = [
+    "AccountChanges",
+    "AccountData",
+    "ConversationRecord",
+    "OriginRecord",
+    "ProjectRecord",
+    "ShareRecord",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +85,17 @@ class ConversationRecord:
     attachments: dict[str, list[StoredAttachment]]
     origin: OriginRecord | None
     shares: list[ShareRecord]
+
+
+@dataclass(slots=True)
+class AccountChanges:
+    """What restoring an archive's account-wide parts did, to report and to take back: the
+    preferences left as the owner had them (``kept``), each changed one's row as it was
+    (``before``: value and time, None when there was none), the projects created."""
+
+    kept: list[str] = field(default_factory=list)
+    before: dict[str, tuple[str, datetime] | None] = field(default_factory=dict)
+    projects: list[str] = field(default_factory=list)
 
 
 class AccountData:
@@ -167,33 +185,39 @@ class AccountData:
                 for p in session.scalars(query)
             ]
 
-    def restore_preferences(self, preferences: Mapping[str, str]) -> list[str]:
+    def restore_preferences(self, preferences: Mapping[str, str], changes: AccountChanges) -> None:
         """Preferences the owner has not set take the archive's; private names are merged
-        (the archive's the owner lacks are added after theirs). Returns the names of those left as they were
-        because the owner had set them otherwise."""
-        kept: list[str] = []
+        (the archive's the owner lacks are added after theirs). ``changes`` gains the names of
+        those left as they were because the owner had set them otherwise, and the rows as
+        they were before."""
         with self._db.session() as session:
             for name, value in preferences.items():
                 row = session.get(PreferenceRow, (self.owner, name))
                 if row is None or not row.value:
                     if row is None:
+                        changes.before[name] = None
                         row = PreferenceRow(owner_id=self.owner, name=name, value=value)
                         session.add(row)
+                    else:
+                        changes.before[name] = (row.value, row.updated_at)
                     row.value, row.updated_at = value, utcnow()
                 elif name == PRIVATE_NAMES:
                     have = {known.casefold() for known in names_in(row.value)}
                     extra = [n for n in names_in(value) if n.casefold() not in have]
                     if extra:
+                        changes.before[name] = (row.value, row.updated_at)
                         row.value = "\n".join([row.value.rstrip("\n"), *extra])
                         row.updated_at = utcnow()
                 elif row.value != value:
-                    kept.append(name)
-        return kept
+                    changes.kept.append(name)
 
-    def restore_projects(self, projects: Iterable[ProjectRecord]) -> dict[str, str]:
+    def restore_projects(
+        self, projects: Iterable[ProjectRecord], changes: AccountChanges
+    ) -> dict[str, str]:
         """The archive's projects among the owner's: each keeps its id when that is free;
         one the owner has (same id, or else same name) is used as it is; otherwise it is
-        created with an id of its own. Returns archive project id -> the owner's."""
+        created with an id of its own (``changes`` gains it). Returns archive project id ->
+        the owner's."""
         mapping: dict[str, str] = {}
         with self._db.session() as session:
             for project in projects:
@@ -224,4 +248,22 @@ class AccountData:
                 )
                 session.flush()
                 mapping[project.id] = project_id
+                changes.projects.append(project_id)
         return mapping
+
+    def undo(self, changes: AccountChanges) -> None:
+        """Take back what ``changes`` records (the conversations in those projects gone
+        first)."""
+        with self._db.session() as session:
+            for project_id in changes.projects:
+                project = session.get(ProjectRow, project_id)
+                if project is not None and project.owner_id == self.owner:
+                    session.delete(project)
+            for name, was in changes.before.items():
+                row = session.get(PreferenceRow, (self.owner, name))
+                if row is None:
+                    continue
+                if was is None:
+                    session.delete(row)
+                else:
+                    row.value, row.updated_at = was

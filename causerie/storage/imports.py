@@ -27,8 +27,9 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from causerie.storage.account_data import AccountData, ProjectRecord
+from causerie.storage.account_data import AccountChanges, AccountData, ProjectRecord
 from causerie.storage.db import Database
+from causerie.storage.import_fields import IMPORT_FIELDS, fields_of, follow, leaf_of
 from causerie.storage.import_rows import (
     AttachmentDraft,
     MissingAttachment,
@@ -128,7 +129,8 @@ class ConversationDraft:
 class Written:
     """What writing one conversation did: ``created`` it, or ``changed`` one imported before
     (new messages, or a title, flag or selected leaf the export changed); counts of new
-    messages shown, new hidden ones, attachments stored and missing."""
+    messages shown, new hidden ones, attachments stored and missing; the share links not
+    restored because another conversation holds their token."""
 
     conversation_id: str
     created: bool
@@ -137,6 +139,7 @@ class Written:
     hidden: int = 0
     attachments_stored: int = 0
     attachments_missing: int = 0
+    shares_taken: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +155,13 @@ class ImportOrigin:
 @dataclass(slots=True)
 class ImportJournal:
     """What an import wrote, for ``undo``: conversations it created, messages it added to
-    conversations that were there before, and those conversations' fields as they were."""
+    conversations that were there before, and those conversations' fields as they were; a
+    Causerie archive's preferences and projects (``account``)."""
 
     created: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     before: dict[str, dict[str, Any]] = field(default_factory=dict)
+    account: AccountChanges = field(default_factory=AccountChanges)
 
 
 class ImportStore:
@@ -188,13 +193,17 @@ class ImportStore:
         return written
 
     def restore_account(
-        self, preferences: Mapping[str, str], projects: Sequence[ProjectRecord]
+        self,
+        preferences: Mapping[str, str],
+        projects: Sequence[ProjectRecord],
+        journal: ImportJournal,
     ) -> tuple[list[str], dict[str, str]]:
         """A Causerie archive's account-wide parts (``AccountData.restore_preferences`` and
-        ``restore_projects``): the preferences left as the owner had them, and the project ids
-        archive -> owner's."""
+        ``restore_projects``), recorded in ``journal``: the preferences left as the owner had
+        them, and the project ids archive -> owner's."""
         data = AccountData(self._db, self.owner)
-        return data.restore_preferences(preferences), data.restore_projects(projects)
+        data.restore_preferences(preferences, journal.account)
+        return journal.account.kept, data.restore_projects(projects, journal.account)
 
     def origin(self, conversation_id: str) -> ImportOrigin | None:
         """Where the owner's conversation was imported from; None when it was not."""
@@ -220,10 +229,11 @@ class ImportStore:
             for conversation_id, fields in journal.before.items():
                 conversation = session.get(ConversationRow, conversation_id)
                 imported = session.get(ConversationImportRow, conversation_id)
-                if conversation is None or imported is None:
-                    continue
                 for name, value in fields.items():
-                    setattr(imported if name in _IMPORT_FIELDS else conversation, name, value)
+                    row = imported if name in IMPORT_FIELDS else conversation
+                    if row is not None:
+                        setattr(row, name, value)
+        AccountData(self._db, self.owner).undo(journal.account)
 
     def _imported(
         self, session: Session, drafts: Sequence[ConversationDraft]
@@ -263,6 +273,7 @@ class ImportStore:
             archived=draft.archived,
             settings=draft.settings,
             project_id=draft.project_id,
+            archive_seen=json.dumps(draft.seen(), ensure_ascii=False) if keep_ids else None,
         )
         session.add(conversation)
         session.flush()  # before the rows that refer to it: no relationship orders them
@@ -279,15 +290,18 @@ class ImportStore:
                     imported_at=origin.imported_at,
                 )
             )
+        taken = 0
         for share in draft.shares:
             if session.get(ShareRow, share.token) is None:
                 session.add(ShareRow(conversation_id=conversation.id, **_share_fields(share)))
+            else:
+                taken += 1
         session.flush()
         journal.created.append(conversation.id)
         ids: dict[str, tuple[str, str]] = {}
         counts, _ = insert_nodes(session, conversation.id, draft.nodes, ids, keep_ids=keep_ids)
-        conversation.current_leaf_id = _leaf(ids, draft)
-        return Written(conversation.id, True, True, *counts)
+        conversation.current_leaf_id = leaf_of(ids, draft.leaf_external_id)
+        return Written(conversation.id, True, True, *counts, shares_taken=taken)
 
     def _origin(
         self, session: Session, draft: ConversationDraft, keep_ids: bool
@@ -316,8 +330,10 @@ class ImportStore:
         draft: ConversationDraft,
         journal: ImportJournal,
     ) -> Written:
-        """A Causerie archive's conversation the owner has under the same id: only the
-        messages it lacks are added; nothing there is rewritten."""
+        """A Causerie archive's conversation the owner has under the same id: the messages it
+        lacks are added, and the title, flags and leaf the archive changed since the one it was
+        restored from (``archive_seen``; for one made here, none: this archive is noted)."""
+        before = fields_of(conversation, None)
         query = select(MessageRow.id, MessageRow.chain_hash).where(
             MessageRow.conversation_id == conversation.id
         )
@@ -325,7 +341,18 @@ class ImportStore:
         new = tuple(node for node in draft.nodes if key(node.external_id) not in ids)
         counts, added = insert_nodes(session, conversation.id, new, ids, keep_ids=True)
         journal.added.extend(added)
-        return Written(conversation.id, False, bool(new), *counts)
+        seen = json.loads(conversation.archive_seen) if conversation.archive_seen else None
+        now_seen = draft.seen()
+        changed = bool(new)
+        if seen is not None:
+            leaf = leaf_of(ids, draft.leaf_external_id)
+            changed = follow(conversation, seen, now_seen, leaf) or changed
+        if changed or seen != now_seen:
+            if changed and as_utc(draft.updated_at) > as_utc(conversation.updated_at):
+                conversation.updated_at = draft.updated_at
+            conversation.archive_seen = json.dumps(now_seen, ensure_ascii=False)
+            journal.before.setdefault(conversation.id, before)
+        return Written(conversation.id, False, changed, *counts)
 
     def _update(
         self,
@@ -335,7 +362,7 @@ class ImportStore:
         journal: ImportJournal,
     ) -> Written:
         conversation = session.get_one(ConversationRow, imported.conversation_id)
-        before = _fields(conversation, imported)
+        before = fields_of(conversation, imported)
         query = select(MessageRow.external_id, MessageRow.id, MessageRow.chain_hash).where(
             MessageRow.conversation_id == conversation.id, MessageRow.external_id.is_not(None)
         )
@@ -343,16 +370,8 @@ class ImportStore:
         new = tuple(node for node in draft.nodes if key(node.external_id) not in ids)
         counts, added = insert_nodes(session, conversation.id, new, ids)
         journal.added.extend(added)
-        seen = json.loads(imported.seen)
-        now_seen = draft.seen()
-        changed = bool(new)
-        for name in ("title", "archived", "pinned"):
-            if now_seen[name] != seen.get(name):
-                setattr(conversation, name, now_seen[name])
-                changed = True
-        if now_seen["leaf"] != seen.get("leaf") or conversation.current_leaf_id is None:
-            conversation.current_leaf_id = _leaf(ids, draft) or conversation.current_leaf_id
-            changed = True
+        leaf = leaf_of(ids, draft.leaf_external_id)
+        changed = follow(conversation, json.loads(imported.seen), draft.seen(), leaf) or bool(new)
         instructions = _instructions_json(draft.custom_instructions)
         if instructions != imported.custom_instructions:
             imported.custom_instructions = instructions
@@ -360,14 +379,9 @@ class ImportStore:
         if changed:
             if as_utc(draft.updated_at) > as_utc(conversation.updated_at):
                 conversation.updated_at = draft.updated_at
-            imported.seen = json.dumps(now_seen, ensure_ascii=False)
+            imported.seen = json.dumps(draft.seen(), ensure_ascii=False)
             journal.before.setdefault(conversation.id, before)
         return Written(conversation.id, False, changed, *counts)
-
-
-def _leaf(ids: Mapping[str, tuple[str, str]], draft: ConversationDraft) -> str | None:
-    found = ids.get(key(draft.leaf_external_id or ""))
-    return found[0] if found else None
 
 
 def _share_fields(share: ShareDraft) -> dict[str, Any]:
@@ -377,21 +391,6 @@ def _share_fields(share: ShareDraft) -> dict[str, Any]:
         "snapshot": share.snapshot,
         "created_at": share.created_at,
         "revoked_at": share.revoked_at,
-    }
-
-
-_IMPORT_FIELDS = ("seen", "custom_instructions")
-
-
-def _fields(conversation: ConversationRow, imported: ConversationImportRow) -> dict[str, Any]:
-    return {
-        "title": conversation.title,
-        "archived": conversation.archived,
-        "pinned": conversation.pinned,
-        "current_leaf_id": conversation.current_leaf_id,
-        "updated_at": conversation.updated_at,
-        "seen": imported.seen,
-        "custom_instructions": imported.custom_instructions,
     }
 
 

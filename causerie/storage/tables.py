@@ -63,6 +63,9 @@ class ConversationRow(Base):
     project_id: Mapped[str | None] = mapped_column(
         String(36), ForeignKey("projects.id", ondelete="CASCADE"), nullable=True, index=True
     )
+    # JSON: what the Causerie archive it was restored from under its own id said last (title,
+    # flags, leaf), so a newer archive changes only what changed there
+    archive_seen: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class MessageRow(Base):

@@ -1,6 +1,7 @@
 """What the archive tests share: exporting an owner's data as Causerie's archive, reading an
-archive back as comparable members, checking it against the shipped schema, and a pair of
-fresh databases (the source and an empty target) on SQLite or Postgres."""
+archive back as comparable members, checking it against the shipped schema, and fresh
+databases (a pair, the source and an empty target, or as many as a test asks for) on SQLite or
+Postgres."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import io
 import json
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +82,19 @@ def database_pair(
     yield source, target
     source.dispose()
     target.dispose()
+
+
+def database_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], Database]]:
+    """For a fixture parametrized sqlite/postgres: makes a fresh, empty, migrated database at
+    each call (a Hypothesis example takes its own), all disposed of at the end."""
+    made: list[Database] = []
+
+    def make() -> Database:
+        made.append(fresh_database(request, tmp_path, request.param))
+        return made[-1]
+
+    yield make
+    for database in made:
+        database.dispose()

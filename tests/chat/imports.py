@@ -1,15 +1,18 @@
 """What the import tests share: importing bytes into a database, reading back the rows an
-import wrote, and counting the rows of every table."""
+import wrote, counting the rows of every table, and an export that fails half way."""
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import func, select
 
+from causerie.archive import ExportReader, ReadItem
 from causerie.chat.importer import ImportSummary, run_import
+from causerie.errors import ImportFormatError
 from causerie.storage import Database
 from causerie.storage.imports import ImportStore
 from causerie.storage.tables import Base, ConversationImportRow, ConversationRow, MessageRow
@@ -38,6 +41,18 @@ def row_counts(db: Database) -> dict[str, int]:
         }
 
 
+def refused_untouched(db: Database, data: bytes) -> ImportFormatError:
+    """Imports ``data``, which must be refused (a 400) with every table left as it was."""
+    before = row_counts(db)
+    try:
+        import_bytes(db, data)
+    except ImportFormatError as refused:
+        assert refused.message and refused.status == 400
+        assert row_counts(db) == before
+        return refused
+    raise AssertionError("the import was not refused")
+
+
 def conversation_of(db: Database, external_id: str, owner: str = LOCAL_OWNER) -> ConversationRow:
     with db.session() as session:
         return session.scalars(
@@ -60,3 +75,27 @@ def messages_of(db: Database, conversation_id: str) -> dict[str, MessageRow]:
             select(MessageRow).where(MessageRow.conversation_id == conversation_id)
         ).all()
         return {row.external_id or row.id: row for row in rows}
+
+
+class FailingHalfWay:
+    """An export that breaks after ``after`` conversations (a disk that fails mid-read)."""
+
+    def __init__(self, export: ExportReader, after: int) -> None:
+        self.source, self.total, self.warnings = export.source, export.total, export.warnings
+        self.account = export.account
+        self._export, self._after = export, after
+
+    def __iter__(self) -> Iterator[ReadItem]:
+        for index, item in enumerate(self._export):
+            if index == self._after:
+                raise ImportFormatError("Zip member 'conversations.json' is damaged (test).")
+            yield item
+
+    def close(self) -> None:
+        self._export.close()
+
+    def __enter__(self) -> FailingHalfWay:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -1,12 +1,13 @@
 """Causerie's archive round trip: export, import into an empty database, export again gives the
 same archive (but for its export time), for random trees with branches, hidden nodes, tool
 calls, reasoning, attachments (stored and missing), feedback, redactions, sources, flags,
-settings, projects, share links and preferences; the archive matches its shipped schema."""
+settings, projects, share links and preferences; the archive matches its shipped schema. Each
+example imports into a database of its own, empty until then."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,12 +37,13 @@ from causerie.storage.shares import ShareStore
 from causerie.storage.tree import MessageTree
 from causerie.types import Reasoning, Redactions, Source, ToolCall
 from tests.chat.archives import (
-    database_pair,
+    database_factory,
     export_archive,
     import_archive,
     members,
     validate,
 )
+from tests.chat.imports import row_counts
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=24)
@@ -193,10 +195,8 @@ def fill_account(db: Database, owner: str, plan: dict[str, Any]) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def two_databases(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[Database, Database]]:
-    yield from database_pair(request, tmp_path)
+def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Database]]:
+    yield from database_factory(request, tmp_path)
 
 
 @settings(
@@ -206,9 +206,10 @@ def two_databases(
 )
 @given(plan=account_plans)
 def test_export_import_export_gives_the_same_archive(
-    two_databases: tuple[Database, Database], plan: dict[str, Any]
+    databases: Callable[[], Database], plan: dict[str, Any]
 ) -> None:
-    source, target = two_databases
+    source, target = databases(), databases()
+    assert not any(row_counts(target).values())
     owner, restored = f"u-{uuid.uuid4().hex[:12]}", f"u-{uuid.uuid4().hex[:12]}"
     fill_account(source, owner, plan)
     first = export_archive(source, owner, "alice")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from causerie.archive import ExportReader, ReadItem, open_export
+from causerie.archive import open_export
 from causerie.chat.importer import Importer
 from causerie.errors import ImportFormatError
 from causerie.storage import ConversationStore, Database
@@ -33,10 +33,12 @@ from tests.archive.chatgpt_factory import (
 )
 from tests.chat.imports import (
     ASSETS,
+    FailingHalfWay,
     as_json,
     conversation_of,
     import_bytes,
     messages_of,
+    refused_untouched,
     row_counts,
 )
 
@@ -168,35 +170,7 @@ def test_bad_input_is_refused_and_every_table_stays_as_it_was(
     database: Database, kind: str
 ) -> None:
     import_bytes(database, export_zip(list(bulk_conversations(2, 4))))
-    before = row_counts(database)
-    with pytest.raises(ImportFormatError) as refused:
-        import_bytes(database, BAD_INPUTS[kind])
-    assert refused.value.message and refused.value.status == 400
-    assert row_counts(database) == before
-
-
-class FailingHalfWay:
-    """An export that breaks after ``after`` conversations (a disk that fails mid-read)."""
-
-    def __init__(self, export: ExportReader, after: int) -> None:
-        self.source, self.total, self.warnings = export.source, export.total, export.warnings
-        self.account = export.account
-        self._export, self._after = export, after
-
-    def __iter__(self) -> Iterator[ReadItem]:
-        for index, item in enumerate(self._export):
-            if index == self._after:
-                raise ImportFormatError("Zip member 'conversations.json' is damaged (test).")
-            yield item
-
-    def close(self) -> None:
-        self._export.close()
-
-    def __enter__(self) -> FailingHalfWay:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
+    refused_untouched(database, BAD_INPUTS[kind])
 
 
 def test_a_failure_half_way_takes_back_what_the_import_wrote(database: Database) -> None:
