@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from causerie.archive.causerie_zip import FORMAT, VERSION
+from causerie.archive.jsoncap import Oversized
 from causerie.archive.reader import MALFORMED, Malformed
 from causerie.archive.tree import (
     ArchivedAccount,
@@ -72,6 +73,9 @@ class CauserieArchiveReader:
             name = self._path(member)
             if name not in self._zip.names:
                 yield Skipped(index, "the archive lists it but does not hold it", file=member)
+                continue
+            if self._zip.size(name) > (cap := self._zip.limits.max_conversation_bytes):
+                yield Skipped(index, Oversized(cap).reason, file=member)
                 continue
             document: Any = None
             try:
