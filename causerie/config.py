@@ -243,7 +243,8 @@ class Settings(BaseSettings):
         ge=1,
         description="Seconds between two purges of the conversations past the retention "
         "period an admin set (`/admin/settings`; off by default). With several replicas, one "
-        "of them purges each time.",
+        "of them purges each time. At the same pace every replica deletes the import jobs "
+        "that ended a day ago (their summaries hold words of the export).",
     )
     default_tokens_per_day: int | None = Field(
         None, ge=1, description="Tokens a user may use a day unless their account sets it."
