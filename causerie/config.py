@@ -165,6 +165,13 @@ class Settings(BaseSettings):
         description="Largest export an upload to /api/imports may be; bigger gets 413. The "
         "upload is spooled to a private temporary file (in TMPDIR) while it is imported.",
     )
+    max_import_conversation_mb: int = Field(
+        256,
+        ge=1,
+        description="Largest one conversation of an import may be, in MiB of its JSON; a larger "
+        "one is skipped (and listed with the reason) without being read into memory, the others "
+        "are imported.",
+    )
     max_files_per_user: int = Field(
         1000,
         ge=1,
@@ -236,7 +243,8 @@ class Settings(BaseSettings):
         ge=1,
         description="Seconds between two purges of the conversations past the retention "
         "period an admin set (`/admin/settings`; off by default). With several replicas, one "
-        "of them purges each time.",
+        "of them purges each time. At the same pace every replica deletes the import jobs "
+        "that ended a day ago (their summaries hold words of the export).",
     )
     default_tokens_per_day: int | None = Field(
         None, ge=1, description="Tokens a user may use a day unless their account sets it."

@@ -128,7 +128,10 @@ async def check_csrf(request: Request, principal: Principal | None) -> None:
     ):
         value = (await request.form()).get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
-    expected = expected_csrf(request, principal)
+    _compare_csrf(given, expected_csrf(request, principal))
+
+
+def _compare_csrf(given: str | None, expected: str | None) -> None:
     if not given or not expected or not hmac.compare_digest(given, expected):
         raise PermissionDeniedError(
             "This form has expired (its security token is missing or wrong). Reload the page "
@@ -155,6 +158,18 @@ async def require_rest_principal(request: Request, principal: ReaderPrincipal) -
 
 
 RestPrincipal = Annotated[Principal, Depends(require_rest_principal)]
+
+
+async def require_uploader(request: Request, principal: ReaderPrincipal) -> Principal:
+    """``RestPrincipal`` for a route that streams its body itself (``api/upload_stream.py``):
+    the page's CSRF token must come in the ``X-CSRF-Token`` header, since reading a form field
+    would mean reading the body before the caller is checked."""
+    if principal.csrf_token:
+        _compare_csrf(request.headers.get(CSRF_HEADER), principal.csrf_token)
+    return principal
+
+
+Uploader = Annotated[Principal, Depends(require_uploader)]
 
 
 async def get_documents(request: Request, principal: RestPrincipal) -> DocumentStore:

@@ -13,7 +13,7 @@ from causerie.auth.accounts import Accounts
 from causerie.auth.gate import Gate
 from causerie.auth.quotas import Quotas
 from causerie.chat.files import ChatFiles
-from causerie.chat.import_queue import ImportQueue
+from causerie.chat.import_queue import ImportQueue, import_limits
 from causerie.chat.retention import Retention
 from causerie.chat.service import ChatService
 from causerie.config import Settings
@@ -81,7 +81,11 @@ class Services:
             Ingestor(DocumentContents(database), limits, embedder),
             embedder,
             PullJobs(settings.resolved_models_dir()),
-            ImportQueue(database, max_attachment_bytes=settings.max_upload_bytes),
+            ImportQueue(
+                database,
+                max_attachment_bytes=settings.max_upload_bytes,
+                limits=import_limits(settings),
+            ),
             Retention(database, interval=settings.retention_interval),
         )
 

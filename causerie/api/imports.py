@@ -6,31 +6,28 @@ at a time per server (``chat/import_queue.py``), and ``GET /api/imports/{id}`` t
 got: ``queued``, ``running`` (``progress``: conversations ``done`` of ``total``), ``done``
 (``summary``: counts, skipped conversations with their reasons, custom instructions found) or
 ``failed`` (``error``; nothing was imported). The upload is spooled to a private temporary
-file, removed once the import ended; ``CAUSERIE_MAX_IMPORT_BYTES`` caps it (413). Jobs are
-stored in the database: any replica answers for them. Callers: an API key, or the signed-in
-page (its CSRF token on the upload). Another user's import is 404.
+file, removed once the import ended; ``CAUSERIE_MAX_IMPORT_BYTES`` caps it (413). The caller
+is checked before a byte of the body is read, and the body is streamed once, straight into
+that file (``api/upload_stream.py``). Jobs are stored in the database: any replica answers for
+them. Callers: an API key, or the signed-in page (its CSRF token in the ``X-CSRF-Token``
+header). Another user's import is 404.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, Literal
 
 from anyio import to_thread
-from fastapi import APIRouter, UploadFile
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from causerie.api.schemas import error_responses
-from causerie.deps import ImportJobsDep, RestPrincipal, ServicesDep
-from causerie.errors import PayloadTooLargeError
+from causerie.api.upload_stream import MULTIPART_FILE, spool_upload
+from causerie.deps import ImportJobsDep, ServicesDep, Uploader
 from causerie.retrieval.extract import display_name
 from causerie.types import ImportJob, ImportState
 
 router = APIRouter(prefix="/api/imports", tags=["imports"])
-
-CHUNK = 1024 * 1024
 
 
 class ImportProgress(BaseModel):
@@ -91,41 +88,21 @@ def import_object(job: ImportJob) -> ImportObject:
     )
 
 
-def spool(source: BinaryIO, limit: int) -> Path:
-    """The upload copied to a new private file (mode 0600); 413 past ``limit`` bytes."""
-    descriptor, name = tempfile.mkstemp(prefix="causerie-import-", suffix=".upload")
-    path = Path(name)
-    try:
-        with os.fdopen(descriptor, "wb") as target:
-            written = 0
-            while chunk := source.read(CHUNK):
-                written += len(chunk)
-                if written > limit:
-                    raise PayloadTooLargeError(
-                        f"The export is larger than the limit of {limit} bytes "
-                        "(CAUSERIE_MAX_IMPORT_BYTES)."
-                    )
-                target.write(chunk)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path
-
-
 @router.post(
     "",
     status_code=202,
     summary="Upload an export to import (imported in the background)",
     responses=error_responses(400, 401, 403, 413),
+    openapi_extra=MULTIPART_FILE,
 )
 async def upload_export(
-    file: UploadFile, principal: RestPrincipal, services: ServicesDep
+    request: Request, principal: Uploader, services: ServicesDep
 ) -> ImportObject:
-    """A ChatGPT export (the zip, or its ``conversations.json``) or an Open WebUI chat export;
-    the format is read from the content, not the name."""
-    name = display_name(file.filename or "export")
-    path = await to_thread.run_sync(spool, file.file, services.settings.max_import_bytes)
-    job = await to_thread.run_sync(services.imports.submit, principal.owner, name, path)
+    """A ChatGPT export (the zip, or its ``conversations.json``) or an Open WebUI chat export
+    (multipart, the field ``file``); the format is read from the content, not the name."""
+    upload = await spool_upload(request, "file", services.settings.max_import_bytes)
+    name = display_name(upload.filename or "export")
+    job = await to_thread.run_sync(services.imports.submit, principal.owner, name, upload.path)
     return import_object(job)
 
 

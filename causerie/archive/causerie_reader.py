@@ -27,6 +27,7 @@ from typing import Any, cast
 from causerie.archive.assemble import assemble
 from causerie.archive.causerie_check import ArchiveSchema
 from causerie.archive.causerie_zip import FORMAT, VERSION
+from causerie.archive.jsoncap import Oversized
 from causerie.archive.reader import MALFORMED, Malformed
 from causerie.archive.tree import (
     ArchivedAccount,
@@ -98,6 +99,8 @@ class CauserieArchiveReader:
         name = self._path(member)
         if name not in self._zip.names:
             return Skipped(index, "the archive lists it but does not hold it", file=member)
+        if self._zip.size(name) > (cap := self._zip.limits.max_conversation_bytes):
+            return Skipped(index, Oversized(cap).reason, file=member)
         document: Any = None
         try:
             document = json.loads(self._zip.read(name))

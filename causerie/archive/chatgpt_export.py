@@ -17,6 +17,7 @@ from typing import IO, Any, BinaryIO
 
 from causerie.archive.chatgpt import conversation_key, read_conversation
 from causerie.archive.chatgpt_assets import AssetIndex
+from causerie.archive.jsoncap import MAX_ITEM_BYTES
 from causerie.archive.jsonstream import JsonList, upload_list
 from causerie.archive.reader import ListReader
 from causerie.archive.zipsafe import SafeZip
@@ -47,6 +48,7 @@ def open_chatgpt_zip(archive: SafeZip) -> ListReader:
         lambda item: read_conversation(item, assets),
         warnings,
         archive.close,
+        archive.limits.max_conversation_bytes,
     )
     if reader.total == 0:
         reader.close()
@@ -58,7 +60,9 @@ def open_chatgpt_zip(archive: SafeZip) -> ListReader:
     return reader
 
 
-def open_chatgpt_json(upload: str | Path | BinaryIO, name: str = LEGACY) -> ListReader:
+def open_chatgpt_json(
+    upload: str | Path | BinaryIO, name: str = LEGACY, max_item_bytes: int = MAX_ITEM_BYTES
+) -> ListReader:
     """The reader of a bare ``conversations.json`` (no files come with it)."""
     assets = AssetIndex()
     return ListReader(
@@ -66,6 +70,7 @@ def open_chatgpt_json(upload: str | Path | BinaryIO, name: str = LEGACY) -> List
         [upload_list(name, upload)],
         conversation_key,
         lambda item: read_conversation(item, assets),
+        max_item_bytes=max_item_bytes,
     )
 
 

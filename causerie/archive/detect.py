@@ -43,6 +43,7 @@ def open_export(
     that stays open while the reader is used). Raises ``ImportFormatError`` with a message for
     the person who uploaded it when it is none Causerie reads. ``account``: which account of
     a Causerie archive of several to read."""
+    limits = limits or ZipLimits()
     if is_zip(upload):
         archive = SafeZip(upload, limits)
         try:
@@ -56,9 +57,10 @@ def open_export(
         except BaseException:
             archive.close()
             raise
+    cap = limits.max_conversation_bytes
     if detect_json(upload) == "openwebui":
-        return open_openwebui_json(upload)
-    return open_chatgpt_json(upload)
+        return open_openwebui_json(upload, max_item_bytes=cap)
+    return open_chatgpt_json(upload, max_item_bytes=cap)
 
 
 def detect_zip(archive: SafeZip) -> Detected:

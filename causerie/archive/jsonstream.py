@@ -3,7 +3,9 @@
 The first pass (``scan``) reads every file through: it proves the JSON whole before anything
 is imported (a truncated file is refused, not half imported), counts the items for a progress
 bar, and picks one item per id when the same conversation comes twice (in two shards of an
-export, say): the one updated last. The second pass (``stream``) yields the picked items."""
+export, say): the one updated last. The second pass (``stream``) yields the picked items.
+An item larger than the cap (``MAX_ITEM_BYTES`` unless told) comes as an ``Oversized``,
+never built (``jsoncap``)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import IO, Any, BinaryIO
 
 import ijson  # type: ignore[import-untyped]
 
+from causerie.archive.jsoncap import MAX_ITEM_BYTES, capped_items
 from causerie.errors import ImportFormatError
 
 _WHITESPACE = b" \t\r\n"
@@ -61,14 +64,14 @@ class Picked:
         return len(self.items)
 
 
-def scan(files: Sequence[JsonList], key: Key) -> Picked:
+def scan(files: Sequence[JsonList], key: Key, cap: int = MAX_ITEM_BYTES) -> Picked:
     """Read every file through; keep per id the item with the latest update time (the later
-    file on a tie), and every item without an id."""
+    file on a tie), and every item without an id (an ``Oversized`` one among them)."""
     best: dict[str, tuple[float, int, int]] = {}
     chosen: set[tuple[int, int]] = set()
     seen = 0
     for file_index, source in enumerate(files):
-        for item_index, item in enumerate(items(source)):
+        for item_index, item in enumerate(items(source, cap)):
             seen += 1
             item_id, updated = key(item)
             if item_id is None:
@@ -81,16 +84,19 @@ def scan(files: Sequence[JsonList], key: Key) -> Picked:
     return Picked(frozenset(chosen), seen - len(chosen))
 
 
-def stream(files: Sequence[JsonList], picked: Picked) -> Iterator[tuple[int, int, Any]]:
+def stream(
+    files: Sequence[JsonList], picked: Picked, cap: int = MAX_ITEM_BYTES
+) -> Iterator[tuple[int, int, Any]]:
     """The picked items, as (file index, item index, item), in file order."""
     for file_index, source in enumerate(files):
-        for item_index, item in enumerate(items(source)):
+        for item_index, item in enumerate(items(source, cap)):
             if (file_index, item_index) in picked.items:
                 yield file_index, item_index, item
 
 
-def items(source: JsonList) -> Iterator[Any]:
-    """The items of the list in ``source``, one at a time; floats as floats."""
+def items(source: JsonList, cap: int = MAX_ITEM_BYTES) -> Iterator[Any]:
+    """The items of the list in ``source``, one at a time; floats as floats; ``Oversized``
+    for one larger than ``cap`` bytes."""
     with source.opener() as file:
         try:
             _expect_list(source.name, file)
@@ -98,7 +104,7 @@ def items(source: JsonList) -> Iterator[Any]:
             raise ImportFormatError(f"{source.name} is damaged ({exc}).") from exc
     with source.opener() as file:
         try:
-            yield from ijson.items(file, "item", use_float=True)
+            yield from capped_items(file, cap, source.name)
         except (ijson.JSONError, UnicodeDecodeError) as exc:
             raise invalid_json(source.name, exc) from exc
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:

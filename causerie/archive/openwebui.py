@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from causerie.archive.assemble import assemble
+from causerie.archive.jsoncap import MAX_ITEM_BYTES
 from causerie.archive.jsonstream import upload_list
 from causerie.archive.reader import ListReader, Malformed
 from causerie.archive.tree import (
@@ -58,10 +59,14 @@ def chat_key(item: Any) -> tuple[str | None, float]:
 
 
 def open_openwebui_json(
-    upload: str | Path | BinaryIO, name: str = "chat-export.json"
+    upload: str | Path | BinaryIO,
+    name: str = "chat-export.json",
+    max_item_bytes: int = MAX_ITEM_BYTES,
 ) -> ListReader:
     """The reader of an Open WebUI export (the upload stays the caller's to close)."""
-    return ListReader("openwebui", [upload_list(name, upload)], chat_key, read_chat)
+    return ListReader(
+        "openwebui", [upload_list(name, upload)], chat_key, read_chat, max_item_bytes=max_item_bytes
+    )
 
 
 def read_chat(item: Any) -> ImportedConversation:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from causerie.archive.jsoncap import MAX_ITEM_BYTES, Oversized
 from causerie.archive.jsonstream import JsonList, Key, scan, stream
 from causerie.archive.tree import (
     ArchivedAccount,
@@ -28,7 +29,8 @@ MALFORMED = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
 
 class ListReader:
     """An opened export of one or more JSON lists of conversations. ``total`` counts the
-    items to come; ``close`` runs ``on_close`` (closing the zip they came from, say)."""
+    items to come; ``close`` runs ``on_close`` (closing the zip they came from, say). An item
+    larger than ``max_item_bytes`` is skipped unread."""
 
     def __init__(
         self,
@@ -38,13 +40,15 @@ class ListReader:
         read: Callable[[Any], ImportedConversation],
         warnings: Sequence[str] = (),
         on_close: Callable[[], None] | None = None,
+        max_item_bytes: int = MAX_ITEM_BYTES,
     ) -> None:
         self.source = source
         self.account: ArchivedAccount | None = None  # only Causerie's archives hold one
         self._files = files
         self._read = read
         self._on_close = on_close
-        self._picked = scan(files, key)
+        self._cap = max_item_bytes
+        self._picked = scan(files, key, max_item_bytes)
         self.total = self._picked.total
         notes = list(warnings)
         if self._picked.duplicates:
@@ -55,7 +59,10 @@ class ListReader:
         self.warnings = tuple(notes)
 
     def __iter__(self) -> Iterator[ReadItem]:
-        for file_index, item_index, item in stream(self._files, self._picked):
+        for file_index, item_index, item in stream(self._files, self._picked, self._cap):
+            if isinstance(item, Oversized):
+                yield Skipped(item_index, item.reason, file=self._files[file_index].name)
+                continue
             try:
                 yield self._read(item)
             except MALFORMED as exc:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from causerie.archive.jsoncap import MAX_ITEM_BYTES
 from causerie.errors import ImportFormatError
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -28,12 +29,15 @@ Upload = str | Path | BinaryIO
 class ZipLimits:
     """How much an uploaded zip may hold once inflated: ``max_total_bytes`` in all,
     ``max_members`` files, and at most ``max_ratio`` times its compressed size, counted for
-    members past ``ratio_floor_bytes`` (small files compress as they like) and for the whole."""
+    members past ``ratio_floor_bytes`` (small files compress as they like) and for the whole.
+    ``max_conversation_bytes`` caps one conversation's JSON: a larger one is skipped unread
+    (it holds for a bare JSON upload too)."""
 
     max_total_bytes: int = 20 * 1024**3
     max_members: int = 200_000
     max_ratio: float = 200.0
     ratio_floor_bytes: int = 1024**2
+    max_conversation_bytes: int = MAX_ITEM_BYTES
 
 
 def unsafe_reason(name: str) -> str | None:

@@ -23,18 +23,24 @@ from pathlib import Path
 
 from causerie.archive import ZipLimits
 from causerie.chat.importer import run_import
+from causerie.config import Settings
 from causerie.errors import CauserieError
 from causerie.storage.db import Database
 from causerie.storage.import_jobs import ImportJobStore
 from causerie.storage.imports import ImportStore
 from causerie.types import ImportJob
 
-__all__ = ["ImportQueue"]
+__all__ = ["ImportQueue", "import_limits"]
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 0.5  # seconds between two writes of a job's progress
 STOPPED = "The server stopped before this import finished; nothing was imported. Upload it again."
+
+
+def import_limits(settings: Settings) -> ZipLimits:
+    """The limits an upload is read within, from the settings."""
+    return ZipLimits(max_conversation_bytes=settings.max_import_conversation_mb * 1024**2)
 
 
 class _Stopped(Exception):

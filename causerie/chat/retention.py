@@ -3,12 +3,16 @@
     retention = Retention(database, interval=3600)
     retention.start()          # on the server's loop: purges every interval, on one replica
     retention.purge(now)       # what the task runs: erase what is past its period, audit it
+    retention.expire_import_jobs(now)  # and, policy or not: forget import jobs a day old
 
 The purge erases for real (``storage/erasure.py``: messages, attachments, files, shares...),
 in batches, then checkpoints SQLite's log. Each purge that erased something writes one audit
 event per owner: the numbers of conversations and messages, the period and the group; never
 a title or a word of content. Several replicas may run the task: ``claim_run`` lets one of them
 purge per interval, and erasing what another replica erased a moment before erases nothing.
+
+The same task deletes the import jobs that ended a day ago (``storage/import_jobs.py``), on
+every replica and whatever the policy: a job's summary holds words of the export.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from causerie.errors import InvalidRequestError
 from causerie.storage.audit import AuditLog
 from causerie.storage.db import Database
 from causerie.storage.erasure import Erased
+from causerie.storage.import_jobs import expire as expire_jobs
 from causerie.storage.retention import MAX_DAYS, RetentionPolicy, RetentionStore
 from causerie.storage.tables import LOCAL_OWNER, utcnow
 
@@ -133,8 +138,13 @@ class Retention:
             return []
         return self.purge(now)
 
+    def expire_import_jobs(self, now: datetime | None = None) -> int:
+        """Delete the import jobs that ended a day before ``now``; how many."""
+        return expire_jobs(self._db, now)
+
     def start(self) -> None:
-        """Purge now and every ``interval`` seconds on the running loop, until ``close``."""
+        """Purge now and every ``interval`` seconds on the running loop, until ``close``;
+        expire import jobs at the same pace."""
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="retention")
 
@@ -156,4 +166,8 @@ class Retention:
                     log.info("retention: erased %d conversations", count)
             except Exception:  # the database failed: try again at the next interval
                 log.exception("retention purge failed")
+            try:
+                await to_thread.run_sync(self.expire_import_jobs)
+            except Exception:
+                log.exception("expiring import jobs failed")
             await asyncio.sleep(self.interval)

@@ -42,6 +42,7 @@ def import_export(
     """Import conversations from FILE: a ChatGPT export (the zip, or its conversations.json),
     an Open WebUI chat export, or a Causerie archive (causerie export). Importing the same
     export again adds only what changed."""
+    from causerie.chat.import_queue import import_limits
     from causerie.chat.importer import run_import
     from causerie.storage.db import Database
     from causerie.storage.imports import ImportStore
@@ -56,6 +57,7 @@ def import_export(
                 file,
                 ImportStore(database, owner),
                 progress,
+                limits=import_limits(settings),
                 max_attachment_bytes=settings.max_upload_bytes,
                 account=account,
             )

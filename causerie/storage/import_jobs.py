@@ -6,6 +6,11 @@ forget how an import ended. The work itself runs on the replica that holds the u
 goes it moves the job's ``updated_at``. A job still queued or running whose ``updated_at`` has
 not moved for ``STALE_AFTER`` was lost with its server (stopped, crashed): it reads as failed.
 Uploading the export again finishes what it began (importing is idempotent).
+
+A job holds words of the export (its summary lists skipped conversations' titles and the
+custom instructions found), so it does not outlive its use: ``expire`` deletes every job,
+any owner's, whose ``updated_at`` is ``KEEP_FOR`` old, i.e. a day after it ended (or, lost
+with its server, a day after it last moved). Deleting is idempotent, so every replica may run it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from causerie.errors import NotFoundError
 from causerie.storage.db import Database
@@ -24,9 +29,10 @@ from causerie.storage.listing import as_utc
 from causerie.storage.tables import LOCAL_OWNER, ImportJobRow, utcnow
 from causerie.types import ImportJob, ImportState
 
-__all__ = ["STALE_AFTER", "ImportJobStore"]
+__all__ = ["KEEP_FOR", "STALE_AFTER", "ImportJobStore", "expire"]
 
 STALE_AFTER = timedelta(minutes=10)
+KEEP_FOR = timedelta(hours=24)
 LOST = (
     "The server running this import stopped before it finished. Upload the export again: "
     "nothing is imported twice."
@@ -103,6 +109,16 @@ class ImportJobStore:
                 .where(ImportJobRow.id == job_id, ImportJobRow.owner_id == self.owner)
                 .values(updated_at=now, **values)
             )
+
+
+def expire(db: Database, now: datetime | None = None) -> int:
+    """Delete the jobs that ended (or stopped moving) ``KEEP_FOR`` before ``now``; how many.
+    A job still at work moves its ``updated_at`` every half second, and the ones waiting
+    behind it move with it, so only ended or lost jobs are that old."""
+    cutoff = (now or utcnow()) - KEEP_FOR
+    with db.session() as session:
+        result = session.execute(delete(ImportJobRow).where(ImportJobRow.updated_at < cutoff))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _job(row: ImportJobRow, now: datetime | None = None) -> ImportJob:

@@ -14,9 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.requests import Request
 
-from causerie.api.imports import spool
-from causerie.errors import PayloadTooLargeError
+from causerie.api.upload_stream import spool_upload
+from causerie.errors import InvalidRequestError, PayloadTooLargeError
 from causerie.storage import Database
 from tests.archive.chatgpt_factory import bulk_conversations, export_zip, rich_conversation
 from tests.chat.imports import ASSETS, row_counts
@@ -122,18 +123,33 @@ async def test_requests_that_are_refused(rest: httpx.AsyncClient) -> None:
     assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "not_found_error"
 
 
-def test_the_spooled_upload_is_private_and_capped(tmp_path: Path) -> None:
-    source = tmp_path / "export.zip"
-    source.write_bytes(b"x" * 5000)
-    with source.open("rb") as file:
-        path = spool(file, 5000)
+def multipart_request(files: dict[str, Any], piece: int = 777) -> Request:
+    """A request whose multipart body arrives ``piece`` bytes at a time."""
+    built = httpx.Request("POST", "http://localhost/api/imports", files=files)
+    body = built.read()
+    pieces = [body[start : start + piece] for start in range(0, len(body), piece)]
+
+    async def receive() -> dict[str, Any]:
+        chunk = pieces.pop(0) if pieces else b""
+        return {"type": "http.request", "body": chunk, "more_body": bool(pieces)}
+
+    headers = [(b"content-type", built.headers["content-type"].encode())]
+    return Request({"type": "http", "method": "POST", "path": "/", "headers": headers}, receive)
+
+
+async def test_the_spooled_upload_is_private_and_capped() -> None:
+    data = bytes(range(256)) * 20 + b"\r\n--not-the-boundary\r\n" * 3
+    files = {"note": (None, "before"), "file": ("export.zip", data)}
+    upload = await spool_upload(multipart_request(files), "file", len(data))
     try:
-        assert path.read_bytes() == source.read_bytes()
-        assert path.stat().st_mode & 0o077 == 0  # the owner's alone
+        assert upload.path.read_bytes() == data and upload.filename == "export.zip"
+        assert upload.path.stat().st_mode & 0o077 == 0  # the owner's alone
     finally:
-        path.unlink()
-    with source.open("rb") as file, pytest.raises(PayloadTooLargeError, match="4999 bytes"):
-        spool(file, 4999)
+        upload.path.unlink()
+    with pytest.raises(PayloadTooLargeError, match=f"{len(data) - 1} bytes"):
+        await spool_upload(multipart_request(files), "file", len(data) - 1)
+    with pytest.raises(InvalidRequestError, match="no field 'file'"):
+        await spool_upload(multipart_request({"other": ("a.zip", b"x")}), "file", 100)
     assert not spooled()  # the part written is removed
 
 

@@ -1,5 +1,6 @@
 """Importing from the page, in Debian's chromium against a real `causerie serve`: a ChatGPT
-export uploaded from Data controls shows its upload then its conversations on the progress bar,
+export in its 2026 sharded layout (``conversations-NNN.json`` and ``<id>.dat`` files; the
+legacy layout is imported by ``tests/cli/test_cli_import.py``) uploaded from Data controls shows its upload then its conversations on the progress bar,
 then what it did (counts, the skipped one with its reason, the attachments, the custom
 instructions offered and taken); the sidebar lists the conversations without a reload, and
 one opens on its selected branch with its reasoning collapsed, its image and the placeholder
@@ -23,6 +24,7 @@ from tests.conftest import Server, sqlite_server_with
 pytestmark = pytest.mark.browser
 
 BULK = 400  # enough conversations for the import to take a few progress reports
+SHARD = 150  # conversations per file of the sharded export: three files
 # Records every state the progress element goes through, from the page's side.
 WATCH_PROGRESS = """() => {
   window.importSamples = [];
@@ -82,7 +84,8 @@ def test_an_export_uploaded_from_the_page_is_imported_and_shown(
     rich["update_time"] += 10 * 365 * 86400  # the newest: first in the sidebar
     items = [rich, broken, *bulk_conversations(BULK, 8, seed=7)]
     export = tmp_path / "chatgpt-export.zip"
-    export.write_bytes(export_zip(items, assets={"file-IMG1": png()}))
+    sharded = export_zip(items, layout="sharded", shard_size=SHARD, assets={"file-IMG1": png()})
+    export.write_bytes(sharded)
     page.goto(import_server.url + "/")
     expect(page.get_by_test_id("recent").locator("li.conversation-item")).to_have_count(0)
     page.evaluate(WATCH_PROGRESS)
@@ -115,7 +118,7 @@ def test_an_export_uploaded_from_the_page_is_imported_and_shown(
     )
     skipped = summary.get_by_test_id("import-skipped").locator("li")
     expect(skipped).to_have_count(1)
-    expect(skipped).to_contain_text("conversations.json #2 “A folder”: has no mapping")
+    expect(skipped).to_contain_text("conversations-000.json #2 “A folder”: has no mapping")
     offered = summary.get_by_test_id("import-instructions")
     expect(offered.locator("blockquote")).to_have_text("I live in Lyon.\n\nAnswer briefly.")
     offered.get_by_test_id("use-instructions").click()
