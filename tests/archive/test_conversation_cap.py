@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from causerie.archive import ImportedConversation, Skipped, ZipLimits, jsoncap, open_export
-from causerie.archive.causerie_zip import FORMAT, MANIFEST, VERSION
+from causerie.archive.causerie_zip import conversation_member
 from causerie.archive.jsoncap import Oversized, capped_items
 from causerie.chat.import_queue import import_limits
 from causerie.config import Settings
+from tests.archive.causerie_factory import archive_zip, conversation
 from tests.archive.chatgpt_factory import Conversation, bulk_conversations
 
 MIB = 1024**2
@@ -73,21 +74,13 @@ def test_the_cap_holds_for_a_bare_json_upload(tmp_path: Path) -> None:
 
 
 def test_an_oversized_member_of_a_causerie_archive_is_skipped(tmp_path: Path) -> None:
-    when = "2024-01-01T00:00:00+00:00"
-    doc = {"id": "c1", "title": "Small", "created_at": when, "updated_at": when, "messages": []}
-    manifest = {
-        "format": FORMAT,
-        "version": VERSION,
-        "accounts": [{"username": "a", "conversations": ["big.json", "small.json"]}],
-    }
+    big = conversation("c0", title="x" * 2 * MIB)
+    small = conversation("c1")
     path = tmp_path / "archive.zip"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(MANIFEST, json.dumps(manifest))
-        archive.writestr("big.json", json.dumps({**doc, "id": "c0", "title": "x" * 2 * MIB}))
-        archive.writestr("small.json", json.dumps(doc))
+    path.write_bytes(archive_zip([big, small]))
     read = read_all(path, CAP)
     assert isinstance(read[0], Skipped) and read[0].reason == "larger than 1 MiB"
-    assert read[0].file == "big.json"
+    assert read[0].file == conversation_member("c0")
     assert isinstance(read[1], ImportedConversation) and read[1].external_id == "c1"
 
 
