@@ -25,5 +25,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("conversations") as batch:
-        batch.drop_column("archive_seen")
+    # Not a batch: rebuilding the table on SQLite would drop its search triggers, and SQLite
+    # (3.35 on) drops a column that nothing else names in place.
+    op.drop_column("conversations", "archive_seen")
