@@ -31,7 +31,6 @@ from causerie.archive.jsoncap import Oversized
 from causerie.archive.reader import MALFORMED, Malformed
 from causerie.archive.tree import (
     ArchivedAccount,
-    ArchivedProject,
     ArchivedShare,
     CustomInstructions,
     Feedback,
@@ -48,7 +47,7 @@ from causerie.archive.tree import (
 from causerie.archive.values import title_of, utc_from_epoch
 from causerie.archive.zipsafe import SafeZip
 from causerie.errors import ImportFormatError
-from causerie.types import Reasoning, Redactions, Role, Source, ToolCall
+from causerie.types import Project, Reasoning, Redactions, Role, Source, ToolCall
 
 __all__ = ["CauserieArchiveReader"]
 
@@ -288,15 +287,15 @@ def _time(value: Any) -> datetime:
     return found
 
 
-def _project(p: Mapping[str, Any]) -> ArchivedProject:
-    return ArchivedProject(
-        str(p["id"]),
-        str(p["name"]),
-        str(p.get("instructions") or ""),
-        bool(p.get("archived")),
-        bool(p.get("local_only")),
-        _time(p["created_at"]),
-        _time(p["updated_at"]),
+def _project(p: Mapping[str, Any]) -> Project:
+    return Project(
+        id=str(p["id"]),
+        name=str(p["name"]),
+        instructions=str(p.get("instructions") or ""),
+        archived=bool(p.get("archived")),
+        local_only=bool(p.get("local_only")),
+        created_at=_time(p["created_at"]),
+        updated_at=_time(p["updated_at"]),
     )
 
 

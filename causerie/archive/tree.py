@@ -28,11 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any, Literal, Protocol
 
-from causerie.types import Reasoning, Redactions, Role, Source, ToolCall
+from causerie.types import Project, Reasoning, Redactions, Role, Source, ToolCall
 
 __all__ = [
     "ArchivedAccount",
-    "ArchivedProject",
     "ArchivedShare",
     "CustomInstructions",
     "Feedback",
@@ -139,19 +138,6 @@ class Provenance:
 
 
 @dataclass(frozen=True, slots=True)
-class ArchivedProject:
-    """A project of the archived account (its chats name it by ``id``)."""
-
-    id: str
-    name: str
-    instructions: str
-    archived: bool
-    local_only: bool
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class ArchivedAccount:
     """What a Causerie archive holds of the account itself: ``username`` (None: the local
     user of a server without accounts), its named preferences (custom instructions, private
@@ -159,7 +145,7 @@ class ArchivedAccount:
 
     username: str | None
     preferences: dict[str, str] = field(default_factory=dict)
-    projects: tuple[ArchivedProject, ...] = ()
+    projects: tuple[Project, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

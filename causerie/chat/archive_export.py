@@ -12,7 +12,7 @@ memory stays flat whatever the account holds; the HTTP route streams the same ch
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,10 +25,10 @@ from causerie.archive.causerie_zip import (
 )
 from causerie.chat.export import iso, message_document, summary_fields
 from causerie.errors import InvalidRequestError, NotFoundError
-from causerie.storage.account_data import AccountData, ConversationRecord, ProjectRecord
+from causerie.storage.account_data import AccountData, ConversationRecord
 from causerie.storage.db import Database
 from causerie.storage.users import UserStore
-from causerie.types import LOCAL_OWNER
+from causerie.types import LOCAL_OWNER, Project
 
 __all__ = ["Owner", "archive_chunks", "archive_filename", "owners_to_export"]
 
@@ -168,8 +168,14 @@ def _archived_message(document: dict[str, Any], external_id: str | None) -> dict
     return document
 
 
-def project_document(project: ProjectRecord) -> dict[str, Any]:
-    fields = asdict(project)
-    fields["created_at"] = iso(project.created_at)
-    fields["updated_at"] = iso(project.updated_at)
-    return fields
+def project_document(project: Project) -> dict[str, Any]:
+    """A project as the archive holds it (its chat and file counts are not kept: they follow)."""
+    return {
+        "id": project.id,
+        "name": project.name,
+        "instructions": project.instructions,
+        "archived": project.archived,
+        "local_only": project.local_only,
+        "created_at": iso(project.created_at),
+        "updated_at": iso(project.updated_at),
+    }

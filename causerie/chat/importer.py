@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from causerie.archive import ExportReader, ImportedConversation, Skipped, ZipLimits, open_export
 from causerie.archive.tree import ArchivedAccount
 from causerie.archive.zipsafe import Upload
 from causerie.chat.import_drafts import conversation_draft
-from causerie.storage.account_data import ProjectRecord
 from causerie.storage.imports import ConversationDraft, ImportJournal, ImportStore, Written
 from causerie.storage.preferences import CUSTOM_INSTRUCTIONS
 
@@ -179,8 +178,9 @@ class Importer:
         before its conversations, in the journal (a failure takes them back too); the
         archive's custom instructions, when the owner's differ, are listed with those
         found."""
-        projects = [ProjectRecord(**asdict(project)) for project in account.projects]
-        kept, self._projects = self._store.restore_account(account.preferences, projects, journal)
+        kept, self._projects = self._store.restore_account(
+            account.preferences, account.projects, journal
+        )
         if CUSTOM_INSTRUCTIONS in kept:
             summary.custom_instructions.append(account.preferences[CUSTOM_INSTRUCTIONS])
         others = [name for name in kept if name != CUSTOM_INSTRUCTIONS]

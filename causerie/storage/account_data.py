@@ -31,13 +31,13 @@ from causerie.storage.tables import (
     utcnow,
 )
 from causerie.storage.tree import MessageTree
+from causerie.types import Project
 
 __all__ = [
     "AccountChanges",
     "AccountData",
     "ConversationRecord",
     "OriginRecord",
-    "ProjectRecord",
     "ShareRecord",
 ]
 
@@ -60,17 +60,6 @@ class ShareRecord:
     messages: list[dict[str, Any]]
     created_at: datetime
     revoked_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class ProjectRecord:
-    id: str
-    name: str
-    instructions: str
-    archived: bool
-    local_only: bool
-    created_at: datetime
-    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +154,7 @@ class AccountData:
         with self._db.reading() as connection:
             return {name: value for name, value in connection.execute(query)}
 
-    def projects(self) -> list[ProjectRecord]:
+    def projects(self) -> list[Project]:
         query = (
             select(ProjectRow)
             .where(ProjectRow.owner_id == self.owner)
@@ -173,14 +162,14 @@ class AccountData:
         )
         with self._db.session() as session:
             return [
-                ProjectRecord(
-                    p.id,
-                    p.name,
-                    p.instructions,
-                    bool(p.archived),
-                    bool(p.local_only),
-                    p.created_at,
-                    p.updated_at,
+                Project(
+                    id=p.id,
+                    name=p.name,
+                    instructions=p.instructions,
+                    archived=bool(p.archived),
+                    local_only=bool(p.local_only),
+                    created_at=p.created_at,
+                    updated_at=p.updated_at,
                 )
                 for p in session.scalars(query)
             ]
@@ -212,7 +201,7 @@ class AccountData:
                     changes.kept.append(name)
 
     def restore_projects(
-        self, projects: Iterable[ProjectRecord], changes: AccountChanges
+        self, projects: Iterable[Project], changes: AccountChanges
     ) -> dict[str, str]:
         """The archive's projects among the owner's: each keeps its id when that is free;
         one the owner has (same id, or else same name) is used as it is; otherwise it is

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from causerie.storage.account_data import AccountChanges, AccountData, ProjectRecord
+from causerie.storage.account_data import AccountChanges, AccountData
 from causerie.storage.db import Database
 from causerie.storage.import_fields import IMPORT_FIELDS, fields_of, follow, leaf_of
 from causerie.storage.import_rows import (
@@ -46,6 +46,7 @@ from causerie.storage.tables import (
     ShareRow,
     utcnow,
 )
+from causerie.types import Project
 
 __all__ = [
     "IMPORT_SOURCE",
@@ -195,7 +196,7 @@ class ImportStore:
     def restore_account(
         self,
         preferences: Mapping[str, str],
-        projects: Sequence[ProjectRecord],
+        projects: Sequence[Project],
         journal: ImportJournal,
     ) -> tuple[list[str], dict[str, str]]:
         """A Causerie archive's account-wide parts (``AccountData.restore_preferences`` and
