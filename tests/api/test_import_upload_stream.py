@@ -54,3 +54,16 @@ async def test_an_upload_that_is_not_multipart_is_a_400(app: InProcess) -> None:
             "/api/imports", content=b"[]", headers={"Content-Type": "application/json"}
         )
     assert response.status_code == 400 and "multipart/form-data" in response.text
+
+
+async def test_a_part_with_endless_headers_is_a_400_and_leaves_nothing(app: InProcess) -> None:
+    body = b'--cut\r\nContent-Disposition: form-data; name="file"; filename="' + b"x" * PIECE
+    before = temporary_files()
+    async with app.http(timeout=60, headers={"Authorization": "Bearer sk-any"}) as client:
+        response = await client.post(
+            "/api/imports",
+            content=body,
+            headers={"Content-Type": "multipart/form-data; boundary=cut"},
+        )
+    assert response.status_code == 400 and "multipart body is malformed" in response.text
+    assert temporary_files() <= before
